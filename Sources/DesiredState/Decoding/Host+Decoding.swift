@@ -1,0 +1,43 @@
+import YAML
+
+extension Host {
+    static func decode(_ reader: FieldReader) -> Host? {
+        let name = reader.required("name", Decode.name)
+        let roles = reader.required("roles", Decode.list(Decode.oneOf(Role.self)))
+        let libvirt = reader.optional("libvirt", Decode.text)
+        let netns = reader.optional("netns", Decode.string)
+        let publicInterface = reader.optional("publicInterface", Decode.text)
+        let dhcp = reader.optional("dhcp", DHCPSettings.decode)
+        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp else { return nil }
+        guard !roles.isEmpty, Set(roles).count == roles.count else {
+            reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, each once")
+            return nil
+        }
+        return Host(
+            name: name, roles: Set(roles), libvirt: libvirt ?? defaultLibvirtURI, netns: netns ?? "",
+            publicInterface: publicInterface, dhcp: dhcp ?? .defaults,
+            location: reader.location
+        )
+    }
+}
+
+extension Host.DHCPSettings {
+    static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["config", "hostsFile", "restart"]) else {
+            return nil
+        }
+        let config = reader.optional("config", Decode.text)
+        let hostsFile = reader.optional("hostsFile", Decode.text)
+        let restart = reader.optional("restart", Decode.list(Decode.text))
+        guard let config, let hostsFile, let restart else { return nil }
+        if let restart, restart.isEmpty {
+            reader.report("restart", "\(field.path).restart must name a command")
+            return nil
+        }
+        return Self(
+            config: config ?? defaults.config,
+            hostsFile: hostsFile ?? defaults.hostsFile,
+            restart: restart ?? defaults.restart
+        )
+    }
+}

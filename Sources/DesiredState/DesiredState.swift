@@ -1,0 +1,38 @@
+/// Everything the operators declared, validated: what the machines should look like.
+public struct DesiredState: Sendable {
+    /// The declared hosts, or ``Host/implicitLocal`` alone when none is declared.
+    public var hosts: [Host]
+    /// Whether `hosts` came from Host documents (false: the implicit local host).
+    public var hostsDeclared: Bool
+    public var networks: [Network]
+    public var virtualMachines: [VirtualMachine]
+    public var ipPairs: [IPPair]
+    public var firewallRules: [FirewallRule]
+    public var dhcpHosts: [DHCPHost]
+    /// How many YAML files were read.
+    public var fileCount: Int
+
+    /// How many documents of each kind, in ``Kind`` order.
+    public var counts: [(kind: Kind, count: Int)] {
+        Kind.allCases.map { kind in
+            switch kind {
+            case .Host: (kind, hostsDeclared ? hosts.count : 0)
+            case .Network: (kind, networks.count)
+            case .VirtualMachine: (kind, virtualMachines.count)
+            case .IPPair: (kind, ipPairs.count)
+            case .FirewallRule: (kind, firewallRules.count)
+            case .DHCPHost: (kind, dhcpHosts.count)
+            }
+        }
+    }
+
+    public var documentCount: Int { counts.reduce(0) { $0 + $1.count } }
+
+    /// Loads and validates every `*.yaml`/`*.yml` file under `directory`.
+    ///
+    /// - Throws: ``InvalidDesiredState`` listing every problem found, in file order, or
+    ///   ``DesiredStateLoader/Error`` when the directory cannot be read at all.
+    public static func load(directory: String) throws -> DesiredState {
+        try DesiredStateLoader(directory: directory).load()
+    }
+}

@@ -1,0 +1,38 @@
+/// A machine reconcile manages, and what it does for the cloud.
+///
+/// Without any Host document one implicit local host (``Host/implicitLocal``) has every role.
+public struct Host: Sendable, Hashable {
+    public enum Role: String, Sendable, Hashable, CaseIterable {
+        case hypervisor, firewall, dhcp
+    }
+
+    /// Where dhcpd's configuration lives and how to restart it.
+    public struct DHCPSettings: Sendable, Hashable {
+        public var config: String
+        public var hostsFile: String
+        public var restart: [String]
+
+        public static let defaults = DHCPSettings(
+            config: "/etc/dhcp/dhcpd.conf",
+            hostsFile: "/etc/dhcp/reconcile-hosts.conf",
+            restart: ["systemctl", "restart", "isc-dhcp-server"]
+        )
+    }
+
+    public var name: String
+    public var roles: Set<Role>
+    public var libvirt: String
+    /// Run iptables and dhcpd inside this network namespace; empty for the host's own.
+    public var netns: String
+    /// Where IP-pair public addresses are added (firewall role).
+    public var publicInterface: String?
+    public var dhcp: DHCPSettings
+    public var location: SourceLocation?
+
+    public static let defaultLibvirtURI = "qemu:///system"
+
+    public static let implicitLocal = Host(
+        name: "local", roles: Set(Role.allCases), libvirt: defaultLibvirtURI, netns: "",
+        publicInterface: nil, dhcp: .defaults, location: nil
+    )
+}

@@ -1,0 +1,18 @@
+/// The kinds of document a desired state may hold, in the order they are listed.
+public enum Kind: String, Sendable, Hashable, CaseIterable {
+    case Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost
+
+    /// The keys a document of this kind may have, besides `kind`.
+    var keys: [String] {
+        switch self {
+        case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp"]
+        case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork"]
+        case .VirtualMachine:
+            ["name", "uuid", "host", "memory", "vcpus", "state", "autostart", "disks", "interfaces", "console",
+             "restartPolicy", "deleteDisks"]
+        case .IPPair: ["name", "vm", "public", "private"]
+        case .FirewallRule: ["name", "vm", "protocol", "source", "ports"]
+        case .DHCPHost: ["name", "network", "mac", "ip", "hostname"]
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import YAML
+
+/// The checks that need more than one document: unique names and addresses, addresses
+/// inside their networks, and references between documents.
+struct CrossDocumentValidator {
+    private let objects: [DecodedObject]
+    private(set) var diagnostics: [Diagnostic] = []
+
+    /// Who already holds a name, MAC or address, for "already used by" messages.
+    private struct Claim {
+        var owner: String
+        var location: SourceLocation
+    }
+
+    private var names: [Kind: [String: Claim]] = [:]
+    private var macs: [MACAddress: Claim] = [:]
+    private var privateIPs: [IPv4Address: Claim] = [:]
+    private var publicIPs: [IPv4Address: Claim] = [:]
+    private var pairedPrivateIPs: [IPv4Address: Claim] = [:]
+    private var uuids: [String: Claim] = [:]
+
+    init(objects: [DecodedObject]) {
+        self.objects = objects
+    }
+
+    mutating func validate(fileCount: Int) -> DesiredState {
+        var hosts: [Host] = [], networks: [Network] = [], vms: [(VirtualMachine, DecodedObject)] = []
+        var pairs: [(IPPair, DecodedObject)] = [], rules: [(FirewallRule, DecodedObject)] = []
+        var dhcpHosts: [(DHCPHost, DecodedObject)] = []
+        var networkObjects: [(Network, DecodedObject)] = []
+        for object in objects {
+            switch object.value {
+            case .host(let host):
+                claimName(.Host, host.name, object)
+                hosts.append(host)
+            case .network(let network):
+                claimName(.Network, network.name, object)
+                networks.append(network)
+                networkObjects.append((network, object))
+            case .virtualMachine(let vm): vms.append((vm, object))
+            case .ipPair(let pair): pairs.append((pair, object))
+            case .firewallRule(let rule): rules.append((rule, object))
+            case .dhcpHost(let host): dhcpHosts.append((host, object))
+            }
+        }
+        let networksByName = Dictionary(networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let hostsByName = Dictionary(hosts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+        for (index, (network, object)) in networkObjects.enumerated() {
+            checkNetwork(network, object, earlier: networkObjects[..<index].map(\.0))
+        }
+        for (vm, object) in vms {
+            checkVirtualMachine(vm, object, hosts: hosts.isEmpty ? nil : hostsByName, networks: networksByName)
+        }
+        for (host, object) in dhcpHosts {
+            claimName(.DHCPHost, host.name, object)
+            claimMAC(host.mac, "DHCPHost \(host.name)", object, ["mac"])
+            if checkReference("network", host.network, in: networksByName.keys, object) {
+                checkPrivateIP(host.ip, "DHCPHost \(host.name)", in: networksByName[host.network], object, ["ip"])
+            }
+        }
+        let vmsByName = Dictionary(vms.map { ($0.0.name, $0.0) }, uniquingKeysWith: { first, _ in first })
+        for (pair, object) in pairs {
+            checkIPPair(pair, object, vms: vmsByName, networks: networks)
+        }
+        for (rule, object) in rules {
+            claimName(.FirewallRule, rule.name, object)
+            if checkReference("vm", rule.vm, in: vmsByName.keys, object),
+               let vm = vmsByName[rule.vm], !vm.interfaces.contains(where: { $0.ip != nil }) {
+                report(object, ["vm"], "VM \(rule.vm) has no interface with an ip for this rule to protect")
+            }
+        }
+
+        return DesiredState(
+            hosts: hosts.isEmpty ? [.implicitLocal] : hosts, hostsDeclared: !hosts.isEmpty, networks: networks,
+            virtualMachines: vms.map(\.0), ipPairs: pairs.map(\.0), firewallRules: rules.map(\.0),
+            dhcpHosts: dhcpHosts.map(\.0), fileCount: fileCount
+        )
+    }
+
+    // MARK: - Per kind
+
+    private mutating func checkNetwork(_ network: Network, _ object: DecodedObject, earlier: [Network]) {
+        if let gateway = network.gateway {
+            if !network.cidr.contains(gateway) {
+                report(object, ["gateway"], "gateway \(gateway) is outside cidr \(network.cidr)")
+            } else if gateway == network.cidr.networkAddress || gateway == network.cidr.broadcastAddress {
+                let which = gateway == network.cidr.networkAddress ? "network" : "broadcast"
+                report(object, ["gateway"], "gateway \(gateway) is the \(which) address of \(network.cidr)")
+            }
+        }
+        if let other = earlier.first(where: { $0.cidr.overlaps(network.cidr) && $0.name != network.name }) {
+            report(object, ["cidr"], "cidr \(network.cidr) overlaps network \(other.name) (\(other.cidr))")
+        }
+    }
+
+    private mutating func checkVirtualMachine(
+        _ vm: VirtualMachine, _ object: DecodedObject, hosts: [String: Host]?, networks: [String: Network]
+    ) {
+        claimName(.VirtualMachine, vm.name, object)
+        if let uuid = vm.uuid { claim(\.uuids, uuid, "uuid \(uuid)", "VirtualMachine \(vm.name)", object, ["uuid"]) }
+        switch (hosts, vm.host) {
+        case (let hosts?, nil):
+            let names = hosts.keys.sorted().joined(separator: ", ")
+            report(object, [], "VirtualMachine needs \"host\" when Host documents exist (one of \(names))")
+        case (let hosts?, let name?):
+            if checkReference("host", name, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
+                report(object, ["host"], "host \"\(name)\" does not have the hypervisor role")
+            }
+        case (nil, let name?):
+            report(object, ["host"], "host \"\(name)\" is not defined; without Host documents leave \"host\" out")
+        case (nil, nil):
+            break
+        }
+        var diskNames: Set<String> = []
+        for (index, disk) in vm.disks.enumerated() where !diskNames.insert(disk.name).inserted {
+            report(object, ["disks", .index(index), "name"], "duplicate disk name \"\(disk.name)\" in VM \(vm.name)")
+        }
+        for (index, interface) in vm.interfaces.enumerated() {
+            let path: [PathStep] = ["interfaces", .index(index)]
+            claimMAC(interface.mac, "VirtualMachine \(vm.name)", object, path + ["mac"])
+            guard checkReference("network", interface.network, in: networks.keys, object, path + ["network"]),
+                  let ip = interface.ip
+            else { continue }
+            checkPrivateIP(ip, "VirtualMachine \(vm.name)", in: networks[interface.network], object, path + ["ip"])
+        }
+    }
+
+    private mutating func checkIPPair(
+        _ pair: IPPair, _ object: DecodedObject, vms: [String: VirtualMachine], networks: [Network]
+    ) {
+        claimName(.IPPair, pair.name, object)
+        claim(\.publicIPs, pair.publicIP, "public IP \(pair.publicIP)", "IPPair \(pair.name)", object, ["public"])
+        if let network = networks.first(where: { $0.cidr.contains(pair.publicIP) }) {
+            report(object, ["public"], "public \(pair.publicIP) is inside network \(network.name) (\(network.cidr))")
+        }
+        if checkReference("vm", pair.vm, in: vms.keys, object), let vm = vms[pair.vm],
+           !vm.interfaces.contains(where: { $0.ip == pair.privateIP }) {
+            report(object, ["private"], "private \(pair.privateIP) is not an address of VM \(pair.vm)")
+        }
+        claim(\.pairedPrivateIPs, pair.privateIP, "private \(pair.privateIP)", "IPPair \(pair.name)", object, ["private"], verb: "paired")
+    }
+
+    // MARK: - Shared checks
+
+    private mutating func claimName(_ kind: Kind, _ name: String, _ object: DecodedObject) {
+        let location = location(object, ["name"])
+        if let first = names[kind, default: [:]][name] {
+            diagnostics.append(Diagnostic(location, "duplicate \(kind.rawValue) name \"\(name)\" (first at \(first.location))"))
+        } else {
+            names[kind, default: [:]][name] = Claim(owner: name, location: location)
+        }
+    }
+
+    private mutating func claimMAC(_ mac: MACAddress, _ owner: String, _ object: DecodedObject, _ path: [PathStep]) {
+        claim(\.macs, mac, "MAC \(mac)", owner, object, path)
+    }
+
+    private mutating func claim<Key: Hashable>(
+        _ claims: WritableKeyPath<Self, [Key: Claim]>, _ key: Key, _ what: String, _ owner: String, _ object: DecodedObject,
+        _ path: [PathStep], verb: String = "used"
+    ) {
+        let location = location(object, path)
+        if let first = self[keyPath: claims][key] {
+            diagnostics.append(Diagnostic(location, "\(what) is already \(verb) by \(first.owner) (\(first.location))"))
+        } else {
+            self[keyPath: claims][key] = Claim(owner: owner, location: location)
+        }
+    }
+
+    /// Checks a private address against its network and claims it; `network` nil means the
+    /// reference was already reported.
+    private mutating func checkPrivateIP(
+        _ ip: IPv4Address, _ owner: String, in network: Network?, _ object: DecodedObject, _ path: [PathStep]
+    ) {
+        guard let network else { return }
+        let cidr = network.cidr
+        if !cidr.contains(ip) {
+            report(object, path, "ip \(ip) is outside network \(network.name) (\(cidr))")
+        } else if ip == cidr.networkAddress {
+            report(object, path, "ip \(ip) is the network address of \(network.name) (\(cidr))")
+        } else if ip == cidr.broadcastAddress {
+            report(object, path, "ip \(ip) is the broadcast address of \(network.name) (\(cidr))")
+        } else if ip == network.gateway {
+            report(object, path, "ip \(ip) is the gateway of network \(network.name)")
+        }
+        claim(\.privateIPs, ip, "ip \(ip)", owner, object, path)
+    }
+
+    /// Reports `key: name` when no object of that name exists; true when it does.
+    private mutating func checkReference(
+        _ key: String, _ name: String, in names: some Collection<String>, _ object: DecodedObject,
+        _ path: [PathStep]? = nil
+    ) -> Bool {
+        guard !names.contains(name) else { return true }
+        let hint = Suggestion.closest(to: name, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+        report(object, path ?? [.key(key)], "\(key) \"\(name)\" is not defined\(hint)")
+        return false
+    }
+
+    private mutating func report(_ object: DecodedObject, _ path: [PathStep], _ message: String) {
+        diagnostics.append(Diagnostic(location(object, path), message))
+    }
+
+    // MARK: - Locations
+
+    enum PathStep: ExpressibleByStringLiteral {
+        case key(String)
+        case index(Int)
+
+        init(stringLiteral key: String) { self = .key(key) }
+    }
+
+    /// Where the value at `path` starts in `object`'s document; the nearest enclosing node
+    /// when the path does not exist.
+    private func location(_ object: DecodedObject, _ path: [PathStep]) -> SourceLocation {
+        var node = YAMLNode.mapping(object.mapping)
+        for step in path {
+            switch (step, node) {
+            case (.key(let key), .mapping(let mapping)):
+                let entry = mapping.entries.first { if case .scalar(let k) = $0.key { k.value == key } else { false } }
+                guard let value = entry?.value else { break }
+                node = value
+            case (.index(let index), .sequence(let sequence)) where sequence.items.indices.contains(index):
+                node = sequence.items[index]
+            default:
+                break
+            }
+        }
+        return SourceLocation(file: object.file, line: node.mark.line, column: node.mark.column)
+    }
+}

@@ -1,0 +1,96 @@
+import Dispatch
+import Foundation
+import YAML
+
+/// Reads a desired-state directory: finds the YAML files, decodes them on every core, then
+/// runs the checks that span documents.
+struct DesiredStateLoader {
+    /// The directory itself could not be read.
+    enum Error: Swift.Error, CustomStringConvertible {
+        case notADirectory(String)
+        case unreadable(String, String)
+
+        var description: String {
+            switch self {
+            case .notADirectory(let path): "\(path): no such directory"
+            case .unreadable(let path, let why): "\(path): cannot read: \(why)"
+            }
+        }
+    }
+
+    /// The YAML files of one directory, and the objects and problems each holds.
+    struct FileResult: Sendable {
+        var objects: [DecodedObject] = []
+        var diagnostics: [Diagnostic] = []
+    }
+
+    let directory: String
+
+    func load() throws -> DesiredState {
+        let files = try yamlFiles()
+        let results = Self.decodeConcurrently(files)
+        let objects = results.flatMap(\.objects)
+        var diagnostics = results.flatMap(\.diagnostics)
+        var validator = CrossDocumentValidator(objects: objects)
+        let state = validator.validate(fileCount: files.count)
+        diagnostics += validator.diagnostics
+        guard diagnostics.isEmpty else {
+            throw InvalidDesiredState(diagnostics: diagnostics.sorted { $0.location < $1.location })
+        }
+        return state
+    }
+
+    /// Paths of every `*.yaml`/`*.yml` below `directory`, sorted, skipping hidden entries.
+    func yamlFiles() throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw Error.notADirectory(directory)
+        }
+        let base = URL(fileURLWithPath: directory)
+        guard let enumerator = FileManager.default.enumerator(
+            at: base, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]
+        ) else { throw Error.unreadable(directory, "cannot list it") }
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        var files: [String] = []
+        let basePath = base.standardizedFileURL.path
+        for case let url as URL in enumerator where ["yaml", "yml"].contains(url.pathExtension) {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            let path = url.standardizedFileURL.path
+            files.append(prefix + path.dropFirst(basePath.count + 1))
+        }
+        return files.sorted()
+    }
+
+    /// Decodes files in parallel; results keep the order of `files`.
+    static func decodeConcurrently(_ files: [String]) -> [FileResult] {
+        let slots = UnsafeMutableBufferPointer<FileResult>.allocate(capacity: files.count)
+        slots.initialize(repeating: FileResult())
+        defer { slots.deinitialize().deallocate() }
+        // Each iteration writes only its own slot, so no two threads touch the same element.
+        nonisolated(unsafe) let shared = slots
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            shared[index] = decodeFile(files[index])
+        }
+        return Array(slots)
+    }
+
+    static func decodeFile(_ path: String) -> FileResult {
+        let context = FileContext(path: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            context.report(Mark(line: 1, column: 1), "cannot read this file")
+            return FileResult(diagnostics: context.diagnostics)
+        }
+        let text = [UInt8](data)
+        var objects: [DecodedObject] = []
+        do {
+            for document in try YAMLParser.parse(text) {
+                if let object = DocumentDecoder.decode(document, context: context) { objects.append(object) }
+            }
+        } catch {
+            let mark = TabIndentation.find(in: text, near: error.mark) ?? error.mark
+            let message = mark == error.mark ? error.message : TabIndentation.message
+            context.report(mark, message)
+        }
+        return FileResult(objects: objects, diagnostics: context.diagnostics)
+    }
+}

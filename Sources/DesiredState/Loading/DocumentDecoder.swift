@@ -1,0 +1,56 @@
+import YAML
+
+/// One decoded document, with its YAML kept so that cross-document checks can point at fields.
+struct DecodedObject: Sendable {
+    enum Value: Sendable {
+        case host(Host)
+        case network(Network)
+        case virtualMachine(VirtualMachine)
+        case ipPair(IPPair)
+        case firewallRule(FirewallRule)
+        case dhcpHost(DHCPHost)
+    }
+
+    var value: Value
+    var mapping: YAMLMapping
+    var file: String
+}
+
+/// Turns one YAML document into a typed object by its `kind`.
+enum DocumentDecoder {
+    static func decode(_ document: YAMLDocument, context: FileContext) -> DecodedObject? {
+        guard let root = document.root else { return nil }  // an empty document declares nothing
+        let expected = Kind.allCases.map(\.rawValue).joined(separator: ", ")
+        guard case .mapping(let mapping) = root else {
+            context.report(root.mark, "a document must be a mapping with a \"kind\", not \(root.typeDescription)")
+            return nil
+        }
+        let kindEntry = mapping.entries.first { entry in
+            if case .scalar(let key) = entry.key { key.value == "kind" } else { false }
+        }
+        guard let kindNode = kindEntry?.value else {
+            context.report(mapping.mark, "document has no \"kind\"; expected one of \(expected)")
+            return nil
+        }
+        guard let kindName = Decode.string(kindNode, Field(path: "kind", context: context)) else { return nil }
+        guard let kind = Kind(rawValue: kindName) else {
+            let hint = Suggestion.closest(to: kindName, in: Kind.allCases.map(\.rawValue)).map { "; did you mean \"\($0)\"?" }
+            context.report(kindNode.mark, "unknown kind \"\(kindName)\"" + (hint ?? "; expected one of \(expected)"))
+            return nil
+        }
+        let field = Field(path: "", context: context)
+        guard let reader = FieldReader(root, what: kind.rawValue, field: field, keys: ["kind"] + kind.keys) else {
+            return nil
+        }
+        let value: DecodedObject.Value? =
+            switch kind {
+            case .Host: Host.decode(reader).map { .host($0) }
+            case .Network: Network.decode(reader).map { .network($0) }
+            case .VirtualMachine: VirtualMachine.decode(reader).map { .virtualMachine($0) }
+            case .IPPair: IPPair.decode(reader).map { .ipPair($0) }
+            case .FirewallRule: FirewallRule.decode(reader).map { .firewallRule($0) }
+            case .DHCPHost: DHCPHost.decode(reader).map { .dhcpHost($0) }
+            }
+        return value.map { DecodedObject(value: $0, mapping: mapping, file: context.path) }
+    }
+}

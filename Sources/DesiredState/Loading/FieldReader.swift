@@ -1,0 +1,100 @@
+import YAML
+
+/// A field being decoded: its display path (`interfaces[0].mac`) and where to report problems.
+struct Field {
+    let path: String
+    let context: FileContext
+
+    /// Reports `message` at `node` and returns nil, for `return field.fail(...)`.
+    func fail<T>(_ node: YAMLNode, _ message: String) -> T? {
+        context.report(node.mark, message)
+        return nil
+    }
+
+    func child(_ key: String) -> Field { Field(path: path.isEmpty ? key : "\(path).\(key)", context: context) }
+    func item(_ index: Int) -> Field { Field(path: "\(path)[\(index)]", context: context) }
+}
+
+/// Reads the keys of one YAML mapping as typed fields.
+///
+/// Creating it reports a non-mapping node, duplicate keys and keys outside `keys`; each
+/// `required`/`optional` read reports its own problems, so one pass finds every error.
+struct FieldReader {
+    let field: Field
+    let mapping: YAMLMapping
+    let what: String
+    private var values: [String: YAMLNode] = [:]
+
+    /// - Parameter what: how to name the mapping in messages, e.g. `VirtualMachine`, `disks[0]`.
+    init?(_ node: YAMLNode, what: String, field: Field, keys: [String]) {
+        guard case .mapping(let mapping) = node else {
+            field.context.report(node.mark, "\(what) must be a mapping, not \(node.typeDescription)")
+            return nil
+        }
+        self.field = field
+        self.mapping = mapping
+        self.what = what
+        var firstLine: [String: Int] = [:]
+        for entry in mapping.entries {
+            guard case .scalar(let key) = entry.key, key.resolved == .string else {
+                field.context.report(entry.key.mark, "keys must be strings, not \(entry.key.typeDescription)")
+                continue
+            }
+            if let line = firstLine[key.value] {
+                field.context.report(key.mark, "duplicate key \"\(key.value)\" (first at line \(line))")
+                continue
+            }
+            firstLine[key.value] = key.mark.line
+            guard keys.contains(key.value) else {
+                let hint = Suggestion.closest(to: key.value, in: keys).map { "; did you mean \"\($0)\"?" } ?? ""
+                field.context.report(key.mark, "unknown key \"\(key.value)\" in \(what)\(hint)")
+                continue
+            }
+            values[key.value] = entry.value
+        }
+    }
+
+    /// Where `key`'s value starts, or the mapping's start when the key is absent.
+    func mark(of key: String) -> Mark { values[key]?.mark ?? mapping.mark }
+
+    /// Reports a problem with `key`'s value as a whole (e.g. a rule spanning two keys).
+    func report(_ key: String, _ message: String) {
+        field.context.report(mark(of: key), message)
+    }
+
+    /// The location of the mapping itself, for the decoded object.
+    var location: SourceLocation { field.context.location(mapping.mark) }
+
+    /// The decoded value of `key`, or nil (reported) when it is missing or invalid.
+    func required<T>(_ key: String, _ decode: (YAMLNode, Field) -> T?) -> T? {
+        guard let node = values[key] else {
+            field.context.report(mapping.mark, "\(what) is missing required key \"\(key)\"")
+            return nil
+        }
+        return decode(node, field.child(key))
+    }
+
+    /// `.some(nil)` when `key` is absent, `nil` (reported) when present but invalid.
+    func optional<T>(_ key: String, _ decode: (YAMLNode, Field) -> T?) -> T?? {
+        guard let node = values[key] else { return .some(nil) }
+        guard let value = decode(node, field.child(key)) else { return nil }
+        return .some(value)
+    }
+}
+
+extension YAMLNode {
+    /// How a value's type reads in an error: "a mapping", "a list", "a number", ….
+    var typeDescription: String {
+        switch self {
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .scalar(let scalar):
+            switch scalar.resolved {
+            case .null: "null"
+            case .bool: "a boolean"
+            case .int, .float: "a number"
+            case .string: "a string"
+            }
+        }
+    }
+}

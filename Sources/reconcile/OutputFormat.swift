@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// How a command prints its result: for a person, or as JSON for a script.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// The exit codes of DESIGN.md, one place for all commands.
+enum ExitStatus {
+    static let resourceFailed = ExitCode(1)
+    static let changesPending = ExitCode(2)
+    static let usage = ExitCode(64)
+    static let invalidDesiredState = ExitCode(65)
+    static let locked = ExitCode(75)
+}

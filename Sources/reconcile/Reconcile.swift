@@ -1,0 +1,21 @@
+import ArgumentParser
+
+@main
+struct Reconcile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Converge libvirt VMs, iptables NAT and firewall rules, and dhcpd reservations to the state declared in git.",
+        discussion: """
+            Operators commit YAML describing VirtualMachines, IPPairs, FirewallRules and \
+            DHCPHosts; reconcile checks it, shows what differs from the machine and converges.
+
+            Examples:
+              reconcile validate desired-state       check the YAML, print what it declares
+              reconcile validate --output json .     the same, as JSON for scripts
+
+            Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 64 usage,
+            65 invalid desired state, 75 another run holds the lock.
+            """,
+        subcommands: [ValidateCommand.self]
+    )
+}
