@@ -87,9 +87,11 @@ struct DesiredStateLoader {
                 if let object = DocumentDecoder.decode(document, context: context) { objects.append(object) }
             }
         } catch {
-            let mark = TabIndentation.find(in: text, near: error.mark) ?? error.mark
-            let message = mark == error.mark ? error.message : TabIndentation.message
-            context.report(mark, message)
+            if let tab = TabIndentation.find(in: text, near: error.mark) {
+                context.report(tab, TabIndentation.message)
+            } else {
+                context.report(error.mark, error.message)
+            }
         }
         return FileResult(objects: objects, diagnostics: context.diagnostics)
     }

@@ -83,6 +83,10 @@ struct FieldReader {
 }
 
 extension YAMLNode {
+    var isNull: Bool {
+        if case .scalar(let scalar) = self { scalar.resolved == .null } else { false }
+    }
+
     /// How a value's type reads in an error: "a mapping", "a list", "a number", ….
     var typeDescription: String {
         switch self {

@@ -1,0 +1,170 @@
+import Testing
+
+/// One rule of DESIGN.md's validation: a desired state breaking it, and the exact diagnostics.
+struct RuleCase: Sendable, CustomTestStringConvertible {
+    var rule: String
+    var files: [String: String]
+    var expected: [String]
+
+    init(_ rule: String, _ yaml: String, _ expected: String...) {
+        self.rule = rule
+        files = ["a.yaml": yaml]
+        self.expected = expected
+    }
+
+    init(_ rule: String, files: [String: String], _ expected: String...) {
+        self.rule = rule
+        self.files = files
+        self.expected = expected
+    }
+
+    var testDescription: String { rule }
+}
+
+let ruleCases: [RuleCase] = [
+    RuleCase("duplicate name per kind", files: ["a.yaml": Base.network, "b.yaml": Base.network.replacingOccurrences(of: "10.0.", with: "10.1.")],
+             "b.yaml:2:7: duplicate Network name \"private\" (first at a.yaml:2:7)"),
+    RuleCase("same name in two kinds is fine", Base.network + "---\n" + Base.vm + "---\nkind: IPPair\nname: cpro0007\nvm: cpro0007\npublic: 203.0.113.7\nprivate: 10.0.0.7\n"),
+    RuleCase("duplicate MAC", Base.network + "---\n" + Base.vm + """
+        ---
+        kind: DHCPHost
+        name: printer
+        network: private
+        mac: 00:25:22:BD:D1:20
+        ip: 10.0.0.9
+        """, "a.yaml:17:6: MAC 00:25:22:bd:d1:20 is already used by VirtualMachine cpro0007 (a.yaml:12:29)"),
+    RuleCase("duplicate UUID", Base.network + "---\n" + Base.vm + "uuid: 3ea808bd-5ef0-4227-a617-f5b0694e408c\n---\n"
+        + Base.vm.replacingOccurrences(of: "cpro0007", with: "cpro0008").replacingOccurrences(of: "d1:20, ip: 10.0.0.7", with: "d1:21, ip: 10.0.0.8")
+        + "uuid: 3EA808BD-5ef0-4227-a617-f5b0694e408c\n",
+        "a.yaml:21:7: uuid 3ea808bd-5ef0-4227-a617-f5b0694e408c is already used by VirtualMachine cpro0007 (a.yaml:13:7)"),
+    RuleCase("duplicate private IP across VM and DHCP host", Base.network + "---\n" + Base.vm + """
+        ---
+        kind: DHCPHost
+        name: printer
+        network: private
+        mac: 52:54:00:11:22:33
+        ip: 10.0.0.7
+        """, "a.yaml:18:5: ip 10.0.0.7 is already used by VirtualMachine cpro0007 (a.yaml:12:52)"),
+    RuleCase("duplicate public IP", Base.network + "---\n" + Base.vm + """
+        ---
+        kind: IPPair
+        name: one
+        vm: cpro0007
+        public: 203.0.113.7
+        private: 10.0.0.7
+        ---
+        kind: IPPair
+        name: two
+        vm: cpro0007
+        public: 203.0.113.7
+        private: 10.0.0.7
+        """,
+        "a.yaml:23:9: public IP 203.0.113.7 is already used by IPPair one (a.yaml:17:9)",
+        "a.yaml:24:10: private 10.0.0.7 is already paired by IPPair one (a.yaml:18:10)"),
+    RuleCase("ip outside its network", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "10.0.0.7", with: "10.0.1.7"),
+             "a.yaml:12:52: ip 10.0.1.7 is outside network private (10.0.0.0/24)"),
+    RuleCase("ip is the network address", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.0"),
+             "a.yaml:12:52: ip 10.0.0.0 is the network address of private (10.0.0.0/24)"),
+    RuleCase("ip is the broadcast address", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.255"),
+             "a.yaml:12:52: ip 10.0.0.255 is the broadcast address of private (10.0.0.0/24)"),
+    RuleCase("ip is the gateway", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.1"),
+             "a.yaml:12:52: ip 10.0.0.1 is the gateway of network private"),
+    RuleCase("gateway outside the network", Base.network.replacingOccurrences(of: "gateway: 10.0.0.1", with: "gateway: 10.0.1.1"),
+             "a.yaml:4:10: gateway 10.0.1.1 is outside cidr 10.0.0.0/24"),
+    RuleCase("overlapping networks", Base.network + "---\nkind: Network\nname: wide\ncidr: 10.0.0.0/16\nbridge: br1\n",
+             "a.yaml:9:7: cidr 10.0.0.0/16 overlaps network private (10.0.0.0/24)"),
+    RuleCase("missing network reference", Base.vm,
+             "a.yaml:6:15: network \"private\" is not defined"),
+    RuleCase("missing vm reference, with a suggestion", Base.network + "---\n" + Base.vm + """
+        ---
+        kind: FirewallRule
+        name: web
+        vm: cpro0070
+        protocol: tcp
+        source: 0.0.0.0/0
+        """, "a.yaml:16:5: vm \"cpro0070\" is not defined; did you mean \"cpro0007\"?"),
+    RuleCase("missing host reference", "kind: Host\nname: hv1\nroles: [hypervisor]\n---\n" + Base.network + "---\n" + Base.vm + "host: hv2\n",
+             "a.yaml:17:7: host \"hv2\" is not defined; did you mean \"hv1\"?"),
+    RuleCase("host required once hosts are declared", "kind: Host\nname: hv1\nroles: [hypervisor]\n---\n" + Base.network + "---\n" + Base.vm,
+             "a.yaml:11:1: VirtualMachine needs \"host\" when Host documents exist (one of hv1)"),
+    RuleCase("host without the hypervisor role", "kind: Host\nname: fw1\nroles: [firewall]\n---\n" + Base.network + "---\n" + Base.vm + "host: fw1\n",
+             "a.yaml:17:7: host \"fw1\" does not have the hypervisor role"),
+    RuleCase("pair's private address is not the VM's", Base.network + "---\n" + Base.vm + "---\nkind: IPPair\nname: p\nvm: cpro0007\npublic: 203.0.113.7\nprivate: 10.0.0.8\n",
+             "a.yaml:18:10: private 10.0.0.8 is not an address of VM cpro0007"),
+    RuleCase("pair's public address inside a private network", Base.network + "---\n" + Base.vm + "---\nkind: IPPair\nname: p\nvm: cpro0007\npublic: 10.0.0.99\nprivate: 10.0.0.7\n",
+             "a.yaml:17:9: public 10.0.0.99 is inside network private (10.0.0.0/24)"),
+    RuleCase("port outside 1-65535", Base.network + "---\n" + Base.vm + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: tcp\nsource: 0.0.0.0/0\nports: [0, 65536, \"1-70000\"]\n",
+             "a.yaml:19:9: ports[0] 0 is outside 1-65535", "a.yaml:19:12: ports[1] 65536 is outside 1-65535",
+             "a.yaml:19:19: ports[2] 70000 is outside 1-65535"),
+    RuleCase("port range backwards and malformed", Base.network + "---\n" + Base.vm + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: udp\nsource: 0.0.0.0/0\nports: [\"8100-8000\", http, 22.5]\n",
+             "a.yaml:19:9: ports[0] \"8100-8000\": the range starts after it ends",
+             "a.yaml:19:22: ports[1] \"http\" is not a port or a range \"a-b\"",
+             "a.yaml:19:28: ports[2] must be a port or a range \"a-b\", not a number"),
+    RuleCase("ports on icmp", Base.network + "---\n" + Base.vm + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: icmp\nsource: 0.0.0.0/0\nports: [22]\n",
+             "a.yaml:19:8: ports are not allowed with protocol icmp"),
+    RuleCase("ports on all", Base.network + "---\n" + Base.vm + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: all\nsource: 0.0.0.0/0\nports: []\n",
+             "a.yaml:19:8: ports are not allowed with protocol all"),
+    RuleCase("malformed CIDR", Base.network.replacingOccurrences(of: "10.0.0.0/24", with: "10.0.0.0/33"),
+             "a.yaml:3:7: cidr \"10.0.0.0/33\" is not an IPv4 address or CIDR (a.b.c.d/n)"),
+    RuleCase("CIDR with host bits", Base.network.replacingOccurrences(of: "10.0.0.0/24", with: "10.0.0.7/24"),
+             "a.yaml:3:7: cidr \"10.0.0.7/24\" has host bits set; did you mean 10.0.0.0/24?"),
+    RuleCase("name outside the pattern", Base.network.replacingOccurrences(of: "name: private", with: "name: \"pri vate;rm\""),
+             "a.yaml:2:7: name \"pri vate;rm\" must match ^[a-z0-9][a-z0-9-]{0,62}$: lower-case letters, digits and '-', at most 63 characters"),
+    RuleCase("size without a binary unit", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "2GiB", with: "2GB"),
+             "a.yaml:9:9: memory \"2GB\" is not a size: use a positive whole number with MiB, GiB or TiB, e.g. 2GiB"),
+    RuleCase("zero size", Base.network + "---\n" + Base.vm + "disks: [{name: root, pool: default, size: 0GiB}]\n",
+             "a.yaml:13:43: disks[0].size \"0GiB\" is not a size: use a positive whole number with MiB, GiB or TiB, e.g. 2GiB"),
+    RuleCase("unknown key", Base.network + "---\n" + Base.vm + "memroy: 4GiB\n",
+             "a.yaml:13:1: unknown key \"memroy\" in VirtualMachine; did you mean \"memory\"?"),
+    RuleCase("unknown nested key", Base.network + "---\n" + Base.vm + "console: {vnc: true, spice: true}\n",
+             "a.yaml:13:22: unknown key \"spice\" in console"),
+    RuleCase("missing required key", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "vcpus: 2\n", with: ""),
+             "a.yaml:7:1: VirtualMachine is missing required key \"vcpus\""),
+    RuleCase("wrong types", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "vcpus: 2", with: "vcpus: \"2\"")
+        .replacingOccurrences(of: "interfaces:\n  - {network: private, mac: 00:25:22:bd:d1:20, ip: 10.0.0.7}\n", with: "interfaces: {eth0: x}\n") + "autostart: yes\n",
+             "a.yaml:10:8: vcpus must be an integer, not a string",
+             "a.yaml:11:13: interfaces must be a list, not a mapping",
+             "a.yaml:12:12: autostart must be true or false, not a string"),
+    RuleCase("a number where a name is expected", Base.network.replacingOccurrences(of: "name: private", with: "name: 1234"),
+             "a.yaml:2:7: name must be a string, not a number; quote it: \"1234\""),
+    RuleCase("duplicate YAML key", Base.network + "cidr: 10.1.0.0/24\n",
+             "a.yaml:6:1: duplicate key \"cidr\" (first at line 3)"),
+    RuleCase("tab in indentation", "kind: Network\nname: n\ncidr: 10.0.0.0/24\nbridge: br0\ninterfaces:\n\t- x\n",
+             "a.yaml:6:1: tab character in indentation; YAML indents with spaces"),
+    RuleCase("syntax error", "kind: Network\nname: [n\n",
+             "a.yaml:3:1: while parsing a flow sequence: did not find expected ',' or ']'"),
+    RuleCase("document without a kind", "name: x\n",
+             "a.yaml:1:1: document has no \"kind\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost"),
+    RuleCase("unknown kind", "kind: Firewall\nname: x\n",
+             "a.yaml:1:7: unknown kind \"Firewall\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost"),
+    RuleCase("document that is not a mapping", "- kind: Network\n",
+             "a.yaml:1:1: a document must be a mapping with a \"kind\", not a list"),
+    RuleCase("multicast MAC", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "00:25:22:bd:d1:20", with: "01:00:5e:00:00:01"),
+             "a.yaml:12:29: interfaces[0].mac \"01:00:5e:00:00:01\" is a multicast MAC address; a NIC needs a unicast one"),
+    RuleCase("malformed MAC", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "00:25:22:bd:d1:20", with: "00:25:22:bd:d1"),
+             "a.yaml:12:29: interfaces[0].mac \"00:25:22:bd:d1\" is not a MAC address (six hex pairs: 52:54:00:11:22:33)"),
+    RuleCase("malformed IP with leading zeros", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.07"),
+             "a.yaml:12:52: interfaces[0].ip \"10.0.0.07\" is not an IPv4 address"),
+    RuleCase("roles must be known and unique", "kind: Host\nname: hv1\nroles: [hypervisor, router]\n---\nkind: Host\nname: hv2\nroles: [dhcp, dhcp]\n",
+             "a.yaml:3:21: roles[1] \"router\" must be one of hypervisor, firewall, dhcp",
+             "a.yaml:7:8: roles must name at least one of hypervisor, firewall, dhcp, each once"),
+    RuleCase("network needs exactly one attachment", Base.network + "libvirtNetwork: default\n",
+             "a.yaml:5:9: Network needs exactly one of \"bridge\" and \"libvirtNetwork\""),
+    RuleCase("duplicate disk names in a VM", Base.network + "---\n" + Base.vm + "disks:\n  - {name: root, pool: default, size: 1GiB}\n  - {name: root, pool: default, size: 1GiB}\n",
+             "a.yaml:15:12: duplicate disk name \"root\" in VM cpro0007"),
+    RuleCase("firewall rule for a VM without an address", Base.network + "---\n" + Base.vm.replacingOccurrences(of: ", ip: 10.0.0.7", with: "") + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: all\nsource: 0.0.0.0/0\n",
+             "a.yaml:16:5: VM cpro0007 has no interface with an ip for this rule to protect"),
+    RuleCase("errors in several files are all reported, in file order", files: [
+        "b.yaml": "kind: Network\nname: B\n", "a.yaml": "kind: Nope\n",
+    ], "a.yaml:1:7: unknown kind \"Nope\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost",
+       "b.yaml:1:1: Network is missing required key \"cidr\"",
+       "b.yaml:2:7: name \"B\" must match ^[a-z0-9][a-z0-9-]{0,62}$: lower-case letters, digits and '-', at most 63 characters"),
+]
+
+@Suite struct ValidationRuleTests {
+    @Test(arguments: ruleCases)
+    func reportsExactMessageAndPosition(_ rule: RuleCase) throws {
+        let directory = try TemporaryDesiredState(rule.files)
+        #expect(directory.diagnostics() == rule.expected)
+    }
+}
