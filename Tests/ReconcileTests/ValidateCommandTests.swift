@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// Runs the built `reconcile` binary as an operator would.
+enum ReconcileBinary {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `swift test` puts the test bundle beside the executables it built.
+    static var path: String {
+        let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let beside = buildDirectory.appendingPathComponent("reconcile").path
+        return FileManager.default.isExecutableFile(atPath: beside)
+            ? beside : repository.appendingPathComponent(".build/debug/reconcile").path
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], in directory: URL = repository) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite struct ValidateCommandTests {
+    @Test func validatesTheBundledExampleByDefault() throws {
+        let result = try ReconcileBinary.run(["validate"])
+        #expect(result.status == 0)
+        #expect(result.stdout == """
+            desired-state: valid, 12 documents in 5 files
+              Host            1
+              Network         1
+              VirtualMachine  2
+              IPPair          2
+              FirewallRule    5
+              DHCPHost        1
+
+            """)
+    }
+
+    @Test func printsEveryErrorWithItsPositionAndExits65() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("kind: Network\nname: Bad\ncidr: 10.0.0.0/24\nbridge: br0\nmtu: 1\n".utf8)
+            .write(to: directory.appendingPathComponent("net.yaml"))
+        let before = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+
+        let result = try ReconcileBinary.run(["validate", "."], in: directory)
+        #expect(result.status == 65)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == """
+            ./net.yaml:2:7: name "Bad" must match ^[a-z0-9][a-z0-9-]{0,62}$: lower-case letters, digits and '-', at most 63 characters
+            ./net.yaml:5:1: unknown key "mtu" in Network
+            .: 2 errors; nothing was applied
+
+            """)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == before)
+
+        let json = try ReconcileBinary.run(["validate", ".", "--output", "json"], in: directory)
+        #expect(json.status == 65)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let errors = report?["errors"] as? [[String: Any]]
+        #expect(report?["valid"] as? Bool == false)
+        #expect(errors?.count == 2)
+        #expect(errors?.first?["line"] as? Int == 2 && errors?.first?["column"] as? Int == 7)
+    }
+
+    @Test func jsonSummaryCountsEachKind() throws {
+        let result = try ReconcileBinary.run(["validate", "--output", "json", "desired-state"])
+        #expect(result.status == 0)
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(report?["valid"] as? Bool == true)
+        #expect((report?["counts"] as? [String: Int])?["FirewallRule"] == 5)
+    }
+
+    @Test func aMissingDirectoryIsAUsageError() throws {
+        let result = try ReconcileBinary.run(["validate", "/nonexistent/desired"])
+        #expect(result.status == 64)
+        #expect(result.stderr == "reconcile: /nonexistent/desired: no such directory\n")
+    }
+
+    @Test func unknownOptionsAreUsageErrors() throws {
+        #expect(try ReconcileBinary.run(["validate", "--bogus"]).status == 64)
+        #expect(try ReconcileBinary.run(["validate", "--output", "yaml"]).status == 64)
+    }
+
+    @Test(arguments: [["--help"], ["validate", "--help"]])
+    func helpExplainsWithAnExample(_ arguments: [String]) throws {
+        let result = try ReconcileBinary.run(arguments)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Examples:"))
+        #expect(result.stdout.contains("reconcile validate"))
+    }
+}
