@@ -23,7 +23,7 @@ let package = Package(
             dependencies: ["DesiredState", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
-        .testTarget(name: "DesiredStateTests", dependencies: ["DesiredState"]),
+        .testTarget(name: "DesiredStateTests", dependencies: ["DesiredState"], exclude: ["SchemaCorpus"]),
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile"]),
     ]
 )

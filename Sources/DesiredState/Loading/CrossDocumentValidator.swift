@@ -218,7 +218,7 @@ struct CrossDocumentValidator {
         for step in path {
             switch (step, node) {
             case (.key(let key), .mapping(let mapping)):
-                let entry = mapping.entries.first { if case .scalar(let k) = $0.key { k.value == key } else { false } }
+                let entry = mapping.entries.first { $0.key.scalarValue == key }
                 guard let value = entry?.value else { break }
                 node = value
             case (.index(let index), .sequence(let sequence)) where sequence.items.indices.contains(index):

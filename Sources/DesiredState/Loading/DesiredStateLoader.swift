@@ -40,25 +40,40 @@ struct DesiredStateLoader {
         return state
     }
 
-    /// Paths of every `*.yaml`/`*.yml` below `directory`, sorted, skipping hidden entries.
+    /// Paths of every `*.yaml`/`*.yml` below `directory`, sorted, skipping hidden entries
+    /// (`.git` above all).
     func yamlFiles() throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw Error.notADirectory(directory)
         }
-        let base = URL(fileURLWithPath: directory)
-        guard let enumerator = FileManager.default.enumerator(
-            at: base, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]
-        ) else { throw Error.unreadable(directory, "cannot list it") }
-        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
         var files: [String] = []
-        let basePath = base.standardizedFileURL.path
-        for case let url as URL in enumerator where ["yaml", "yml"].contains(url.pathExtension) {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
-            let path = url.standardizedFileURL.path
-            files.append(prefix + path.dropFirst(basePath.count + 1))
-        }
+        try collectYAMLFiles(in: directory.hasSuffix("/") ? String(directory.dropLast()) : directory, into: &files)
         return files.sorted()
+    }
+
+    /// Walks one directory with readdir(3), whose entry types spare a stat per file.
+    private func collectYAMLFiles(in path: String, into files: inout [String]) throws {
+        guard let handle = opendir(path) else {
+            throw Error.unreadable(path, String(cString: strerror(errno)))
+        }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard !name.hasPrefix(".") else { continue }
+            let child = path + "/" + name
+            var type = Int32(entry.pointee.d_type)
+            if type == DT_UNKNOWN || type == DT_LNK {
+                var info = stat()
+                guard stat(child, &info) == 0 else { continue }  // a dangling link declares nothing
+                type = info.st_mode & S_IFMT == S_IFDIR ? Int32(DT_DIR) : info.st_mode & S_IFMT == S_IFREG ? Int32(DT_REG) : type
+            }
+            if type == DT_DIR {
+                try collectYAMLFiles(in: child, into: &files)
+            } else if type == DT_REG, name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+                files.append(child)
+            }
+        }
     }
 
     /// Decodes files in parallel; results keep the order of `files`.

@@ -26,9 +26,7 @@ enum DocumentDecoder {
             context.report(root.mark, "a document must be a mapping with a \"kind\", not \(root.typeDescription)")
             return nil
         }
-        let kindEntry = mapping.entries.first { entry in
-            if case .scalar(let key) = entry.key { key.value == "kind" } else { false }
-        }
+        let kindEntry = mapping.entries.first { $0.key.scalarValue == "kind" }
         guard let kindNode = kindEntry?.value else {
             context.report(mapping.mark, "document has no \"kind\"; expected one of \(expected)")
             return nil

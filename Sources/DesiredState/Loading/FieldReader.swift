@@ -23,7 +23,9 @@ struct FieldReader {
     let field: Field
     let mapping: YAMLMapping
     let what: String
-    private var values: [String: YAMLNode] = [:]
+    /// The accepted keys and their values, in document order. Mappings have a dozen keys at
+    /// most, so a linear search beats hashing (this is the hot path of loading).
+    private var values: [(key: String, value: YAMLNode)] = []
 
     /// - Parameter what: how to name the mapping in messages, e.g. `VirtualMachine`, `disks[0]`.
     init?(_ node: YAMLNode, what: String, field: Field, keys: [String]) {
@@ -34,28 +36,31 @@ struct FieldReader {
         self.field = field
         self.mapping = mapping
         self.what = what
-        var firstLine: [String: Int] = [:]
-        for entry in mapping.entries {
+        values.reserveCapacity(mapping.entries.count)
+        for (index, entry) in mapping.entries.enumerated() {
             guard case .scalar(let key) = entry.key, key.resolved == .string else {
                 field.context.report(entry.key.mark, "keys must be strings, not \(entry.key.typeDescription)")
                 continue
             }
-            if let line = firstLine[key.value] {
-                field.context.report(key.mark, "duplicate key \"\(key.value)\" (first at line \(line))")
+            if let first = mapping.entries[..<index].first(where: { $0.key.scalarValue == key.value }) {
+                field.context.report(key.mark, "duplicate key \"\(key.value)\" (first at line \(first.key.mark.line))")
                 continue
             }
-            firstLine[key.value] = key.mark.line
             guard keys.contains(key.value) else {
                 let hint = Suggestion.closest(to: key.value, in: keys).map { "; did you mean \"\($0)\"?" } ?? ""
                 field.context.report(key.mark, "unknown key \"\(key.value)\" in \(what)\(hint)")
                 continue
             }
-            values[key.value] = entry.value
+            values.append((key.value, entry.value))
         }
     }
 
+    private func value(_ key: String) -> YAMLNode? {
+        values.first { $0.key == key }?.value
+    }
+
     /// Where `key`'s value starts, or the mapping's start when the key is absent.
-    func mark(of key: String) -> Mark { values[key]?.mark ?? mapping.mark }
+    func mark(of key: String) -> Mark { value(key)?.mark ?? mapping.mark }
 
     /// Reports a problem with `key`'s value as a whole (e.g. a rule spanning two keys).
     func report(_ key: String, _ message: String) {
@@ -67,7 +72,7 @@ struct FieldReader {
 
     /// The decoded value of `key`, or nil (reported) when it is missing or invalid.
     func required<T>(_ key: String, _ decode: (YAMLNode, Field) -> T?) -> T? {
-        guard let node = values[key] else {
+        guard let node = value(key) else {
             field.context.report(mapping.mark, "\(what) is missing required key \"\(key)\"")
             return nil
         }
@@ -76,13 +81,18 @@ struct FieldReader {
 
     /// `.some(nil)` when `key` is absent, `nil` (reported) when present but invalid.
     func optional<T>(_ key: String, _ decode: (YAMLNode, Field) -> T?) -> T?? {
-        guard let node = values[key] else { return .some(nil) }
+        guard let node = value(key) else { return .some(nil) }
         guard let value = decode(node, field.child(key)) else { return nil }
         return .some(value)
     }
 }
 
 extension YAMLNode {
+    /// The text of a scalar node, nil for collections.
+    var scalarValue: String? {
+        if case .scalar(let scalar) = self { scalar.value } else { nil }
+    }
+
     var isNull: Bool {
         if case .scalar(let scalar) = self { scalar.resolved == .null } else { false }
     }
