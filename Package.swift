@@ -9,21 +9,35 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // libyaml's C API (Debian's libyaml-dev); only the YAML module imports it.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // YAML documents as node trees with source marks, parsed with libyaml's event API.
         .target(name: "YAML", dependencies: ["CYAML"]),
+        // Command runner (argument arrays, never a shell), atomic file writes, the state lock.
+        .target(name: "Basics"),
         // The desired-state model: kinds, loading from a directory, validation with positions.
-        .target(name: "DesiredState", dependencies: ["YAML"]),
+        .target(name: "DesiredState", dependencies: ["YAML", .product(name: "Crypto", package: "swift-crypto")]),
+        // Resources, plans, the converge loop, notifications, pruning guards, run reports.
+        .target(name: "Engine", dependencies: ["Basics", "DesiredState"]),
+        // Run history and the inventory of what reconcile created, in SQLite.
+        .target(name: "RunLog", dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The command-line tool: parses arguments, prints, hands off to the library modules.
         .executableTarget(
             name: "reconcile",
-            dependencies: ["DesiredState", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Basics", "DesiredState", "Engine", "RunLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "DesiredStateTests", dependencies: ["DesiredState"], exclude: ["SchemaCorpus"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["reconcile"]),
+
+
+
+        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "RunLog"]),
     ]
 )

@@ -11,6 +11,9 @@ public struct DesiredState: Sendable {
     public var dhcpHosts: [DHCPHost]
     /// How many YAML files were read.
     public var fileCount: Int
+    /// `sha256:` and the start of a digest of every file's path and content: the same files
+    /// give the same revision wherever the directory is. A git source replaces it with the commit id.
+    public var revision = ""
 
     /// How many documents of each kind, in ``Kind`` order.
     public var counts: [(kind: Kind, count: Int)] {

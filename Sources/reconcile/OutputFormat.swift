@@ -12,4 +12,14 @@ enum ExitStatus {
     static let usage = ExitCode(64)
     static let invalidDesiredState = ExitCode(65)
     static let locked = ExitCode(75)
+
+    /// Runs `body`; an error is printed and becomes exit 64 (the user asked for something impossible).
+    static func usageOnFailure<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            Terminal.printError("\(error)")
+            throw usage
+        }
+    }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Reconcile: ParsableCommand {
+struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Converge libvirt VMs, iptables NAT and firewall rules, and dhcpd reservations to the state declared in git.",
@@ -11,11 +11,14 @@ struct Reconcile: ParsableCommand {
 
             Examples:
               reconcile validate desired-state       check the YAML, print what it declares
-              reconcile validate --output json .     the same, as JSON for scripts
+              reconcile --dry-run                    show the plan, change nothing
+              reconcile                              converge this node now
+              reconcile history                      the recorded runs, newest first
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 64 usage,
             65 invalid desired state, 75 another run holds the lock.
             """,
-        subcommands: [ValidateCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self],
+        defaultSubcommand: RunCommand.self
     )
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import Foundation
 import YAML
@@ -22,6 +23,7 @@ struct DesiredStateLoader {
     struct FileResult: Sendable {
         var objects: [DecodedObject] = []
         var diagnostics: [Diagnostic] = []
+        var digest = ""
     }
 
     let directory: String
@@ -32,7 +34,8 @@ struct DesiredStateLoader {
         let objects = results.flatMap(\.objects)
         var diagnostics = results.flatMap(\.diagnostics)
         var validator = CrossDocumentValidator(objects: objects)
-        let state = validator.validate(fileCount: files.count)
+        var state = validator.validate(fileCount: files.count)
+        state.revision = Self.revision(files: files, digests: results.map(\.digest), under: directory)
         diagnostics += validator.diagnostics
         guard diagnostics.isEmpty else {
             throw InvalidDesiredState(diagnostics: diagnostics.sorted { $0.location < $1.location })
@@ -89,6 +92,16 @@ struct DesiredStateLoader {
         return Array(slots)
     }
 
+    /// Combines per-file digests with paths relative to `directory`.
+    static func revision(files: [String], digests: [String], under directory: String) -> String {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        var hasher = SHA256()
+        for (file, digest) in zip(files, digests) {
+            hasher.update(data: Data("\(file.dropFirst(prefix.count))\0\(digest)\n".utf8))
+        }
+        return "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(16)
+    }
+
     static func decodeFile(_ path: String) -> FileResult {
         let context = FileContext(path: path)
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -96,6 +109,7 @@ struct DesiredStateLoader {
             return FileResult(diagnostics: context.diagnostics)
         }
         let text = [UInt8](data)
+        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         var objects: [DecodedObject] = []
         do {
             for document in try YAMLParser.parse(text) {
@@ -108,6 +122,6 @@ struct DesiredStateLoader {
                 context.report(error.mark, error.message)
             }
         }
-        return FileResult(objects: objects, diagnostics: context.diagnostics)
+        return FileResult(objects: objects, diagnostics: context.diagnostics, digest: digest)
     }
 }

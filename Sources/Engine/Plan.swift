@@ -1,0 +1,56 @@
+/// Every resource of a run, in the order the plan prints and apply walks them.
+public struct Plan: Sendable {
+    /// Deletions first, then the rest in dependency order (a resource after those it depends on).
+    public var resources: [Resource]
+
+    public struct Counts: Sendable, Codable, Equatable {
+        public var add = 0, change = 0, remove = 0, unchanged = 0, conflicts = 0
+    }
+
+    public init(_ resources: [Resource]) {
+        let deletions = resources.filter { $0.action == .delete }.sorted { $0.id < $1.id }
+        let rest = DependencyOrder.levels(resources.filter { $0.action != .delete }).flatMap { $0 }
+        self.resources = deletions + rest
+    }
+
+    public var counts: Counts {
+        var counts = Counts()
+        for resource in resources {
+            if resource.conflict != nil { counts.conflicts += 1; continue }
+            switch resource.action {
+            case .create: counts.add += 1
+            case .update: counts.change += 1
+            case .delete: counts.remove += 1
+            case nil: counts.unchanged += 1
+            }
+        }
+        return counts
+    }
+
+    public var hasChanges: Bool { resources.contains(where: \.needsWork) }
+
+    public var deletions: [Resource] { resources.filter { $0.action == .delete } }
+}
+
+/// Groups resources into levels: each depends only on resources of earlier levels.
+enum DependencyOrder {
+    static func levels(_ resources: [Resource]) -> [[Resource]] {
+        let byID = Dictionary(resources.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var depth: [ResourceID: Int] = [:]
+        func depthOf(_ id: ResourceID, visiting: Set<ResourceID>) -> Int {
+            if let known = depth[id] { return known }
+            guard let resource = byID[id], !visiting.contains(id) else { return -1 }  // outside the plan, or a cycle
+            let deps = resource.dependsOn.map { depthOf($0, visiting: visiting.union([id])) }
+            let value = (deps.max() ?? -1) + 1
+            depth[id] = value
+            return value
+        }
+        var levels: [[Resource]] = []
+        for resource in resources.sorted(by: { $0.id < $1.id }) {
+            let level = depthOf(resource.id, visiting: [])
+            while levels.count <= level { levels.append([]) }
+            levels[level].append(resource)
+        }
+        return levels
+    }
+}

@@ -1,0 +1,58 @@
+/// Prints a plan for a person: deletions first, property-level changes, a summary line.
+///
+/// ```
+/// - firewall_rule[cpro0007-ftp]
+/// ~ libvirt_domain[cpro0007]
+///     memory: 2 GiB → 4 GiB (live)
+/// + nat_pair[cpro0051]  203.0.113.8 ⇄ 10.0.0.8
+/// Plan: 1 to add, 1 to change, 1 to remove, 57 unchanged.
+/// ```
+public struct PlanRenderer: Sendable {
+    /// ANSI colours (green add, yellow change, red remove and conflicts).
+    public var color: Bool
+
+    public init(color: Bool) {
+        self.color = color
+    }
+
+    public func render(_ plan: Plan) -> String {
+        var lines: [String] = []
+        for resource in plan.resources where resource.needsWork {
+            if let conflict = resource.conflict {
+                lines.append(paint("! \(resource.id)", .red) + "  conflict: \(conflict)")
+                continue
+            }
+            guard let action = resource.action else { continue }
+            let head = paint("\(action.symbol) \(resource.id)", action.colour)
+            lines.append(head + (action == .create ? resource.summary.map { "  \($0)" } ?? "" : ""))
+            let shown = action == .update || (action == .create && resource.summary == nil) ? resource.changes : []
+            lines += shown.map { "    \($0)" }
+        }
+        lines.append(summary(plan.counts))
+        return lines.joined(separator: "\n")
+    }
+
+    public func summary(_ counts: Plan.Counts) -> String {
+        var text = "Plan: \(counts.add) to add, \(counts.change) to change, \(counts.remove) to remove, \(counts.unchanged) unchanged"
+        if counts.conflicts > 0 { text += ", " + paint("\(counts.conflicts) conflict\(counts.conflicts == 1 ? "" : "s")", .red) }
+        return text + "."
+    }
+
+    public enum Colour: String, Sendable {
+        case red = "31", green = "32", yellow = "33"
+    }
+
+    public func paint(_ text: String, _ colour: Colour) -> String {
+        color ? "\u{1B}[\(colour.rawValue)m\(text)\u{1B}[0m" : text
+    }
+}
+
+extension Resource.Action {
+    var colour: PlanRenderer.Colour {
+        switch self {
+        case .create: .green
+        case .update: .yellow
+        case .delete: .red
+        }
+    }
+}

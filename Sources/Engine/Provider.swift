@@ -1,0 +1,30 @@
+import DesiredState
+
+/// One kind of machine state reconcile manages (libvirt, iptables, dhcpd), for one host.
+///
+/// Contract:
+/// - ``plan(_:owned:)`` reads live state in one batch (never one process per object) and
+///   changes nothing. It returns a resource for every desired object of its kind, with
+///   `action == nil` when the object is as declared, and a `.delete` for every resource of
+///   `owned` that is no longer desired and still exists. It throws only when the live state
+///   cannot be read at all; a problem with one object is that resource's `conflict`.
+/// - ``converge(_:)`` gets only this provider's resources that need work and whose
+///   dependencies succeeded, in dependency order. It touches nothing else, and reports the
+///   error of each resource it could not converge; the rest count as converged.
+/// - The engine verifies by calling ``plan(_:owned:)`` again: a converged resource that still
+///   has an action has failed.
+public protocol Provider: Sendable {
+    /// Short name for messages: `libvirt`, `iptables`, `dhcpd`.
+    var name: String { get }
+
+    /// The resource types this provider plans and converges, and the handler types it runs.
+    var resourceTypes: Set<String> { get }
+
+    func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource]
+
+    /// - Returns: the error text of each resource that failed.
+    func converge(_ resources: [Resource]) async -> [ResourceID: String]
+
+    /// Runs a handler named by a notification, e.g. `service[dhcpd]`.
+    func trigger(_ handler: ResourceID) async throws
+}

@@ -1,0 +1,108 @@
+import DesiredState
+import Foundation
+
+/// One run of reconcile for one node: plan → (print) → guard → converge or report → record.
+///
+/// Level-based, like controller-runtime: a run never trusts why it was triggered; it re-reads
+/// the desired state it is given and the live state through the providers.
+public struct Reconciler: Sendable {
+    public struct Options: Sendable {
+        public var dryRun: Bool
+        public var pruneGuard: PruneGuard
+        public var trigger: String
+
+        public init(dryRun: Bool, pruneGuard: PruneGuard = PruneGuard(), trigger: String = "manual") {
+            self.dryRun = dryRun
+            self.pruneGuard = pruneGuard
+            self.trigger = trigger
+        }
+    }
+
+    public let node: String
+    public let providers: [any Provider]
+    public let recorder: any RunRecorder
+    public let clock: @Sendable () -> Date
+
+    public init(node: String, providers: [any Provider], recorder: any RunRecorder, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.node = node
+        self.providers = providers
+        self.recorder = recorder
+        self.clock = clock
+    }
+
+    /// Runs once. `onPlan` sees the plan before anything changes; `onProgress` each outcome.
+    /// Errors end up in the report (and the run log), not thrown; only a failure to record
+    /// the run's start is thrown, since then nothing may be changed.
+    public func run(
+        _ desired: DesiredState, revision: String, options: Options,
+        onPlan: @Sendable (Plan) -> Void = { _ in }, onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
+    ) async throws -> RunReport {
+        let started = clock()
+        var report = RunReport(trigger: options.trigger, revision: revision, node: node, dryRun: options.dryRun, startedAt: started)
+        // 1. Record the start, so a run that dies mid-way is found as interrupted.
+        report.id = try recorder.begin(report)
+        do {
+            // 2. Read live state and compare, one batch per provider.
+            let owned = try recorder.inventory(node: node)
+            var resources: [Resource] = []
+            for provider in providers {
+                do {
+                    resources += try await provider.plan(desired, owned: owned.filter { provider.resourceTypes.contains($0.type) })
+                } catch {
+                    throw RunError("\(provider.name): cannot read live state: \(error)")
+                }
+            }
+            let plan = Plan(resources)
+            onPlan(plan)
+            // 3. Guard deletions.
+            if let refusal = options.pruneGuard.refusal(plan, managed: owned.count) {
+                report.status = options.dryRun ? .changesPending : .refused
+                report.error = refusal
+                report.outcomes = plan.resources.map { plannedOutcome($0, dryRun: true) }
+            } else if options.dryRun {
+                // 4a. Dry-run: report, change nothing.
+                report.outcomes = plan.resources.map { plannedOutcome($0, dryRun: true) }
+                report.outcomes.forEach(onProgress)
+            } else {
+                // 4b. Converge, verify, notify.
+                let converger = Converger(providers: providers, desired: desired, owned: owned, node: node,
+                                          recorder: recorder, progress: onProgress)
+                report.outcomes = await converger.apply(plan)
+            }
+        } catch {
+            report.error = "\(error)"
+            report.status = .failed
+        }
+        report.counts = RunReport.Counts(report.outcomes)
+        if report.status == .running {
+            report.status =
+                switch (options.dryRun, report.counts.failed > 0, report.counts.wouldUpdate > 0) {
+                case (_, true, _): .failed
+                case (true, false, true): .changesPending
+                case (true, false, false): .noChanges
+                case (false, false, _): .converged
+                }
+        }
+        // 5. Record the end.
+        report.duration = clock().timeIntervalSince(started)
+        try recorder.finish(report)
+        return report
+    }
+
+    private func plannedOutcome(_ resource: Resource, dryRun: Bool) -> ResourceOutcome {
+        if let conflict = resource.conflict {
+            return ResourceOutcome(resource.id, .failed, action: resource.action, error: conflict)
+        }
+        guard let action = resource.action else { return ResourceOutcome(resource.id, .unchanged) }
+        return ResourceOutcome(resource.id, .wouldUpdate, action: action, changes: resource.changes)
+    }
+}
+
+/// A run stopped as a whole.
+public struct RunError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

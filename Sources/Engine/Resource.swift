@@ -1,0 +1,79 @@
+import DesiredState
+
+/// One managed thing as planned for this run: what differs from the machine and how to fix it.
+///
+/// A provider fills it in from one batched read of live state (Chef's `load_current_value`
+/// and comparison); the engine decides whether to act on it, and the same provider converges
+/// it. Dry-run and apply share this value, so what the plan shows is what apply does.
+public struct Resource: Sendable {
+    public enum Action: String, Sendable, Codable {
+        case create, update, delete
+
+        /// The plan's sign for it.
+        public var symbol: String {
+            switch self {
+            case .create: "+"
+            case .update: "~"
+            case .delete: "-"
+            }
+        }
+    }
+
+    public var id: ResourceID
+    /// nil: the resource is as declared.
+    public var action: Action?
+    /// Only the declared properties that differ.
+    public var changes: [PropertyChange]
+    /// A one-line description shown beside created resources: `203.0.113.8 ⇄ 10.0.0.8`.
+    public var summary: String?
+    /// Resources that must converge first; if one fails, this one is skipped.
+    public var dependsOn: [ResourceID]
+    /// Handlers to run when this resource is changed successfully.
+    public var notifies: [Notification]
+    /// Why this resource cannot be converged (e.g. a foreign object holds its name). Shown
+    /// in the plan; the resource fails at apply without any call to its provider.
+    public var conflict: String?
+    /// A deletion that needs `--allow-prune` whatever the share, e.g. a running VM's disk.
+    public var guardedDeletion: Bool
+    /// Whether the inventory records it; handlers and adopted singletons are not recorded.
+    public var isInventoried: Bool
+    /// Where the desired state declares it.
+    public var source: SourceLocation?
+
+    public init(
+        _ id: ResourceID, action: Action?, changes: [PropertyChange] = [], summary: String? = nil,
+        dependsOn: [ResourceID] = [], notifies: [Notification] = [], conflict: String? = nil,
+        guardedDeletion: Bool = false, isInventoried: Bool = true, source: SourceLocation? = nil
+    ) {
+        self.id = id
+        self.action = action
+        self.changes = changes
+        self.summary = summary
+        self.dependsOn = dependsOn
+        self.notifies = notifies
+        self.conflict = conflict
+        self.guardedDeletion = guardedDeletion
+        self.isInventoried = isInventoried
+        self.source = source
+    }
+
+    public var needsWork: Bool { action != nil || conflict != nil }
+}
+
+/// A request to run a handler (e.g. restart dhcpd) after a resource changed.
+public struct Notification: Hashable, Sendable {
+    public enum Timing: String, Sendable {
+        /// Once, at the end of the run, however many resources asked.
+        case delayed
+        /// Right after the notifying resource's step of the run.
+        case immediate
+    }
+
+    public var target: ResourceID
+    public var timing: Timing
+
+    public init(_ target: ResourceID, timing: Timing = .delayed) {
+        self.target = target
+        self.timing = timing
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// One run, as recorded and printed: what triggered it, against which revision, and how it ended.
+public struct RunReport: Sendable, Codable {
+    public enum Status: String, Sendable, Codable {
+        /// Still going, or killed before it could finish (see ``interrupted``).
+        case running
+        /// Apply: everything is as declared.
+        case converged
+        /// Dry-run: nothing would change.
+        case noChanges = "no-changes"
+        /// Dry-run: changes would be made.
+        case changesPending = "changes-pending"
+        /// At least one resource failed, or live state could not be read.
+        case failed
+        /// A guard refused the deletions; nothing was changed.
+        case refused
+        /// A run found still `running` by a later one: its process died.
+        case interrupted
+    }
+
+    public struct Counts: Sendable, Codable, Equatable {
+        public var unchanged = 0, updated = 0, wouldUpdate = 0, failed = 0, skipped = 0
+
+        public init(_ outcomes: [ResourceOutcome]) {
+            for outcome in outcomes {
+                switch outcome.outcome {
+                case .unchanged: unchanged += 1
+                case .updated: updated += 1
+                case .wouldUpdate: wouldUpdate += 1
+                case .failed: failed += 1
+                case .skipped: skipped += 1
+                }
+            }
+        }
+
+        public var total: Int { unchanged + updated + wouldUpdate + failed + skipped }
+    }
+
+    public var id: Int64?
+    public var trigger: String
+    /// A git commit id, or `sha256:…` of a directory's YAML files.
+    public var revision: String
+    public var node: String
+    public var dryRun: Bool
+    public var startedAt: Date
+    public var duration: Double
+    public var status: Status
+    public var counts: Counts
+    /// What stopped the run as a whole (live state unreadable, a refused prune).
+    public var error: String?
+    public var outcomes: [ResourceOutcome]
+
+    public init(trigger: String, revision: String, node: String, dryRun: Bool, startedAt: Date) {
+        self.trigger = trigger
+        self.revision = revision
+        self.node = node
+        self.dryRun = dryRun
+        self.startedAt = startedAt
+        duration = 0
+        status = .running
+        counts = Counts([])
+        outcomes = []
+    }
+}
+
+/// Where runs and the inventory are kept (the RunLog module implements it with SQLite).
+///
+/// Every method is called with the state directory's lock held.
+public protocol RunRecorder: Sendable {
+    /// Records a run as started and returns its id.
+    func begin(_ run: RunReport) throws -> Int64
+    /// Records a run's end: status, counts and every resource outcome.
+    func finish(_ run: RunReport) throws
+    /// What reconcile created on `node` and still manages.
+    func inventory(node: String) throws -> Set<ResourceID>
+    func addToInventory(_ resources: [ResourceID], node: String) throws
+    func removeFromInventory(_ resources: [ResourceID], node: String) throws
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "List recorded runs, newest first.",
+        discussion: """
+            Examples:
+              reconcile history
+              reconcile history --limit 5 --output json
+            """
+    )
+
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "How many runs to list.")
+    var limit = 20
+
+    @Option(help: "text or json.")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let runs = try state.openLog().runs(limit: limit)
+        switch output {
+        case .json:
+            printJSON(runs)
+        case .text:
+            guard !runs.isEmpty else {
+                print("No runs recorded in \(state.stateDir).")
+                return
+            }
+            let rows = runs.map { run in
+                [
+                    "\(run.id ?? 0)", RunFormat.time(run.startedAt), run.trigger, run.dryRun ? "dry-run" : "apply",
+                    run.status.rawValue, run.node, run.revision, RunFormat.changed(run),
+                    "\(run.counts.failed)", RunFormat.seconds(run.duration),
+                ]
+            }
+            print(RunFormat.table(header: ["RUN", "STARTED", "TRIGGER", "MODE", "STATUS", "NODE", "REVISION", "CHANGED", "FAILED", "DURATION"], rows: rows))
+        }
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one recorded run and what happened to each resource.",
+        discussion: """
+            Examples:
+              reconcile show 42
+              reconcile show 42 --output json
+            """
+    )
+
+    @Argument(help: "The run's number, as `reconcile history` lists it.")
+    var id: Int64
+
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "text or json.")
+    var output: OutputFormat = .text
+
+    @Flag(help: "List unchanged resources too.")
+    var all = false
+
+    func run() throws {
+        guard let report = try state.openLog().run(id: id) else {
+            Terminal.printError("no run #\(id) in \(state.stateDir)")
+            throw ExitStatus.usage
+        }
+        switch output {
+        case .json:
+            printJSON(report)
+        case .text:
+            print("Run #\(id): \(report.status.rawValue), \(report.dryRun ? "dry-run" : "apply") on \(report.node)")
+            print("  started   \(RunFormat.time(report.startedAt)), took \(RunFormat.seconds(report.duration))")
+            print("  trigger   \(report.trigger)")
+            print("  revision  \(report.revision)")
+            print("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
+            if let error = report.error { print("  error     \(error)") }
+            for outcome in report.outcomes where all || outcome.outcome != .unchanged {
+                print("\(outcome.outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(outcome.resource)"
+                      + (outcome.action.map { " (\($0.rawValue))" } ?? ""))
+                for change in outcome.changes { print("    \(change)") }
+                if let error = outcome.error { print("    \(error)") }
+            }
+        }
+    }
+}
+
+/// Formatting shared by `history` and `show`.
+enum RunFormat {
+    static func time(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
+        return formatter.string(from: date) + "Z"
+    }
+
+    static func seconds(_ duration: Double) -> String { String(format: "%.1f s", duration) }
+
+    static func changed(_ run: RunReport) -> String {
+        "\(run.dryRun ? run.counts.wouldUpdate : run.counts.updated)/\(run.counts.total)"
+    }
+
+    static func table(header: [String], rows: [[String]]) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// Prints a run as it happens: the plan, each change as it is made, the closing line.
+struct RunPrinter: Sendable {
+    let format: OutputFormat
+    let color: Bool
+
+    private var renderer: PlanRenderer { PlanRenderer(color: color) }
+
+    func plan(_ plan: Plan) {
+        guard format == .text else { return }
+        print(renderer.render(plan))
+        fflush(nil)
+    }
+
+    func progress(_ outcome: ResourceOutcome) {
+        guard format == .text else { return }
+        switch outcome.outcome {
+        case .updated: print("  \(renderer.paint("✓", .green)) \(outcome.resource)")
+        case .failed: print("  \(renderer.paint("✗", .red)) \(outcome.resource): \(outcome.error ?? "failed")")
+        case .skipped: print("  - \(outcome.resource): \(outcome.error ?? "skipped")")
+        case .unchanged, .wouldUpdate: return
+        }
+        fflush(nil)
+    }
+
+    func finish(_ report: RunReport) {
+        switch format {
+        case .json:
+            printJSON(report)
+        case .text:
+            if let error = report.error { print(renderer.paint("error: \(error)", .red)) }
+            let total = report.counts.total
+            let seconds = String(format: "%.1f", report.duration)
+            if report.dryRun {
+                print("Dry run \(report.id.map { "#\($0)" } ?? ""): \(report.counts.wouldUpdate)/\(total) resources would change; nothing was changed.")
+            } else {
+                print("\(report.counts.updated)/\(total) resources updated in \(seconds) s (run #\(report.id ?? 0), \(report.status.rawValue)).")
+            }
+        }
+    }
+}
+
+extension ExitStatus {
+    /// DESIGN.md's exit code for a finished run.
+    static func of(_ report: RunReport) -> ExitCode {
+        switch report.status {
+        case .converged, .noChanges: .success
+        case .changesPending: changesPending
+        case .failed, .refused, .interrupted, .running: resourceFailed
+        }
+    }
+}
