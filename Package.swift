@@ -35,9 +35,9 @@ let package = Package(
         ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "DesiredStateTests", dependencies: ["DesiredState"], exclude: ["SchemaCorpus"]),
-
-
-
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
+        .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "RunLog"]),
     ]
 )

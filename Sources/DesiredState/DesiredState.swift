@@ -15,6 +15,12 @@ public struct DesiredState: Sendable {
     /// give the same revision wherever the directory is. A git source replaces it with the commit id.
     public var revision = ""
 
+    /// Nothing declared: the implicit local host alone.
+    public static let empty = DesiredState(
+        hosts: [.implicitLocal], hostsDeclared: false, networks: [], virtualMachines: [], ipPairs: [],
+        firewallRules: [], dhcpHosts: [], fileCount: 0
+    )
+
     /// How many documents of each kind, in ``Kind`` order.
     public var counts: [(kind: Kind, count: Int)] {
         Kind.allCases.map { kind in

@@ -29,7 +29,7 @@ public struct Resource: Sendable {
     /// Resources that must converge first; if one fails, this one is skipped.
     public var dependsOn: [ResourceID]
     /// Handlers to run when this resource is changed successfully.
-    public var notifies: [Notification]
+    public var notifies: [Notify]
     /// Why this resource cannot be converged (e.g. a foreign object holds its name). Shown
     /// in the plan; the resource fails at apply without any call to its provider.
     public var conflict: String?
@@ -42,7 +42,7 @@ public struct Resource: Sendable {
 
     public init(
         _ id: ResourceID, action: Action?, changes: [PropertyChange] = [], summary: String? = nil,
-        dependsOn: [ResourceID] = [], notifies: [Notification] = [], conflict: String? = nil,
+        dependsOn: [ResourceID] = [], notifies: [Notify] = [], conflict: String? = nil,
         guardedDeletion: Bool = false, isInventoried: Bool = true, source: SourceLocation? = nil
     ) {
         self.id = id
@@ -61,7 +61,7 @@ public struct Resource: Sendable {
 }
 
 /// A request to run a handler (e.g. restart dhcpd) after a resource changed.
-public struct Notification: Hashable, Sendable {
+public struct Notify: Hashable, Sendable {
     public enum Timing: String, Sendable {
         /// Once, at the end of the run, however many resources asked.
         case delayed
