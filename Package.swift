@@ -25,11 +25,13 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Basics", "DesiredState"]),
         // Run history and the inventory of what reconcile created, in SQLite.
         .target(name: "RunLog", dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
+        .target(name: "Providers", dependencies: ["Basics", "Engine"]),
         // The command-line tool: parses arguments, prints, hands off to the library modules.
         .executableTarget(
             name: "reconcile",
             dependencies: [
-                "Basics", "DesiredState", "Engine", "RunLog",
+                "Basics", "DesiredState", "Engine", "Providers", "RunLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
+
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "RunLog"]),
     ]
 )

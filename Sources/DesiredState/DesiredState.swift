@@ -1,7 +1,7 @@
 /// Everything the operators declared, validated: what the machines should look like.
 public struct DesiredState: Sendable {
-    /// The declared hosts, or ``Host/implicitLocal`` alone when none is declared.
-    public var hosts: [Host]
+    /// The declared hosts, or ``Node/implicitLocal`` alone when none is declared.
+    public var hosts: [Node]
     /// Whether `hosts` came from Host documents (false: the implicit local host).
     public var hostsDeclared: Bool
     public var networks: [Network]

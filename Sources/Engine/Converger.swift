@@ -84,7 +84,7 @@ struct Converger {
         } catch {
             return batch.map { ResourceOutcome($0.id, .failed, action: $0.action, error: "cannot record inventory: \(error)") }
         }
-        let errors = await provider.converge(batch)
+        let errors = await provider.converge(batch, desired: desired)
         let fresh: [ResourceID: Resource]
         do {
             let replanned = try await provider.plan(desired, owned: owned)

@@ -4,7 +4,7 @@ import DesiredState
 public enum NodeSelection {
     /// - Throws: ``RunError`` when `name` is not a declared host, or when several hosts are
     ///   declared and no name is given.
-    public static func host(named name: String?, in desired: DesiredState) throws -> Host {
+    public static func host(named name: String?, in desired: DesiredState) throws -> Node {
         let names = desired.hosts.map(\.name)
         guard let name else {
             guard let only = desired.hosts.first, desired.hosts.count == 1 else {

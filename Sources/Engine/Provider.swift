@@ -8,7 +8,7 @@ import DesiredState
 ///   `action == nil` when the object is as declared, and a `.delete` for every resource of
 ///   `owned` that is no longer desired and still exists. It throws only when the live state
 ///   cannot be read at all; a problem with one object is that resource's `conflict`.
-/// - ``converge(_:)`` gets only this provider's resources that need work and whose
+/// - ``converge(_:desired:)`` gets only this provider's resources that need work and whose
 ///   dependencies succeeded, in dependency order. It touches nothing else, and reports the
 ///   error of each resource it could not converge; the rest count as converged.
 /// - The engine verifies by calling ``plan(_:owned:)`` again: a converged resource that still
@@ -23,7 +23,7 @@ public protocol Provider: Sendable {
     func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource]
 
     /// - Returns: the error text of each resource that failed.
-    func converge(_ resources: [Resource]) async -> [ResourceID: String]
+    func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String]
 
     /// Runs a handler named by a notification, e.g. `service[dhcpd]`.
     func trigger(_ handler: ResourceID) async throws

@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
 
         let (lock, log) = try state.open(lockTimeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
-        let reconciler = Reconciler(node: host.name, providers: Providers.for(host), recorder: log)
+        let reconciler = Reconciler(node: host.name, providers: ProviderSet.for(host), recorder: log)
         let options = Reconciler.Options(
             dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare)
         )

@@ -49,7 +49,7 @@ import Testing
         let dir = try TemporaryDesiredState(["empty.yaml": "", "comments.yml": "# nothing yet\n---\n---\n"])
         let state = try dir.load()
         #expect(state.documentCount == 0 && state.fileCount == 2)
-        #expect(!state.hostsDeclared && state.hosts == [Host.implicitLocal])
+        #expect(!state.hostsDeclared && state.hosts == [Node.implicitLocal])
     }
 
     @Test func filesAreFoundRecursivelyAndHiddenOnesSkipped() throws {

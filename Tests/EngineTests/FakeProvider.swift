@@ -57,7 +57,7 @@ struct FakeProvider: Provider {
         return resources
     }
 
-    func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+    func converge(_ resources: [Resource], desired state: DesiredState) async -> [ResourceID: String] {
         var errors: [ResourceID: String] = [:]
         for resource in resources {
             machine.record("converge \(resource.id)")
@@ -88,7 +88,7 @@ struct MutationForbiddenProvider: Provider {
         try await inner.plan(state, owned: owned)
     }
 
-    func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+    func converge(_ resources: [Resource], desired state: DesiredState) async -> [ResourceID: String] {
         Issue.record("a dry-run called converge on \(resources.map(\.id))")
         return [:]
     }

@@ -24,7 +24,7 @@ struct CrossDocumentValidator {
     }
 
     mutating func validate(fileCount: Int) -> DesiredState {
-        var hosts: [Host] = [], networks: [Network] = [], vms: [(VirtualMachine, DecodedObject)] = []
+        var hosts: [Node] = [], networks: [Network] = [], vms: [(VirtualMachine, DecodedObject)] = []
         var pairs: [(IPPair, DecodedObject)] = [], rules: [(FirewallRule, DecodedObject)] = []
         var dhcpHosts: [(DHCPHost, DecodedObject)] = []
         var networkObjects: [(Network, DecodedObject)] = []
@@ -95,7 +95,7 @@ struct CrossDocumentValidator {
     }
 
     private mutating func checkVirtualMachine(
-        _ vm: VirtualMachine, _ object: DecodedObject, hosts: [String: Host]?, networks: [String: Network]
+        _ vm: VirtualMachine, _ object: DecodedObject, hosts: [String: Node]?, networks: [String: Network]
     ) {
         claimName(.VirtualMachine, vm.name, object)
         if let uuid = vm.uuid { claim(\.uuids, uuid, "uuid \(uuid)", "VirtualMachine \(vm.name)", object, ["uuid"]) }

@@ -3,7 +3,7 @@ import YAML
 /// One decoded document, with its YAML kept so that cross-document checks can point at fields.
 struct DecodedObject: Sendable {
     enum Value: Sendable {
-        case host(Host)
+        case host(Node)
         case network(Network)
         case virtualMachine(VirtualMachine)
         case ipPair(IPPair)
@@ -43,7 +43,7 @@ enum DocumentDecoder {
         }
         let value: DecodedObject.Value? =
             switch kind {
-            case .Host: Host.decode(reader).map { .host($0) }
+            case .Host: Node.decode(reader).map { .host($0) }
             case .Network: Network.decode(reader).map { .network($0) }
             case .VirtualMachine: VirtualMachine.decode(reader).map { .virtualMachine($0) }
             case .IPPair: IPPair.decode(reader).map { .ipPair($0) }

@@ -1,7 +1,7 @@
 import YAML
 
-extension Host {
-    static func decode(_ reader: FieldReader) -> Host? {
+extension Node {
+    static func decode(_ reader: FieldReader) -> Node? {
         let name = reader.required("name", Decode.name)
         let roles = reader.required("roles", Decode.list(Decode.oneOf(Role.self)))
         let libvirt = reader.optional("libvirt", Decode.text)
@@ -13,7 +13,7 @@ extension Host {
             reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, each once")
             return nil
         }
-        return Host(
+        return Node(
             name: name, roles: Set(roles), libvirt: libvirt ?? defaultLibvirtURI, netns: netns ?? "",
             publicInterface: publicInterface, dhcp: dhcp ?? .defaults,
             location: reader.location
@@ -21,7 +21,7 @@ extension Host {
     }
 }
 
-extension Host.DHCPSettings {
+extension Node.DHCPSettings {
     static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
         guard let reader = FieldReader(node, what: field.path, field: field, keys: ["config", "hostsFile", "restart"]) else {
             return nil

@@ -1,7 +1,9 @@
-/// A machine reconcile manages, and what it does for the cloud.
+/// A machine reconcile manages, and what it does for the cloud: a `kind: Host` document.
 ///
-/// Without any Host document one implicit local host (``Host/implicitLocal``) has every role.
-public struct Host: Sendable, Hashable {
+/// Named Node in Swift, as `--node` names it, and because Foundation has a `Host` of its own.
+///
+/// Without any Host document one implicit local host (``Node/implicitLocal``) has every role.
+public struct Node: Sendable, Hashable {
     public enum Role: String, Sendable, Hashable, CaseIterable {
         case hypervisor, firewall, dhcp
     }
@@ -31,7 +33,7 @@ public struct Host: Sendable, Hashable {
 
     public static let defaultLibvirtURI = "qemu:///system"
 
-    public static let implicitLocal = Host(
+    public static let implicitLocal = Node(
         name: "local", roles: Set(Role.allCases), libvirt: defaultLibvirtURI, netns: "",
         publicInterface: nil, dhcp: .defaults, location: nil
     )

@@ -1,0 +1,132 @@
+import Foundation
+
+/// Reads ISC dhcpd configuration far enough to find `include` statements and `host`
+/// declarations, with the line each starts on. See dhcpd.conf(5).
+///
+/// Tolerant by design: it tokenizes words, quoted strings, braces and semicolons, skips
+/// `#` comments, and ignores every statement it does not need.
+struct DHCPConfigScanner {
+    /// A `host NAME { … }` declaration.
+    struct HostDeclaration: Equatable, Sendable {
+        var name: String
+        var mac: String?
+        var ips: [String]
+        var hostname: String?
+        var file: String
+        var line: Int
+
+        var location: String { "\(file):\(line)" }
+    }
+
+    private struct Token {
+        var text: String
+        var isString: Bool
+        var line: Int
+    }
+
+    /// Every host declaration in `text`, and the paths of its `include` statements.
+    static func scan(_ text: String, file: String) -> (hosts: [HostDeclaration], includes: [String]) {
+        let tokens = tokenize(text)
+        var hosts: [HostDeclaration] = []
+        var includes: [String] = []
+        var index = 0
+        while index < tokens.count {
+            let token = tokens[index]
+            if !token.isString, token.text == "include", index + 1 < tokens.count, tokens[index + 1].isString {
+                includes.append(tokens[index + 1].text)
+                index += 2
+            } else if !token.isString, token.text == "host", index + 2 < tokens.count, tokens[index + 2].text == "{" {
+                var host = HostDeclaration(name: tokens[index + 1].text, mac: nil, ips: [], hostname: nil, file: file, line: token.line)
+                index += 3
+                var depth = 1
+                var statement: [Token] = []
+                while index < tokens.count, depth > 0 {
+                    let inner = tokens[index]
+                    if !inner.isString, inner.text == "{" { depth += 1 }
+                    if !inner.isString, inner.text == "}" { depth -= 1 }
+                    if !inner.isString, inner.text == ";" || inner.text == "}" || inner.text == "{" {
+                        read(statement, into: &host)
+                        statement = []
+                    } else {
+                        statement.append(inner)
+                    }
+                    index += 1
+                }
+                hosts.append(host)
+            } else {
+                index += 1
+            }
+        }
+        return (hosts, includes)
+    }
+
+    /// Host declarations in `path` and every file it includes, except `excluding` (our own file).
+    static func scanTree(_ path: String, excluding: String) -> [HostDeclaration] {
+        var seen: Set<String> = [excluding]
+        var pending = [path]
+        var hosts: [HostDeclaration] = []
+        while let file = pending.popLast() {
+            guard seen.insert(file).inserted, let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            let result = scan(text, file: file)
+            hosts += result.hosts
+            pending += result.includes.reversed()
+        }
+        return hosts
+    }
+
+    private static func read(_ statement: [Token], into host: inout HostDeclaration) {
+        let words = statement.map(\.text)
+        switch words.first {
+        case "hardware" where words.count >= 3:
+            host.mac = words[2].lowercased()
+        case "fixed-address" where words.count >= 2:
+            host.ips = words.dropFirst().joined().split(separator: ",").map(String.init)
+        case "option" where words.count >= 3 && words[1] == "host-name":
+            host.hostname = words[2]
+        default:
+            break
+        }
+    }
+
+    private static func tokenize(_ text: String) -> [Token] {
+        var tokens: [Token] = []
+        var line = 1
+        var word = ""
+        var wordLine = 1
+        var characters = text.makeIterator()
+        func flush() {
+            if !word.isEmpty { tokens.append(Token(text: word, isString: false, line: wordLine)) }
+            word = ""
+        }
+        while let character = characters.next() {
+            switch character {
+            case "\n":
+                flush()
+                line += 1
+            case "#":
+                flush()
+                while let skipped = characters.next(), skipped != "\n" {}
+                line += 1
+            case "\"":
+                flush()
+                var string = ""
+                let start = line
+                while let next = characters.next(), next != "\"" {
+                    if next == "\n" { line += 1 }
+                    if next == "\\", let escaped = characters.next() { string.append(escaped) } else { string.append(next) }
+                }
+                tokens.append(Token(text: string, isString: true, line: start))
+            case "{", "}", ";", ",":
+                flush()
+                tokens.append(Token(text: String(character), isString: false, line: line))
+            case " ", "\t", "\r":
+                flush()
+            default:
+                if word.isEmpty { wordLine = line }
+                word.append(character)
+            }
+        }
+        flush()
+        return tokens
+    }
+}
