@@ -11,8 +11,12 @@ public struct PruneGuard: Sendable {
     }
 
     /// Why the plan's deletions are refused, or nil when they may go ahead.
-    public func refusal(_ plan: Plan, managed: Int) -> String? {
+    ///
+    /// "Managed" counts what reconcile manages on the node now: every inventoried resource of
+    /// the plan that exists, changed or not, whether or not the inventory remembers it.
+    public func refusal(_ plan: Plan) -> String? {
         guard !allowPrune else { return nil }
+        let managed = plan.resources.filter { $0.isInventoried && $0.action != .create }.count
         let deletions = plan.deletions.filter(\.isInventoried)
         if let guarded = plan.deletions.first(where: \.guardedDeletion) {
             return "refusing to delete \(guarded.id) without --allow-prune"

@@ -55,7 +55,7 @@ public struct Reconciler: Sendable {
             let plan = Plan(resources)
             onPlan(plan)
             // 3. Guard deletions.
-            if let refusal = options.pruneGuard.refusal(plan, managed: owned.count) {
+            if let refusal = options.pruneGuard.refusal(plan) {
                 report.status = options.dryRun ? .changesPending : .refused
                 report.error = refusal
                 report.outcomes = plan.resources.map { plannedOutcome($0, dryRun: true) }

@@ -1,0 +1,117 @@
+import DesiredState
+import Engine
+import Foundation
+import Providers
+import Testing
+
+/// The DHCP provider against real files and a real `dhcpd -t`.
+@Suite struct DHCPProviderTests {
+    static let cpro0007 = DHCPFixture.vm("cpro0007", mac: "00:25:22:BD:D1:20", ip: "10.0.0.7", uuid: "3ea808bd-5ef0-4227-a617-f5b0694e408c")
+
+    @Test func firstRunWritesTheFileAddsTheIncludeAndRestartsOnce() async throws {
+        let fixture = try DHCPFixture()
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007
+            + "kind: DHCPHost\nname: printer01\nnetwork: private\nmac: 00:25:22:bd:d1:21\nip: 10.0.0.200\n")
+        let configBefore = try String(contentsOfFile: fixture.config, encoding: .utf8)
+
+        let dry = try await fixture.run(dryRun: true)
+        #expect(dry.status == .changesPending && dry.counts.wouldUpdate == 3)
+        #expect(!FileManager.default.fileExists(atPath: fixture.hostsFile) && fixture.restarts == 0)
+
+        let report = try await fixture.run()
+        #expect(report.status == .converged)
+        #expect(report.outcomes.map(\.resource.description) == [
+            "dhcp_host[3ea808bd-5ef0-4227-a617-f5b0694e408c]", "dhcp_host[printer01]",
+            "dhcpd_include[\(fixture.config)]", "service[dhcpd]",
+        ])
+        let hosts = try String(contentsOfFile: fixture.hostsFile, encoding: .utf8)
+        #expect(hosts.contains("host 3ea808bd-5ef0-4227-a617-f5b0694e408c {\n    hardware ethernet 00:25:22:bd:d1:20;\n    fixed-address 10.0.0.7;\n    option host-name \"cpro0007\";\n}"))
+        let config = try String(contentsOfFile: fixture.config, encoding: .utf8)
+        #expect(config.hasPrefix(configBefore))
+        #expect(config.hasSuffix("include \"\(fixture.hostsFile)\";\n"))
+        #expect(fixture.restarts == 1)
+    }
+
+    @Test func aNoOpRunTouchesNothingAndDoesNotRestart() async throws {
+        let fixture = try DHCPFixture()
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007)
+        _ = try await fixture.run()
+        let modified = try FileManager.default.attributesOfItem(atPath: fixture.hostsFile)[.modificationDate] as? Date
+        let config = try String(contentsOfFile: fixture.config, encoding: .utf8)
+        usleep(20_000)
+
+        let second = try await fixture.run()
+        #expect(second.status == .converged && second.counts.unchanged == 2 && second.counts.updated == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: fixture.hostsFile)[.modificationDate] as? Date == modified)
+        #expect(try String(contentsOfFile: fixture.config, encoding: .utf8) == config)
+        #expect(fixture.restarts == 1)
+    }
+
+    @Test func changesAndRemovalsArePerReservation() async throws {
+        let fixture = try DHCPFixture()
+        let other = DHCPFixture.vm("cpro0051", mac: "00:25:22:bd:d1:33", ip: "10.0.0.51")
+        let third = DHCPFixture.vm("cpro0052", mac: "00:25:22:bd:d1:34", ip: "10.0.0.52")
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007 + other + third)
+        _ = try await fixture.run()
+
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.8") + other)
+        let plan = Plan(try await fixture.provider().plan(try fixture.desired(), owned: []))
+        #expect(PlanRenderer(color: false).render(plan) == """
+            - dhcp_host[cpro0052]
+            ~ dhcp_host[3ea808bd-5ef0-4227-a617-f5b0694e408c]
+                fixed-address: 10.0.0.7 → 10.0.0.8
+            Plan: 0 to add, 1 to change, 1 to remove, 2 unchanged.
+            """)
+        let report = try await fixture.run()
+        #expect(report.status == .converged && fixture.restarts == 2)
+        let hosts = try String(contentsOfFile: fixture.hostsFile, encoding: .utf8)
+        #expect(hosts.contains("fixed-address 10.0.0.8;") && !hosts.contains("cpro0052"))
+    }
+
+    @Test func aHostDeclaredElsewhereThatCollidesIsAPlanError() async throws {
+        let fixture = try DHCPFixture(extraConfig: "include \"\(FileManager.default.temporaryDirectory.path)/none.conf\";\nhost legacy {\n  hardware ethernet 00:25:22:bd:d1:20;\n  fixed-address 10.0.0.99;\n}\n")
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007)
+        let report = try await fixture.run()
+        #expect(report.status == .failed)
+        let outcome = try #require(report.outcomes.first { $0.resource.type == "dhcp_host" })
+        #expect(outcome.outcome == .failed)
+        #expect(outcome.error == "host 3ea808bd-5ef0-4227-a617-f5b0694e408c declared at \(fixture.root.path)/desired/all.yaml:12:1 collides with host legacy at \(fixture.config):4 (same MAC 00:25:22:bd:d1:20)")
+        #expect(!FileManager.default.fileExists(atPath: fixture.hostsFile))
+    }
+
+    @Test func aCandidateDhcpdRejectsNeverReachesTheLiveFile() async throws {
+        let fixture = try DHCPFixture()
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007)
+        _ = try await fixture.run()
+        let live = try String(contentsOfFile: fixture.hostsFile, encoding: .utf8)
+        // The operator breaks dhcpd.conf; the next change cannot pass `dhcpd -t`.
+        try (try String(contentsOfFile: fixture.config, encoding: .utf8) + "option broken\n").write(toFile: fixture.config, atomically: true, encoding: .utf8)
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.8"))
+
+        let report = try await fixture.run()
+        #expect(report.status == .failed)
+        let error = try #require(report.outcomes.first { $0.resource.type == "dhcp_host" }?.error)
+        #expect(error.hasPrefix("dhcpd -t rejected the candidate hosts file: "))
+        #expect(error.contains("line "))
+        #expect(try String(contentsOfFile: fixture.hostsFile, encoding: .utf8) == live)
+        #expect(fixture.restarts == 1)
+    }
+
+    @Test func aRestartThatFailsRestoresThePreviousFile() async throws {
+        let fixture = try DHCPFixture()
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007)
+        _ = try await fixture.run()
+        let live = try String(contentsOfFile: fixture.hostsFile, encoding: .utf8)
+        // A restart that fails while the new file is in place, as dhcpd would on a bad reservation.
+        fixture.restart = ["sh", "-c", "grep -q 10.0.0.8 \(fixture.hostsFile) && echo 'dhcpd: no subnet for 10.0.0.8' >&2 && exit 1; echo ok >> \(fixture.restartLog)"]
+        try fixture.declare(DHCPFixture.network() + Self.cpro0007.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.8"))
+
+        let report = try await fixture.run()
+        #expect(report.status == .failed)
+        let handler = try #require(report.outcomes.last)
+        #expect(handler.resource == DHCPProvider.service && handler.outcome == .failed)
+        #expect(handler.error == "dhcpd did not start (sh -c \(fixture.restart[2]) exited 1): dhcpd: no subnet for 10.0.0.8; restored the previous hosts file and restarted dhcpd")
+        #expect(try String(contentsOfFile: fixture.hostsFile, encoding: .utf8) == live)
+        #expect(fixture.restarts == 2)
+    }
+}
