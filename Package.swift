@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "RunLog", "DesiredState"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState"]),
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "RunLog"]),
     ]
 )

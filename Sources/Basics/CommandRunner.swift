@@ -1,9 +1,14 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs external programs from argument arrays, never through a shell.
 ///
 /// Inject it where a provider runs commands, so the network namespace (`ip netns exec`) is
-/// one decision in one place.
+/// one decision in one place. Built on posix_spawn and waitpid rather than Foundation's
+/// Process, whose exit detection hangs when the command leaves a daemon behind (a restart
+/// script starting dhcpd) that inherited Process's internal descriptors.
 public struct CommandRunner: Sendable {
     /// A command that exited non-zero: its arguments, status and stderr.
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -18,6 +23,7 @@ public struct CommandRunner: Sendable {
     }
 
     public struct Output: Sendable {
+        /// The exit status, or 128 + the signal that killed it.
         public var status: Int32
         public var stdout: String
         public var stderr: String
@@ -31,28 +37,52 @@ public struct CommandRunner: Sendable {
     }
 
     /// Runs `arguments` (the first is looked up on PATH) and returns its output whatever the status.
-    public func output(_ arguments: [String], input: Data? = nil) throws -> Output {
+    ///
+    /// Output is collected until the command exits, then for at most `drainTimeout` seconds
+    /// more: a daemon the command started may keep its stdout open.
+    public func output(_ arguments: [String], input: Data? = nil, drainTimeout: Double = 1) throws -> Output {
         let full = netns.isEmpty ? arguments : ["ip", "netns", "exec", netns] + arguments
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = full
-        let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
-        if let input {
-            try stdin.fileHandleForWriting.write(contentsOf: input)
-            try stdin.fileHandleForWriting.close()
+        guard let program = full.first else { throw SystemError(operation: "run an empty command", code: EINVAL) }
+        let stdin = try Self.makePipe(), stdout = try Self.makePipe(), stderr = try Self.makePipe()
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 onto 0-2 clears close-on-exec there; every other descriptor of ours is O_CLOEXEC.
+        posix_spawn_file_actions_adddup2(&actions, stdin.read, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout.write, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr.write, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), defaults = sigset_t()
+        sigemptyset(&noSignals)
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = full.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
+        for descriptor in [stdin.read, stdout.write, stderr.write] { close(descriptor) }
+        guard spawned == 0 else {
+            for descriptor in [stdin.write, stdout.read, stderr.read] { close(descriptor) }
+            throw SystemError(operation: "run \(program)", code: spawned)
         }
-        // Read stderr on another thread so neither pipe fills up and blocks the child.
-        let errorData = ErrorCollector(stderr.fileHandleForReading)
-        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+
+        let out = PipeCollector(stdout.read), err = PipeCollector(stderr.read)
+        if let input { Self.writeAll(input, to: stdin.write) }
+        close(stdin.write)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Output(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errorData.wait(), as: UTF8.self)
+            status: exitStatus,
+            stdout: String(decoding: out.wait(timeout: drainTimeout), as: UTF8.self),
+            stderr: String(decoding: err.wait(timeout: drainTimeout), as: UTF8.self)
         )
     }
 
@@ -65,22 +95,51 @@ public struct CommandRunner: Sendable {
         }
         return result.stdout
     }
+
+    /// A pipe whose ends are close-on-exec (Glibc's module does not export pipe2).
+    private static func makePipe() throws -> (read: Int32, write: Int32) {
+        var descriptors: [Int32] = [0, 0]
+        guard Glibc.pipe(&descriptors) == 0 else { throw SystemError.lastError("pipe") }
+        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        return (descriptors[0], descriptors[1])
+    }
+
+    private static func writeAll(_ data: Data, to descriptor: Int32) {
+        data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, base + offset, buffer.count - offset)
+                if written < 0 { if errno == EINTR { continue } else { return } }  // the command stopped reading
+                offset += written
+            }
+        }
+    }
 }
 
-/// Drains a pipe on a background thread.
-private final class ErrorCollector: @unchecked Sendable {
+/// Drains a pipe on a background thread, and closes it at end of file.
+private final class PipeCollector: @unchecked Sendable {
+    private let lock = NSLock()
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ handle: FileHandle) {
+    init(_ descriptor: Int32) {
         Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                lock.withLock { data.append(contentsOf: buffer[..<count]) }
+            }
+            close(descriptor)
             done.signal()
         }
     }
 
-    func wait() -> Data {
-        done.wait()
-        return data
+    /// What was read by end of file, or by `timeout` if the pipe stays open.
+    func wait(timeout: Double) -> Data {
+        _ = done.wait(timeout: .now() + timeout)
+        return lock.withLock { data }
     }
 }

@@ -1,0 +1,88 @@
+import DesiredState
+import Engine
+import Foundation
+import Providers
+import Testing
+
+/// A real dhcpd in one namespace serves reservations reconcile wrote; a real dhclient in
+/// another asks with a VM's MAC.
+@Suite(.tags(.integration), .serialized) struct DHCPIntegrationTests {
+    static let mac = "00:25:22:bd:d1:20"
+
+    /// Asks for a lease once with `mac`; returns "ip hostname", or nil when nothing was offered.
+    static func lease(in lab: NetworkLab, mac: String, directory: URL) throws -> String? {
+        try NetworkLab.ip("-n", lab.client, "link", "set", lab.clientInterface, "address", mac)
+        let hook = directory.appendingPathComponent("hook.sh").path
+        let bound = directory.appendingPathComponent("bound").path
+        let config = directory.appendingPathComponent("dhclient.conf").path
+        let pidFile = directory.appendingPathComponent("dhclient.pid").path
+        try? FileManager.default.removeItem(atPath: bound)
+        try "#!/bin/sh\ncase \"$reason\" in BOUND) echo \"$new_ip_address $new_host_name\" > \(bound) ;; esac\n"
+            .write(toFile: hook, atomically: true, encoding: .utf8)
+        chmod(hook, 0o755)
+        try "timeout 6;\nretry 1;\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let leases = directory.appendingPathComponent("dhclient-\(UUID().uuidString).leases").path
+        _ = try? NetworkLab.run(["ip", "netns", "exec", lab.client, "dhclient", "-4", "-1", "-cf", config, "-lf", leases,
+                                 "-pf", pidFile, "-sf", hook, lab.clientInterface])
+        // On success dhclient stays in the background to renew: stop it, by its pid.
+        if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+            kill(pid, SIGTERM)
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
+        return (try? String(contentsOfFile: bound, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A restart script for dhcpd inside the server namespace: stop the old one by its pid
+    /// file, start a new one (it exits non-zero when its configuration is bad).
+    static func restartScript(_ fixture: DHCPFixture, interface: String) throws -> [String] {
+        let script = fixture.root.appendingPathComponent("restart-dhcpd.sh").path
+        let pidFile = fixture.root.appendingPathComponent("dhcpd.pid").path
+        let leases = fixture.root.appendingPathComponent("dhcpd.leases").path
+        try """
+            #!/bin/sh
+            if [ -s \(pidFile) ]; then kill $(cat \(pidFile)) 2>/dev/null; sleep 0.3; rm -f \(pidFile); fi
+            touch \(leases)
+            exec dhcpd -4 -q -cf \(fixture.config) -lf \(leases) -pf \(pidFile) \(interface)
+
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        return [script]
+    }
+
+    @Test func aClientGetsItsReservationThenTheNewOneThenNone() async throws {
+        let lab = try NetworkLab(serverAddress: "10.77.0.1/24")
+        let fixture = try DHCPFixture(subnet: "10.77.0.0 netmask 255.255.255.0")
+        fixture.netns = lab.server
+        fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
+        let vm = { (ip: String) in DHCPFixture.vm("cpro0007", mac: Self.mac, ip: ip, uuid: "3ea808bd-5ef0-4227-a617-f5b0694e408c") }
+        let other = DHCPFixture.vm("cpro0051", mac: "00:25:22:bd:d1:99", ip: "10.77.0.51")
+
+        try fixture.declare(DHCPFixture.network("10.77.0.0/24") + vm("10.77.0.7") + other)
+        #expect(try await fixture.run().status == .converged)
+        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.77.0.7 cpro0007")
+
+        try fixture.declare(DHCPFixture.network("10.77.0.0/24") + vm("10.77.0.8") + other)
+        #expect(try await fixture.run().status == .converged)
+        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.77.0.8 cpro0007")
+
+        // Removing the VM removes its reservation; the subnet has no range, so nothing is offered.
+        try fixture.declare(DHCPFixture.network("10.77.0.0/24") + other)
+        #expect(try await fixture.run().status == .converged)
+        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == nil)
+    }
+
+    @Test func aRejectedCandidateKeepsTheOldReservationsServed() async throws {
+        let lab = try NetworkLab(serverAddress: "10.78.0.1/24")
+        let fixture = try DHCPFixture(subnet: "10.78.0.0 netmask 255.255.255.0")
+        fixture.netns = lab.server
+        fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
+        try fixture.declare(DHCPFixture.network("10.78.0.0/24") + DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.78.0.7"))
+        #expect(try await fixture.run().status == .converged)
+
+        try (try String(contentsOfFile: fixture.config, encoding: .utf8) + "option broken\n").write(toFile: fixture.config, atomically: true, encoding: .utf8)
+        try fixture.declare(DHCPFixture.network("10.78.0.0/24") + DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.78.0.8"))
+        let report = try await fixture.run()
+        #expect(report.status == .failed)
+        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.78.0.7 cpro0007")
+    }
+}
