@@ -14,7 +14,9 @@ struct Converger {
         var outcomes: [ResourceOutcome] = []
         var broken: Set<ResourceID> = []  // failed or skipped: their dependents are skipped
         var delayed: [ResourceID: [ResourceID]] = [:]  // handler → who asked, in asking order
-        var delayedOrder: [ResourceID] = []
+        var delayedOrder = plan.pendingHandlers
+        for handler in plan.pendingHandlers { delayed[handler] = [] }
+        var pending = Set(plan.pendingHandlers)
 
         func record(_ outcome: ResourceOutcome) {
             outcomes.append(outcome)
@@ -44,12 +46,20 @@ struct Converger {
             var succeeded: [Resource] = []
             for provider in providers {
                 guard let batch = ready[provider.name], !batch.isEmpty else { continue }
+                // Handlers are remembered as pending before the change is made and forgotten
+                // once they have run: a run killed in between leaves them to the next run.
+                let newlyPending = Set(batch.flatMap { $0.notifies.map(\.target) }).subtracting(pending)
+                for handler in newlyPending { try? recorder.setHandler(handler, pending: true, node: node) }
+                var fired: Set<ResourceID> = []
                 for outcome in await converge(batch, with: provider) {
                     record(outcome)
                     if outcome.outcome == .updated, let resource = batch.first(where: { $0.id == outcome.resource }) {
                         succeeded.append(resource)
+                        fired.formUnion(resource.notifies.map(\.target))
                     }
                 }
+                for handler in newlyPending.subtracting(fired) { try? recorder.setHandler(handler, pending: false, node: node) }
+                pending.formUnion(newlyPending.intersection(fired))
             }
             var immediate: [ResourceID: [ResourceID]] = [:]
             var immediateOrder: [ResourceID] = []
@@ -117,12 +127,14 @@ struct Converger {
     }
 
     private func trigger(_ handler: ResourceID, notifiedBy: [ResourceID]) async -> ResourceOutcome {
-        let reason = PropertyChange("notified by", from: nil, to: notifiedBy.map(\.description).joined(separator: ", "))
+        let askers = notifiedBy.isEmpty ? "an earlier run that ended before running it" : notifiedBy.map(\.description).joined(separator: ", ")
+        let reason = PropertyChange("notified by", from: nil, to: askers)
         guard let provider = provider(for: handler) else {
             return ResourceOutcome(handler, .failed, error: "no provider handles \(handler)")
         }
         do {
             try await provider.trigger(handler)
+            try? recorder.setHandler(handler, pending: false, node: node)
             return ResourceOutcome(handler, .updated, changes: [reason])
         } catch {
             return ResourceOutcome(handler, .failed, changes: [reason], error: "\(error)")

@@ -2,19 +2,26 @@
 public struct Plan: Sendable {
     /// Deletions first, then the rest in dependency order (a resource after those it depends on).
     public var resources: [Resource]
+    /// Handlers an earlier run was notified to run but did not (see ``RunRecorder/pendingHandlers(node:)``).
+    public var pendingHandlers: [ResourceID]
 
     public struct Counts: Sendable, Codable, Equatable {
         public var add = 0, change = 0, remove = 0, unchanged = 0, conflicts = 0
+
+        public init(add: Int = 0, change: Int = 0, remove: Int = 0, unchanged: Int = 0, conflicts: Int = 0) {
+            (self.add, self.change, self.remove, self.unchanged, self.conflicts) = (add, change, remove, unchanged, conflicts)
+        }
     }
 
-    public init(_ resources: [Resource]) {
+    public init(_ resources: [Resource], pendingHandlers: [ResourceID] = []) {
+        self.pendingHandlers = pendingHandlers
         let deletions = resources.filter { $0.action == .delete }.sorted { $0.id < $1.id }
         let rest = DependencyOrder.levels(resources.filter { $0.action != .delete }).flatMap { $0 }
         self.resources = deletions + rest
     }
 
     public var counts: Counts {
-        var counts = Counts()
+        var counts = Counts(change: pendingHandlers.count)
         for resource in resources {
             if resource.conflict != nil { counts.conflicts += 1; continue }
             switch resource.action {
@@ -27,7 +34,7 @@ public struct Plan: Sendable {
         return counts
     }
 
-    public var hasChanges: Bool { resources.contains(where: \.needsWork) }
+    public var hasChanges: Bool { !pendingHandlers.isEmpty || resources.contains(where: \.needsWork) }
 
     public var deletions: [Resource] { resources.filter { $0.action == .delete } }
 }

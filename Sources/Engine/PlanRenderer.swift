@@ -28,6 +28,7 @@ public struct PlanRenderer: Sendable {
             let shown = action == .update || (action == .create && resource.summary == nil) ? resource.changes : []
             lines += shown.map { "    \($0)" }
         }
+        lines += plan.pendingHandlers.map { paint("~ \($0)", .yellow) + "  pending: notified by a run that ended before running it" }
         lines.append(summary(plan.counts))
         return lines.joined(separator: "\n")
     }

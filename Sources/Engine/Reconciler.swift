@@ -35,7 +35,7 @@ public struct Reconciler: Sendable {
     /// the run's start is thrown, since then nothing may be changed.
     public func run(
         _ desired: DesiredState, revision: String, options: Options,
-        onPlan: @Sendable (Plan) -> Void = { _ in }, onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
+        onPlan: (Plan) -> Void = { _ in }, onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> RunReport {
         let started = clock()
         var report = RunReport(trigger: options.trigger, revision: revision, node: node, dryRun: options.dryRun, startedAt: started)
@@ -52,16 +52,18 @@ public struct Reconciler: Sendable {
                     throw RunError("\(provider.name): cannot read live state: \(error)")
                 }
             }
-            let plan = Plan(resources)
+            let pending = try recorder.pendingHandlers(node: node)
+                .filter { handler in providers.contains { $0.resourceTypes.contains(handler.type) } }
+            let plan = Plan(resources, pendingHandlers: pending)
             onPlan(plan)
             // 3. Guard deletions.
             if let refusal = options.pruneGuard.refusal(plan) {
                 report.status = options.dryRun ? .changesPending : .refused
                 report.error = refusal
-                report.outcomes = plan.resources.map { plannedOutcome($0, dryRun: true) }
+                report.outcomes = plannedOutcomes(plan)
             } else if options.dryRun {
                 // 4a. Dry-run: report, change nothing.
-                report.outcomes = plan.resources.map { plannedOutcome($0, dryRun: true) }
+                report.outcomes = plannedOutcomes(plan)
                 report.outcomes.forEach(onProgress)
             } else {
                 // 4b. Converge, verify, notify.
@@ -89,12 +91,15 @@ public struct Reconciler: Sendable {
         return report
     }
 
-    private func plannedOutcome(_ resource: Resource, dryRun: Bool) -> ResourceOutcome {
-        if let conflict = resource.conflict {
-            return ResourceOutcome(resource.id, .failed, action: resource.action, error: conflict)
-        }
-        guard let action = resource.action else { return ResourceOutcome(resource.id, .unchanged) }
-        return ResourceOutcome(resource.id, .wouldUpdate, action: action, changes: resource.changes)
+    /// What a run that changes nothing reports for each planned resource and pending handler.
+    private func plannedOutcomes(_ plan: Plan) -> [ResourceOutcome] {
+        plan.resources.map { resource in
+            if let conflict = resource.conflict {
+                return ResourceOutcome(resource.id, .failed, action: resource.action, error: conflict)
+            }
+            guard let action = resource.action else { return ResourceOutcome(resource.id, .unchanged) }
+            return ResourceOutcome(resource.id, .wouldUpdate, action: action, changes: resource.changes)
+        } + plan.pendingHandlers.map { ResourceOutcome($0, .wouldUpdate, changes: [PropertyChange("pending", from: nil, to: "notified by an earlier run")]) }
     }
 }
 

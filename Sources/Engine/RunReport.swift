@@ -76,4 +76,8 @@ public protocol RunRecorder: Sendable {
     func inventory(node: String) throws -> Set<ResourceID>
     func addToInventory(_ resources: [ResourceID], node: String) throws
     func removeFromInventory(_ resources: [ResourceID], node: String) throws
+    /// Handlers notified by a change whose run ended before running them (killed, or the
+    /// handler failed): the next run runs them even when nothing else changed.
+    func pendingHandlers(node: String) throws -> [ResourceID]
+    func setHandler(_ handler: ResourceID, pending: Bool, node: String) throws
 }

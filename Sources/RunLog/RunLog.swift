@@ -59,6 +59,13 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
                 t.primaryKey(["node", "resource"])
             }
         }
+        migrator.registerMigration("v2-pending-handlers") { db in
+            try db.create(table: "pendingHandler") { t in
+                t.column("node", .text).notNull()
+                t.column("handler", .text).notNull()
+                t.primaryKey(["node", "handler"])
+            }
+        }
         return migrator
     }
 
@@ -117,6 +124,23 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         try database.write { db in
             for resource in resources {
                 try db.execute(sql: "DELETE FROM inventory WHERE node = ? AND resource = ?", arguments: [node, resource.description])
+            }
+        }
+    }
+
+    public func pendingHandlers(node: String) throws -> [ResourceID] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT handler FROM pendingHandler WHERE node = ? ORDER BY handler", arguments: [node])
+                .compactMap(ResourceID.init(parsing:))
+        }
+    }
+
+    public func setHandler(_ handler: ResourceID, pending: Bool, node: String) throws {
+        try database.write { db in
+            if pending {
+                try db.execute(sql: "INSERT OR IGNORE INTO pendingHandler (node, handler) VALUES (?, ?)", arguments: [node, handler.description])
+            } else {
+                try db.execute(sql: "DELETE FROM pendingHandler WHERE node = ? AND handler = ?", arguments: [node, handler.description])
             }
         }
     }

@@ -68,11 +68,16 @@ struct RunCommand: AsyncParsableCommand {
             dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare)
         )
         let printer = RunPrinter(format: output, color: Terminal.wantsColor)
+        var planned: Plan?
         let report = try await reconciler.run(
             desired, revision: desired.revision, options: options,
-            onPlan: printer.plan, onProgress: printer.progress
+            onPlan: { plan in
+                planned = plan
+                printer.plan(plan)
+            },
+            onProgress: printer.progress
         )
-        printer.finish(report)
+        printer.finish(report, plan: planned)
         throw ExitStatus.of(report)
     }
 }

@@ -26,10 +26,10 @@ struct RunPrinter: Sendable {
         fflush(nil)
     }
 
-    func finish(_ report: RunReport) {
+    func finish(_ report: RunReport, plan: Plan?) {
         switch format {
         case .json:
-            printJSON(report)
+            printJSON(RunOutput(plan: plan.map(RunOutput.PlanOutput.init), run: report))
         case .text:
             if let error = report.error { print(renderer.paint("error: \(error)", .red)) }
             let total = report.counts.total
@@ -52,4 +52,23 @@ extension ExitStatus {
         case .failed, .refused, .interrupted, .running: resourceFailed
         }
     }
+}
+
+/// `reconcile --output json`: the plan as planned, then the run as it went.
+struct RunOutput: Encodable {
+    struct PlanOutput: Encodable {
+        var resources: [Plan.Entry]
+        var pendingHandlers: [String]
+        var summary: Plan.Counts
+
+        init(_ plan: Plan) {
+            resources = plan.entries
+            pendingHandlers = plan.pendingHandlers.map(\.description)
+            summary = plan.counts
+        }
+    }
+
+    /// nil when the run stopped before planning (live state unreadable).
+    var plan: PlanOutput?
+    var run: RunReport
 }

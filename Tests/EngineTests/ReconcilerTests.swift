@@ -156,6 +156,32 @@ func reconcile(
         #expect(report.status == .failed && report.outcomes.last?.error == "service[dhcpd] would not restart")
     }
 
+    @Test func aHandlerThatDidNotRunIsRunByTheNextRunEvenWithoutChanges() async throws {
+        let state = try TemporaryStateDirectory()
+        let machine = FakeMachine()
+        var provider = FakeProvider(machine: machine, desired: [thingA: FakeSpec(properties: ["x": "1"], notifies: [Notify(dhcpd)])])
+        provider.failingHandlers = [dhcpd]
+        #expect(try await reconcile(provider, state).status == .failed)
+        #expect(try state.log.pendingHandlers(node: "local") == [dhcpd])
+
+        provider.failingHandlers = []
+        let dry = try await reconcile(MutationForbiddenProvider(inner: provider), state, dryRun: true)
+        #expect(dry.status == .changesPending && dry.outcomes.last?.resource == dhcpd)
+        let report = try await reconcile(provider, state)
+        #expect(report.status == .converged && report.counts.updated == 1 && report.counts.unchanged == 1)
+        #expect(report.outcomes.last?.changes == [PropertyChange("notified by", from: nil, to: "an earlier run that ended before running it")])
+        #expect(try state.log.pendingHandlers(node: "local").isEmpty)
+        #expect(machine.log.filter { $0 == "trigger service[dhcpd]" }.count == 2)
+    }
+
+    @Test func aFailedChangeLeavesNoHandlerPending() async throws {
+        let state = try TemporaryStateDirectory()
+        var provider = FakeProvider(machine: FakeMachine(), desired: [thingA: FakeSpec(properties: ["x": "1"], notifies: [Notify(dhcpd)])])
+        provider.failing = [thingA]
+        _ = try await reconcile(provider, state)
+        #expect(try state.log.pendingHandlers(node: "local").isEmpty)
+    }
+
     @Test func pruningDeletesOnlyInventoriedResourcesDeletionsFirst() async throws {
         let state = try TemporaryStateDirectory()
         let machine = FakeMachine()

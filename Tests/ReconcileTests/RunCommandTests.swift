@@ -1,0 +1,221 @@
+import Foundation
+import RunLog
+import Testing
+
+/// A desired state for the DHCP-only node `hv1` with its dhcpd files in a temporary directory,
+/// a state directory beside it, and restart scripts that leave traces.
+final class CLIFixture {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-cli-\(UUID().uuidString)")
+    var desired: String { root.appendingPathComponent("desired").path }
+    var state: String { root.appendingPathComponent("state").path }
+    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: root.appendingPathComponent("desired").path, withIntermediateDirectories: true)
+        try "authoritative;\nsubnet 10.0.0.0 netmask 255.255.255.0 { }\n".write(toFile: path("dhcpd.conf"), atomically: true, encoding: .utf8)
+        try script("restart.sh", "echo restarted >> \(path("restarts"))")
+        try script("slow-restart.sh", "echo $$ > \(path("restart.pid"))\nexec sleep 60")
+        try script("two-second-restart.sh", "echo $$ > \(path("restart.pid"))\nsleep 2")
+        try declare(restart: "restart.sh")
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func script(_ name: String, _ body: String) throws {
+        try "#!/bin/sh\n\(body)\n".write(toFile: path(name), atomically: true, encoding: .utf8)
+        chmod(path(name), 0o755)
+    }
+
+    func host(_ name: String, roles: String = "[hypervisor, dhcp]", restart: String, prefix: String = "") -> String {
+        """
+        kind: Host
+        name: \(name)
+        roles: \(roles)
+        dhcp: {config: \(path(prefix + "dhcpd.conf")), hostsFile: \(path(prefix + "hosts.conf")), restart: [\(path(restart))]}
+        ---
+
+        """
+    }
+
+    static let vms = """
+        kind: Network
+        name: private
+        cidr: 10.0.0.0/24
+        bridge: br0
+        ---
+        kind: VirtualMachine
+        name: cpro0007
+        host: hv1
+        memory: 128MiB
+        vcpus: 1
+        interfaces: [{network: private, mac: "00:25:22:bd:d1:20", ip: 10.0.0.7}]
+        ---
+        kind: DHCPHost
+        name: printer01
+        network: private
+        mac: 00:25:22:bd:d1:21
+        ip: 10.0.0.200
+
+        """
+
+    func declare(restart: String, hosts: String? = nil) throws {
+        try ((hosts ?? host("hv1", restart: restart)) + Self.vms).write(toFile: desired + "/cloud.yaml", atomically: true, encoding: .utf8)
+    }
+
+    func run(_ arguments: String...) throws -> ReconcileBinary.Result {
+        try ReconcileBinary.run(["--desired", desired, "--state-dir", state] + arguments)
+    }
+
+    /// Runs a subcommand that reads the state directory (`history`, `show`).
+    func tool(_ arguments: String...) throws -> ReconcileBinary.Result {
+        try ReconcileBinary.run(arguments + ["--state-dir", state])
+    }
+
+    /// Starts `reconcile` without waiting for it.
+    func start(_ arguments: String...) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ReconcileBinary.path)
+        process.arguments = ["--desired", desired, "--state-dir", state] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Waits up to ten seconds for a file to appear and returns its content.
+    func waitFor(_ name: String) -> String? {
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: path(name), encoding: .utf8), !text.isEmpty { return text }
+            usleep(50_000)
+        }
+        return nil
+    }
+
+    var restarts: Int { ((try? String(contentsOfFile: path("restarts"), encoding: .utf8)) ?? "").split(separator: "\n").count }
+}
+
+@Suite struct RunCommandTests {
+    @Test func dryRunExits2ThenApplyConvergesThenThereIsNothingToDo() throws {
+        let fixture = try CLIFixture()
+        let dry = try fixture.run("--dry-run")
+        #expect(dry.status == 2)
+        #expect(dry.stdout.contains("+ dhcp_host[cpro0007]  00:25:22:bd:d1:20 → 10.0.0.7 (cpro0007)\n"))
+        #expect(dry.stdout.contains("Plan: 3 to add, 0 to change, 0 to remove, 0 unchanged.\n"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
+
+        let apply = try fixture.run()
+        #expect(apply.status == 0)
+        #expect(apply.stdout.range(of: #"4/4 resources updated in [0-9.]+ s \(run #2, converged\)\.\n$"#, options: .regularExpression) != nil)
+        #expect(fixture.restarts == 1)
+
+        let again = try fixture.run()
+        #expect(again.status == 0)
+        #expect(again.stdout.hasPrefix("Plan: 0 to add, 0 to change, 0 to remove, 3 unchanged.\n0/3 resources updated"))
+        #expect(try fixture.run("--dry-run").status == 0)
+        #expect(fixture.restarts == 1)
+    }
+
+    @Test func jsonOutputCarriesThePlanAndTheRun() throws {
+        let fixture = try CLIFixture()
+        let result = try fixture.run("--dry-run", "--output", "json")
+        #expect(result.status == 2)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let plan = try #require(json["plan"] as? [String: Any])
+        #expect((plan["summary"] as? [String: Int])?["add"] == 3)
+        #expect((plan["resources"] as? [[String: Any]])?.first?["resource"] as? String == "dhcp_host[cpro0007]")
+        #expect((json["run"] as? [String: Any])?["status"] as? String == "changes-pending")
+    }
+
+    @Test func invalidDesiredStateExits65AndRecordsNothing() throws {
+        let fixture = try CLIFixture()
+        try "kind: Network\nname: x\n".write(toFile: fixture.desired + "/bad.yaml", atomically: true, encoding: .utf8)
+        let result = try fixture.run()
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("bad.yaml:1:1: Network is missing required key \"cidr\""))
+        #expect(!FileManager.default.fileExists(atPath: fixture.state))
+    }
+
+    @Test func aFailingResourceExits1AndHistoryShowsIt() throws {
+        let fixture = try CLIFixture()
+        try (try String(contentsOfFile: fixture.path("dhcpd.conf"), encoding: .utf8) + "option broken\n")
+            .write(toFile: fixture.path("dhcpd.conf"), atomically: true, encoding: .utf8)
+        let result = try fixture.run()
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("✗ dhcp_host[cpro0007]: dhcpd -t rejected the candidate hosts file: "))
+
+        let history = try fixture.tool("history")
+        #expect(history.status == 0)
+        #expect(history.stdout.split(separator: "\n").count == 2)
+        #expect(history.stdout.contains(" apply  failed "))
+        let shown = try fixture.tool("show", "1")
+        #expect(shown.stdout.hasPrefix("Run #1: failed, apply on hv1\n"))
+        #expect(shown.stdout.contains("failed       dhcp_host[cpro0007] (create)\n    dhcpd -t rejected the candidate hosts file"))
+        #expect(try fixture.tool("show", "9").status == 64)
+    }
+
+    @Test func aSecondRunExits75NamingTheHolderOrWaitsForIt() throws {
+        let fixture = try CLIFixture()
+        try fixture.declare(restart: "two-second-restart.sh")
+        let first = try fixture.start()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        #expect(fixture.waitFor("restart.pid") != nil)
+
+        let second = try fixture.run("--dry-run")
+        #expect(second.status == 75)
+        #expect(second.stderr.hasPrefix("reconcile: \(fixture.state): another run holds the lock: pid \(first.processIdentifier) since 20"))
+
+        // With a timeout it waits for the holder to finish, then finds nothing to do.
+        let waiting = try fixture.run("--dry-run", "--lock-timeout", "30")
+        #expect(waiting.status == 0)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+    }
+
+    @Test func aRunKilledMidwayIsConvergedByTheNextAndTheDatabaseIsIntact() throws {
+        let fixture = try CLIFixture()
+        try fixture.declare(restart: "slow-restart.sh")
+        let first = try fixture.start()
+        // Killed while restarting dhcpd: the hosts file is written, the restart has not finished.
+        let sleeper = try #require(fixture.waitFor("restart.pid").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        kill(first.processIdentifier, SIGKILL)
+        kill(sleeper, SIGKILL)
+        first.waitUntilExit()
+        #expect(first.terminationReason == .uncaughtSignal)
+        #expect(FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
+
+        try fixture.declare(restart: "restart.sh")
+        let dry = try fixture.run("--dry-run")
+        #expect(dry.status == 2)
+        #expect(dry.stdout.contains("~ service[dhcpd]  pending: notified by a run that ended before running it\n"))
+        let next = try fixture.run()
+        #expect(next.status == 0)
+        #expect(fixture.restarts == 1)
+        #expect(try fixture.run().stdout.contains("0/3 resources updated"))
+
+        let history = try fixture.tool("history")
+        #expect(history.stdout.contains("\n1    "))
+        #expect(history.stdout.contains("interrupted"))
+        #expect(try RunLog(stateDirectory: fixture.state).run(id: 1)?.status == .interrupted)
+        #expect(try RunLog(stateDirectory: fixture.state).integrityCheck() == "ok")
+    }
+
+    @Test func nodeChoosesWhichHostsShareToConverge() throws {
+        let fixture = try CLIFixture()
+        try "authoritative;\nsubnet 10.0.0.0 netmask 255.255.255.0 { }\n".write(toFile: fixture.path("b-dhcpd.conf"), atomically: true, encoding: .utf8)
+        try fixture.declare(restart: "restart.sh", hosts: fixture.host("hv1", roles: "[hypervisor]", restart: "restart.sh")
+            + fixture.host("dhcp2", roles: "[dhcp]", restart: "restart.sh", prefix: "b-"))
+
+        let ambiguous = try fixture.run("--dry-run")
+        #expect(ambiguous.status == 64)
+        #expect(ambiguous.stderr == "reconcile: several hosts are declared (hv1, dhcp2); choose one with --node\n")
+        #expect(try fixture.run("--node", "nope").status == 64)
+
+        // hv1 has no provider yet for its hypervisor role; dhcp2 serves the reservations.
+        #expect(try fixture.run("--node", "hv1").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("b-hosts.conf")))
+        let dhcp2 = try fixture.run("--node", "dhcp2")
+        #expect(dhcp2.status == 0)
+        #expect(FileManager.default.fileExists(atPath: fixture.path("b-hosts.conf")))
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
+    }
+}
