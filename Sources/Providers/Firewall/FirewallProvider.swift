@@ -1,0 +1,113 @@
+import Basics
+import DesiredState
+import Engine
+import Foundation
+
+/// Firewall rules and IP pairs on iptables, for a host with the firewall role.
+///
+/// reconcile owns the chains named `RC-*` and one comment-tagged jump from each built-in
+/// chain it needs; nothing else in any table is touched. Live state is one `iptables-save`
+/// per table; apply is one `iptables-restore --noflush -w`, tested first with `--test`,
+/// holding every rule of each changed `RC-*` chain. Public addresses go on the host's
+/// `publicInterface` with the label `<interface>:rc`, which is how reconcile knows its own.
+public struct FirewallProvider: Provider {
+    public let name = "iptables"
+    public let resourceTypes: Set<String> = [FirewallRules.ruleType, FirewallRules.pairType, FirewallRules.chainType, FirewallRules.jumpType, FirewallRules.addressType]
+
+    let node: Node
+    let runner: CommandRunner
+
+    public init(host: Node, runner: CommandRunner? = nil) {
+        node = host
+        self.runner = runner ?? CommandRunner(netns: host.netns)
+    }
+
+    // MARK: - Live state
+
+    func readRuleset() throws -> IPTablesRuleset {
+        let filter = try runner.run(["iptables-save", "-t", "filter"])
+        let nat = try runner.run(["iptables-save", "-t", "nat"])
+        return IPTablesRuleset.parse(filter + "\n" + nat)
+    }
+
+    var addressLabel: String? { node.publicInterface.map { "\($0):rc" } }
+
+    /// The public addresses reconcile added to the public interface (those with its label).
+    func ourAddresses() throws -> Set<String> {
+        guard let interface = node.publicInterface, let label = addressLabel else { return [] }
+        let text = try runner.run(["ip", "-o", "-4", "addr", "show", "dev", interface])
+        var addresses: Set<String> = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            // `ip -o` ends the label with a backslash (its line continuation).
+            guard let inet = words.firstIndex(of: "inet"), inet + 1 < words.count,
+                  words.contains(where: { $0.trimmingCharacters(in: ["\\"]) == label }) else { continue }
+            addresses.insert(String(words[inet + 1].split(separator: "/")[0]))
+        }
+        return addresses
+    }
+
+    // MARK: - Plan
+
+    public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
+        let live = try readRuleset()
+        let addresses = try ourAddresses()
+        return FirewallComparison(desired: desired, want: FirewallRules(desired), live: live, addresses: addresses, node: node).resources()
+    }
+
+    // MARK: - Converge
+
+    public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
+        let failAll = { (message: String) in Dictionary(uniqueKeysWithValues: resources.map { ($0.id, message) }) }
+        do {
+            let want = FirewallRules(desired)
+            let live = try readRuleset()
+            let restore = RestoreScript(want: want, live: live)
+            if !restore.isEmpty {
+                let test = try runner.output(["iptables-restore", "--noflush", "-w", "--test"], input: Data(restore.text.utf8))
+                guard test.status == 0 else { return failAll("iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
+                let applied = try runner.output(["iptables-restore", "--noflush", "-w"], input: Data(restore.text.utf8))
+                guard applied.status == 0 else { return failAll("iptables-restore failed: \(restore.explain(applied.stderr))") }
+            }
+            try convergeAddresses(desired)
+            flushConnections(of: resources, live: live)
+            return [:]
+        } catch {
+            return failAll("\(error)")
+        }
+    }
+
+    /// Adds the public addresses of the desired pairs and removes the other ones reconcile added.
+    private func convergeAddresses(_ desired: DesiredState) throws {
+        guard let interface = node.publicInterface, let label = addressLabel else { return }
+        let wanted = Set(desired.ipPairs.map(\.publicIP.description))
+        let ours = try ourAddresses()
+        for address in wanted.subtracting(ours).sorted() {
+            try runner.run(["ip", "addr", "add", "\(address)/32", "dev", interface, "label", label])
+        }
+        for address in ours.subtracting(wanted).sorted() {
+            try runner.run(["ip", "addr", "del", "\(address)/32", "dev", interface])
+        }
+    }
+
+    /// Forgets tracked connections of changed or removed pairs, so packets follow the new rules.
+    private func flushConnections(of resources: [Resource], live: IPTablesRuleset) {
+        for resource in resources where resource.id.type == FirewallRules.pairType && resource.action != .create {
+            let tag = "rc:pair:\(resource.id.name)"
+            for rule in live.rules("nat", "RC-PREROUTING") ?? [] where IPTablesRuleset.tag(of: rule) == tag {
+                let words = rule.split(separator: " ").map(String.init)
+                if let d = words.firstIndex(of: "-d"), d + 1 < words.count {
+                    // conntrack exits 1 when nothing matched: that is fine.
+                    _ = try? runner.output(["conntrack", "-D", "--orig-dst", String(words[d + 1].split(separator: "/")[0])])
+                }
+                if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count {
+                    _ = try? runner.output(["conntrack", "-D", "--orig-src", words[to + 1]])
+                }
+            }
+        }
+    }
+
+    public func trigger(_ handler: ResourceID) async throws {
+        throw RunError("iptables has no handler \(handler)")
+    }
+}

@@ -1,0 +1,118 @@
+import DesiredState
+import Engine
+
+/// The rules reconcile wants in its own chains, rendered as `iptables-save` prints them,
+/// each with the resource it belongs to.
+///
+/// filter: `FORWARD → RC-FORWARD`, which sends traffic for each managed VM address to the
+/// VM's chain `RC-VM-<name>`: ESTABLISHED,RELATED accepted, then one rule per FirewallRule,
+/// then DROP. Traffic to other addresses returns untouched. nat: `PREROUTING → RC-PREROUTING`
+/// and `OUTPUT → RC-OUTPUT` DNAT each pair's public address to its private one;
+/// `POSTROUTING → RC-POSTROUTING` SNATs the private address to the public one.
+struct FirewallRules {
+    struct Rule: Equatable, Sendable {
+        var table: String
+        var chain: String
+        /// The rule text after `-A CHAIN `.
+        var text: String
+        var owner: ResourceID
+        var source: SourceLocation?
+    }
+
+    /// Built-in chain → our chain it jumps to, first thing, per table.
+    static let jumps: [(table: String, chain: String, target: String)] = [
+        ("filter", "FORWARD", "RC-FORWARD"),
+        ("nat", "PREROUTING", "RC-PREROUTING"),
+        ("nat", "OUTPUT", "RC-OUTPUT"),
+        ("nat", "POSTROUTING", "RC-POSTROUTING"),
+    ]
+    static func jumpRule(_ target: String) -> String { "-m comment --comment reconcile -j \(target)" }
+
+    static let ruleType = "firewall_rule", pairType = "nat_pair", chainType = "iptables_chain", jumpType = "iptables_jump"
+    /// A labelled public address left on the interface without its pair (e.g. after a crash).
+    static let addressType = "public_address"
+
+    private(set) var rules: [Rule] = []
+
+    init(_ desired: DesiredState) {
+        let rulesByVM = Dictionary(grouping: desired.firewallRules, by: \.vm)
+        for vm in desired.virtualMachines {
+            let addresses = vm.interfaces.compactMap(\.ip)
+            guard !addresses.isEmpty else { continue }
+            let chain = Self.chainName(vm: vm.name)
+            let chainID = ResourceID(Self.chainType, chain)
+            for address in addresses {
+                add("filter", "RC-FORWARD", "-d \(address)/32 -m comment --comment \"rc:vm:\(vm.name)\" -j \(chain)", chainID, vm.location)
+            }
+            add("filter", chain, "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", chainID, vm.location)
+            for rule in rulesByVM[vm.name] ?? [] {
+                for text in Self.render(rule) {
+                    add("filter", chain, text, ResourceID(Self.ruleType, rule.name), rule.location)
+                }
+            }
+            add("filter", chain, "-j DROP", chainID, vm.location)
+        }
+        for pair in desired.ipPairs {
+            let id = ResourceID(Self.pairType, pair.name)
+            let comment = "-m comment --comment \"rc:pair:\(pair.name)\""
+            add("nat", "RC-PREROUTING", "-d \(pair.publicIP)/32 \(comment) -j DNAT --to-destination \(pair.privateIP)", id, pair.location)
+            add("nat", "RC-OUTPUT", "-d \(pair.publicIP)/32 \(comment) -j DNAT --to-destination \(pair.privateIP)", id, pair.location)
+            add("nat", "RC-POSTROUTING", "-s \(pair.privateIP)/32 \(comment) -j SNAT --to-source \(pair.publicIP)", id, pair.location)
+        }
+    }
+
+    private mutating func add(_ table: String, _ chain: String, _ text: String, _ owner: ResourceID, _ source: SourceLocation?) {
+        rules.append(Rule(table: table, chain: chain, text: text, owner: owner, source: source))
+    }
+
+    /// Every chain reconcile wants, per table, with its rules in order (possibly none).
+    var chains: [String: [String: [String]]] {
+        var chains: [String: [String: [String]]] = ["filter": ["RC-FORWARD": []], "nat": ["RC-PREROUTING": [], "RC-OUTPUT": [], "RC-POSTROUTING": []]]
+        for rule in rules { chains[rule.table, default: [:]][rule.chain, default: []].append(rule.text) }
+        return chains
+    }
+
+    /// `RC-VM-<name>`, or a prefix and a hash of the name when that passes iptables' 28 characters.
+    static func chainName(vm: String) -> String {
+        let plain = "RC-VM-" + vm
+        guard plain.count > 28 else { return plain }
+        var hash: UInt32 = 2_166_136_261  // FNV-1a: stable across runs and machines
+        for byte in vm.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return "RC-VM-" + vm.prefix(13) + "-" + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    /// One FirewallRule as iptables-save prints it: one rule, or several when it lists more
+    /// than the 15 ports a multiport match takes.
+    static func render(_ rule: FirewallRule) -> [String] {
+        let source = rule.source.prefixLength == 0 ? "" : "-s \(rule.source) "
+        let comment = "-m comment --comment \"rc:rule:\(rule.name)\" -j ACCEPT"
+        switch rule.ipProtocol {
+        case .icmp: return ["\(source)-p icmp \(comment)"]
+        case .all: return [source.isEmpty ? comment : "\(source)\(comment)"]
+        case .tcp, .udp:
+            let proto = rule.ipProtocol.rawValue
+            guard !rule.ports.isEmpty else { return ["\(source)-p \(proto) \(comment)"] }
+            if rule.ports.count == 1, let port = rule.ports.first {
+                return ["\(source)-p \(proto) -m \(proto) --dport \(port.iptables) \(comment)"]
+            }
+            // multiport takes 15 ports per rule, a range counting as two.
+            var groups: [[PortRange]] = [[]]
+            var weight = 0
+            for port in rule.ports {
+                let cost = port.lower == port.upper ? 1 : 2
+                if weight + cost > 15 { groups.append([]); weight = 0 }
+                groups[groups.count - 1].append(port)
+                weight += cost
+            }
+            return groups.map { group in
+                "\(source)-p \(proto) -m multiport --dports \(group.map(\.iptables).joined(separator: ",")) \(comment)"
+            }
+        }
+    }
+}
+
+extension PortRange {
+    /// `80`, or `8000:8100` as iptables writes ranges.
+    var iptables: String { lower == upper ? "\(lower)" : "\(lower):\(upper)" }
+}
