@@ -10,7 +10,19 @@ import Testing
     static let mac = "00:25:22:bd:d1:20"
 
     /// Asks for a lease once with `mac`; returns "ip hostname", or nil when nothing was offered.
-    static func lease(in lab: NetworkLab, mac: String, directory: URL) throws -> String? {
+    /// A dhcpd namespace and a client namespace on one link; the server side is addressed.
+    struct Setup {
+        var lab = NetworkLab()
+        var server = "", client = "", serverInterface = "", clientInterface = ""
+
+        init(serverAddress: String) throws {
+            server = try lab.namespace("srv")
+            client = try lab.namespace("cli")
+            (serverInterface, clientInterface) = try lab.link((server, "s", serverAddress), (client, "c", nil))
+        }
+    }
+
+    static func lease(in lab: Setup, mac: String, directory: URL) throws -> String? {
         try NetworkLab.ip("-n", lab.client, "link", "set", lab.clientInterface, "address", mac)
         let hook = directory.appendingPathComponent("hook.sh").path
         let bound = directory.appendingPathComponent("bound").path
@@ -22,8 +34,7 @@ import Testing
         chmod(hook, 0o755)
         try "timeout 6;\nretry 1;\n".write(toFile: config, atomically: true, encoding: .utf8)
         let leases = directory.appendingPathComponent("dhclient-\(UUID().uuidString).leases").path
-        _ = try? NetworkLab.run(["ip", "netns", "exec", lab.client, "dhclient", "-4", "-1", "-cf", config, "-lf", leases,
-                                 "-pf", pidFile, "-sf", hook, lab.clientInterface])
+        _ = try? lab.lab.exec(lab.client, "dhclient", "-4", "-1", "-cf", config, "-lf", leases, "-pf", pidFile, "-sf", hook, lab.clientInterface)
         // On success dhclient stays in the background to renew: stop it, by its pid.
         if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
             kill(pid, SIGTERM)
@@ -50,7 +61,7 @@ import Testing
     }
 
     @Test func aClientGetsItsReservationThenTheNewOneThenNone() async throws {
-        let lab = try NetworkLab(serverAddress: "10.77.0.1/24")
+        let lab = try Setup(serverAddress: "10.77.0.1/24")
         let fixture = try DHCPFixture(subnet: "10.77.0.0 netmask 255.255.255.0")
         fixture.netns = lab.server
         fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
@@ -72,7 +83,7 @@ import Testing
     }
 
     @Test func aRejectedCandidateKeepsTheOldReservationsServed() async throws {
-        let lab = try NetworkLab(serverAddress: "10.78.0.1/24")
+        let lab = try Setup(serverAddress: "10.78.0.1/24")
         let fixture = try DHCPFixture(subnet: "10.78.0.0 netmask 255.255.255.0")
         fixture.netns = lab.server
         fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)

@@ -7,66 +7,68 @@ extension Tag {
     @Tag static var integration: Self
 }
 
-/// Two network namespaces joined by a veth pair, made for one test and removed after it,
-/// whatever happened. Only addresses inside these namespaces are used.
+/// Network namespaces joined by veth pairs, made for one test and removed after it, whatever
+/// happened. Only addresses inside these namespaces are used.
 final class NetworkLab {
-    let server: String
-    let client: String
-    let serverInterface: String
-    let clientInterface: String
+    let id = String(UUID().uuidString.prefix(6)).lowercased()
+    private var namespaces: [String] = []
 
-    init(serverAddress: String) throws {
-        let id = String(UUID().uuidString.prefix(6)).lowercased()
-        server = "rcsrv-\(id)"
-        client = "rccli-\(id)"
-        serverInterface = "rcs-\(id)"
-        clientInterface = "rcc-\(id)"
-        do {
-            try Self.ip("netns", "add", server)
-            try Self.ip("netns", "add", client)
-            try Self.ip("link", "add", serverInterface, "type", "veth", "peer", "name", clientInterface)
-            try Self.ip("link", "set", serverInterface, "netns", server)
-            try Self.ip("link", "set", clientInterface, "netns", client)
-            try Self.ip("-n", server, "addr", "add", serverAddress, "dev", serverInterface)
-            for (namespace, interface) in [(server, serverInterface), (client, clientInterface)] {
-                try Self.ip("-n", namespace, "link", "set", interface, "up")
-                try Self.ip("-n", namespace, "link", "set", "lo", "up")
-            }
-        } catch {
-            removeNamespaces()
-            throw error
+    /// Creates the namespace for `role` (e.g. `fw`) with its loopback up; returns its name.
+    func namespace(_ role: String) throws -> String {
+        let name = "rc\(role)-\(id)"
+        try Self.ip("netns", "add", name)
+        namespaces.append(name)
+        try Self.ip("-n", name, "link", "set", "lo", "up")
+        return name
+    }
+
+    /// Joins two namespaces with a veth pair named `<a>-<id>`/`<b>-<id>`, addressed and up.
+    @discardableResult
+    func link(_ a: (namespace: String, interface: String, address: String?),
+              _ b: (namespace: String, interface: String, address: String?)) throws -> (String, String) {
+        let left = "\(a.interface)-\(id)", right = "\(b.interface)-\(id)"
+        try Self.ip("link", "add", left, "netns", a.namespace, "type", "veth", "peer", "name", right, "netns", b.namespace)
+        for (end, interface) in [(a, left), (b, right)] {
+            if let address = end.address { try Self.ip("-n", end.namespace, "addr", "add", address, "dev", interface) }
+            try Self.ip("-n", end.namespace, "link", "set", interface, "up")
         }
+        return (left, right)
+    }
+
+    /// Runs a command inside a namespace and returns its output; throws if it fails.
+    @discardableResult
+    func exec(_ namespace: String, _ arguments: String...) throws -> String {
+        try exec(namespace, arguments)
+    }
+
+    @discardableResult
+    func exec(_ namespace: String, _ arguments: [String]) throws -> String {
+        try CommandRunner(netns: namespace).run(arguments)
+    }
+
+    /// Starts a long-running process inside a namespace; the lab stops it at the end.
+    func spawn(_ namespace: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["ip", "netns", "exec", namespace] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
     }
 
     /// Stops the processes running inside the lab's namespaces (only the test started any),
     /// by pid, then removes the namespaces.
     deinit {
-        for namespace in [server, client] {
+        for namespace in namespaces {
             let pids = ((try? Self.ip("netns", "pids", namespace)) ?? "").split(separator: "\n").compactMap { Int32($0) }
             for pid in pids { kill(pid, SIGTERM) }
         }
-        usleep(200_000)
-        removeNamespaces()
-    }
-
-    private func removeNamespaces() {
-        _ = try? Self.ip("netns", "del", server)
-        _ = try? Self.ip("netns", "del", client)
+        if !namespaces.isEmpty { usleep(200_000) }
+        for namespace in namespaces { _ = try? Self.ip("netns", "del", namespace) }
     }
 
     @discardableResult
     static func ip(_ arguments: String...) throws -> String {
-        try run(["ip"] + arguments)
+        try CommandRunner().run(["ip"] + arguments)
     }
-
-    /// Runs a command to its end, throwing when it fails.
-    @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
-        try CommandRunner().run(arguments)
-    }
-}
-
-struct LabError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,221 @@
+import DesiredState
+import Engine
+import Foundation
+import Providers
+import RunLog
+import Testing
+
+/// A client, a firewall and a VM, each in its own namespace: client ⇄ firewall over the
+/// "public" link, firewall ⇄ VM over the private one. reconcile manages the firewall's
+/// iptables; real TCP connections prove what passes.
+final class FirewallLab {
+    let lab = NetworkLab()
+    let client: String, firewall: String, vm: String
+    let publicInterface: String
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-fw-\(UUID().uuidString)")
+    let log: RunLog
+    static let python = "/usr/bin/python3"
+
+    init() throws {
+        client = try lab.namespace("cl")
+        firewall = try lab.namespace("fw")
+        vm = try lab.namespace("vm")
+        (_, publicInterface) = try lab.link((client, "c0", "198.51.100.10/24"), (firewall, "f0", "198.51.100.1/24"))
+        try lab.link((firewall, "f1", "10.0.0.1/24"), (vm, "v0", "10.0.0.7/24"))
+        try lab.exec(firewall, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        try lab.exec(client, "ip", "route", "add", "203.0.113.0/24", "via", "198.51.100.1")
+        try lab.exec(vm, "ip", "route", "add", "default", "via", "10.0.0.1")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("desired"), withIntermediateDirectories: true)
+        log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
+        try """
+            import socket, sys, threading
+            def serve(port):
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("0.0.0.0", port)); s.listen(16)
+                while True:
+                    c, a = s.accept(); c.sendall(("peer=%s\\n" % a[0]).encode()); c.close()
+            for p in sys.argv[1:]: threading.Thread(target=serve, args=(int(p),)).start()
+            """.write(to: root.appendingPathComponent("serve.py"), atomically: true, encoding: .utf8)
+        try """
+            import socket, sys
+            try:
+                s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5)
+                print(s.recv(100).decode().strip())
+            except OSError:
+                sys.exit(1)
+            """.write(to: root.appendingPathComponent("probe.py"), atomically: true, encoding: .utf8)
+        try lab.spawn(vm, [Self.python, root.appendingPathComponent("serve.py").path, "22", "80", "81"])
+        try lab.spawn(client, [Self.python, root.appendingPathComponent("serve.py").path, "9000"])
+        usleep(400_000)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    /// What a connection from `namespace` to host:port is answered with, or nil if it fails.
+    func probe(from namespace: String, _ host: String, _ port: Int) -> String? {
+        try? lab.exec(namespace, Self.python, root.appendingPathComponent("probe.py").path, host, "\(port)")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static let rules = """
+        kind: FirewallRule
+        name: cpro0007-web
+        vm: cpro0007
+        protocol: tcp
+        source: 0.0.0.0/0
+        ports: [80]
+        ---
+        kind: FirewallRule
+        name: cpro0007-ssh
+        vm: cpro0007
+        protocol: tcp
+        source: 192.0.2.0/24
+        ports: [22]
+        ---
+
+        """
+
+    static func vm(_ name: String, _ ip: String, mac: String, pair public: String?) -> String {
+        """
+        kind: VirtualMachine
+        name: \(name)
+        host: hv1
+        memory: 128MiB
+        vcpus: 1
+        interfaces: [{network: private, mac: "\(mac)", ip: \(ip)}]
+        ---
+        \(`public`.map { "kind: IPPair\nname: \(name)\nvm: \(name)\npublic: \($0)\nprivate: \(ip)\n---\n" } ?? "")
+        """
+    }
+
+    func declare(_ documents: String) throws {
+        let head = """
+            kind: Host
+            name: hv1
+            roles: [hypervisor, firewall]
+            netns: \(firewall)
+            publicInterface: \(publicInterface)
+            ---
+            kind: Network
+            name: private
+            cidr: 10.0.0.0/24
+            bridge: br0
+            ---
+
+            """
+        try (head + documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    func run(dryRun: Bool = false, allowPrune: Bool = false) async throws -> RunReport {
+        let desired = try DesiredState.load(directory: root.appendingPathComponent("desired").path)
+        let reconciler = Reconciler(node: "hv1", providers: [FirewallProvider(host: desired.hosts[0])], recorder: log)
+        return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
+    }
+
+    func save() throws -> String { try lab.exec(firewall, "iptables-save").split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") }
+
+    /// The lines of `iptables-save` that reconcile does not own.
+    func foreignLines() throws -> [String] {
+        try save().split(separator: "\n").map(String.init).filter { !$0.contains("RC-") && !$0.hasPrefix(":") || $0.hasPrefix(":") && !$0.contains("RC-") }
+    }
+}
+
+@Suite(.tags(.integration), .serialized) struct FirewallIntegrationTests {
+    static let both = FirewallLab.rules + FirewallLab.vm("cpro0007", "10.0.0.7", mac: "00:25:22:bd:d1:20", pair: "203.0.113.7")
+        + FirewallLab.vm("cpro0051", "10.0.0.51", mac: "00:25:22:bd:d1:33", pair: "203.0.113.51")
+
+    @Test func acceptedPortsPassDNATDropsTheRestAndSNATsOutbound() async throws {
+        let lab = try FirewallLab()
+        // Before reconcile: the firewall forwards everything, but the public address is nobody's.
+        #expect(lab.probe(from: lab.client, "10.0.0.7", 81) == nil)
+        try lab.declare(Self.both)
+        let report = try await lab.run()
+        #expect(report.status == .converged, "\(report.outcomes.filter { $0.outcome == .failed })")
+
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == "peer=198.51.100.10")  // DNAT, rule accepts
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 81) == nil)  // no rule: dropped
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 22) == nil)  // rule for another source
+        #expect(lab.probe(from: lab.vm, "198.51.100.10", 9000) == "peer=203.0.113.7")  // SNAT outbound
+        #expect(try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface).contains("203.0.113.7/32"))
+
+        let again = try await lab.run()
+        #expect(again.status == .converged && again.counts.updated == 0)
+    }
+
+    @Test func removingARuleClosesItsPortAndRemovingAPairRemovesItsNATAndAddress() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) != nil)
+
+        try lab.declare(Self.both.replacingOccurrences(of: "ports: [80]", with: "ports: [8080]"))
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == nil)
+
+        let withoutPair = FirewallLab.rules + FirewallLab.vm("cpro0007", "10.0.0.7", mac: "00:25:22:bd:d1:20", pair: nil)
+            + FirewallLab.vm("cpro0051", "10.0.0.51", mac: "00:25:22:bd:d1:33", pair: "203.0.113.51")
+        try lab.declare(withoutPair.replacingOccurrences(of: "ports: [80]", with: "ports: [8080]"))
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 8080) == nil)
+        #expect(!(try lab.save()).contains("rc:pair:cpro0007"))
+        #expect(!(try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface)).contains("203.0.113.7/32"))
+        #expect(try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface).contains("203.0.113.51/32"))
+    }
+
+    @Test func foreignChainsAndRulesSurviveEveryApply() async throws {
+        let lab = try FirewallLab()
+        for command in [
+            ["iptables", "-N", "DOCKER"], ["iptables", "-A", "DOCKER", "-d", "172.17.0.2/32", "-j", "ACCEPT"],
+            ["iptables", "-A", "FORWARD", "-j", "DOCKER"], ["iptables", "-N", "LIBVIRT_FWI"], ["iptables", "-A", "LIBVIRT_FWI", "-o", "virbr0", "-j", "REJECT"],
+            ["iptables", "-N", "f2b-sshd"], ["iptables", "-A", "f2b-sshd", "-s", "192.0.2.66/32", "-j", "REJECT"],
+            ["iptables", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
+            ["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "172.17.0.0/16", "-j", "MASQUERADE"],
+        ] { try lab.lab.exec(lab.firewall, command) }
+        let before = try lab.foreignLines()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        try lab.declare(Self.both.replacingOccurrences(of: "ports: [80]", with: "ports: [80, 443]"))
+        _ = try await lab.run()
+        #expect(try lab.foreignLines() == before)
+        // Our jumps come first in the built-in chains.
+        let save = try lab.save()
+        #expect(save.contains("-A FORWARD -m comment --comment reconcile -j RC-FORWARD\n-A FORWARD -j DOCKER"))
+    }
+
+    @Test func driftShowsInTheDryRunAndIsCorrected() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        try lab.lab.exec(lab.firewall, "iptables", "-I", "RC-VM-cpro0007", "1", "-j", "ACCEPT")
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 81) != nil)  // the hand rule opens everything
+        try lab.lab.exec(lab.firewall, "iptables", "-t", "nat", "-D", "PREROUTING", "-m", "comment", "--comment", "reconcile", "-j", "RC-PREROUTING")
+        try lab.lab.exec(lab.firewall, "iptables", "-F", "RC-VM-cpro0051")
+
+        let dry = try await lab.run(dryRun: true)
+        #expect(dry.status == .changesPending)
+        let drifted = Set(dry.outcomes.filter { $0.outcome == .wouldUpdate }.map(\.resource.description))
+        #expect(drifted == ["iptables_chain[RC-VM-cpro0007]", "iptables_chain[RC-VM-cpro0051]", "iptables_jump[nat/PREROUTING]"])
+
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 81) == nil)
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == "peer=198.51.100.10")
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+    }
+
+    @Test func aRejectedRestoreNamesTheRuleAndKeepsThePreviousRules() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        // A foreign rule now refers to our chain, so deleting the chain must fail.
+        try lab.lab.exec(lab.firewall, "iptables", "-A", "INPUT", "-j", "RC-VM-cpro0051")
+        let before = try lab.save()
+        try lab.declare(FirewallLab.rules + FirewallLab.vm("cpro0007", "10.0.0.7", mac: "00:25:22:bd:d1:20", pair: "203.0.113.7"))
+
+        let report = try await lab.run(allowPrune: true)
+        #expect(report.status == .failed)
+        let error = try #require(report.outcomes.first { $0.outcome == .failed }?.error)
+        #expect(error.hasPrefix("iptables-restore --test rejected the rules: line ") || error.hasPrefix("iptables-restore failed: line "))
+        #expect(error.contains("(iptables_chain[RC-VM-cpro0051] (no longer declared)): -X RC-VM-cpro0051"))
+        #expect(try lab.save() == before)
+    }
+}
