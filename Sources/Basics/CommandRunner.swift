@@ -16,6 +16,12 @@ public struct CommandRunner: Sendable {
         public var status: Int32
         public var stderr: String
 
+        public init(arguments: [String], status: Int32, stderr: String) {
+            self.arguments = arguments
+            self.status = status
+            self.stderr = stderr
+        }
+
         public var description: String {
             let detail = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             return "\(arguments.joined(separator: " ")) exited \(status)" + (detail.isEmpty ? "" : ": \(detail)")

@@ -51,9 +51,10 @@ struct Converger {
                 let newlyPending = Set(batch.flatMap { $0.notifies.map(\.target) }).subtracting(pending)
                 for handler in newlyPending { try? recorder.setHandler(handler, pending: true, node: node) }
                 var fired: Set<ResourceID> = []
+                let byID = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 for outcome in await converge(batch, with: provider) {
                     record(outcome)
-                    if outcome.outcome == .updated, let resource = batch.first(where: { $0.id == outcome.resource }) {
+                    if outcome.outcome == .updated, let resource = byID[outcome.resource] {
                         succeeded.append(resource)
                         fired.formUnion(resource.notifies.map(\.target))
                     }

@@ -4,7 +4,8 @@ import GRDB
 
 /// Run history and the inventory, in `<state-dir>/reconcile.sqlite`.
 ///
-/// One row per run, one per resource outcome, one per inventoried resource. Writes are
+/// One row per run, one per resource outcome other than unchanged (those are counted), one
+/// per inventoried resource. Writes are
 /// transactions, so a run killed at any point leaves the database as it was before the write
 /// in progress; such a run stays `running` until the next one marks it `interrupted`.
 public final class RunLog: RunRecorder, @unchecked Sendable {
@@ -91,7 +92,9 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
             row.id = id
             try row.update(db)
             try db.execute(sql: "DELETE FROM outcome WHERE runId = ?", arguments: [id])
-            for (position, outcome) in run.outcomes.enumerated() {
+            // Unchanged resources are counted, not listed: a no-op run of 50,000 resources
+            // writes one row, not 50,000.
+            for (position, outcome) in run.outcomes.enumerated() where outcome.outcome != .unchanged {
                 let changes = String(decoding: try encoder.encode(outcome.changes), as: UTF8.self)
                 try db.execute(
                     sql: "INSERT INTO outcome (runId, position, resource, outcome, action, changes, error) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -62,9 +62,6 @@ struct ShowCommand: ParsableCommand {
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
-    @Flag(help: "List unchanged resources too.")
-    var all = false
-
     func run() throws {
         guard let report = try state.openLog().run(id: id) else {
             Terminal.printError("no run #\(id) in \(state.stateDir)")
@@ -80,7 +77,8 @@ struct ShowCommand: ParsableCommand {
             print("  revision  \(report.revision)")
             print("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
             if let error = report.error { print("  error     \(error)") }
-            for outcome in report.outcomes where all || outcome.outcome != .unchanged {
+            // Unchanged resources are counted above, not recorded one by one.
+            for outcome in report.outcomes {
                 print("\(outcome.outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(outcome.resource)"
                       + (outcome.action.map { " (\($0.rawValue))" } ?? ""))
                 for change in outcome.changes { print("    \(change)") }

@@ -6,8 +6,21 @@ struct FirewallComparison {
     let desired: DesiredState
     let want: FirewallRules
     let live: IPTablesRuleset
-    let addresses: Set<String>
+    /// Our labelled public addresses; nil when the public interface does not exist.
+    let addresses: Set<String>?
     let node: Node
+    private let wantedChains: [String: [String: [String]]]
+    private let pairs: [String: IPPair]
+
+    init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: Set<String>?, node: Node) {
+        self.desired = desired
+        self.want = want
+        self.live = live
+        self.addresses = addresses
+        self.node = node
+        wantedChains = want.chains
+        pairs = Dictionary(desired.ipPairs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// `chain: rule` lines of the live RC-* chains, grouped by the resource they belong to.
     private var liveByOwner: [ResourceID: [String]] {
@@ -39,7 +52,7 @@ struct FirewallComparison {
             wanted[rule.owner, default: []].append("\(rule.table)/\(rule.chain): \(rule.text)")
             if sources[rule.owner] == nil { sources[rule.owner] = rule.source }
         }
-        for chain in want.chains.values.flatMap(\.keys) { wanted[ResourceID(FirewallRules.chainType, chain), default: []] += [] }
+        for chain in wantedChains.values.flatMap(\.keys) { wanted[ResourceID(FirewallRules.chainType, chain), default: []] += [] }
         let liveLines = liveByOwner
         let liveChains = Set(live.tables.values.flatMap(\.keys))
         var resources: [Resource] = []
@@ -49,10 +62,12 @@ struct FirewallComparison {
             let exists = id.type == FirewallRules.chainType ? liveChains.contains(id.name) : current != nil
             var changes = Self.diff(from: current ?? [], to: lines)
             var conflict: String?
-            if id.type == FirewallRules.pairType, let pair = desired.ipPairs.first(where: { $0.name == id.name }) {
+            if id.type == FirewallRules.pairType, let pair = pairs[id.name] {
                 if node.publicInterface == nil {
                     conflict = "host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)"
-                } else if !addresses.contains(pair.publicIP.description) {
+                } else if addresses == nil {
+                    conflict = "public interface \(node.publicInterface ?? "") does not exist on host \(node.name)"
+                } else if addresses?.contains(pair.publicIP.description) == false {
                     changes.append(PropertyChange("address", from: nil, to: "\(pair.publicIP) on \(node.publicInterface ?? "")"))
                 }
             }
@@ -68,7 +83,7 @@ struct FirewallComparison {
         }
         let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
         let removedPairs = Set(resources.filter { $0.action == .delete && $0.id.type == FirewallRules.pairType }.map(\.id.name))
-        for address in addresses.sorted() where !pairAddresses.contains(address) && removedPairs.isEmpty {
+        for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && removedPairs.isEmpty {
             resources.append(Resource(ResourceID(FirewallRules.addressType, address), action: .delete, isInventoried: false))
         }
         resources += FirewallRules.jumps.map { jump in
@@ -84,14 +99,14 @@ struct FirewallComparison {
     }
 
     private func summary(_ id: ResourceID) -> String? {
-        guard id.type == FirewallRules.pairType, let pair = desired.ipPairs.first(where: { $0.name == id.name }) else { return nil }
+        guard id.type == FirewallRules.pairType, let pair = pairs[id.name] else { return nil }
         return "\(pair.publicIP) ⇄ \(pair.privateIP)"
     }
 
     /// Whether a chain holds rules it should hold in another order (a hand edit). Rules
     /// missing or extra are other resources' changes, not an order problem.
     private func orderDiffers(chain: String) -> Bool {
-        for (table, chains) in want.chains {
+        for (table, chains) in wantedChains {
             guard let wanted = chains[chain] else { continue }
             let current = live.rules(table, chain) ?? []
             let common = Set(current).intersection(wanted)

@@ -24,18 +24,32 @@ public struct FirewallProvider: Provider {
 
     // MARK: - Live state
 
+    /// One `iptables-save` per table, both at once (each takes ~0.6 s at 77,000 rules).
     func readRuleset() throws -> IPTablesRuleset {
-        let filter = try runner.run(["iptables-save", "-t", "filter"])
-        let nat = try runner.run(["iptables-save", "-t", "nat"])
-        return IPTablesRuleset.parse(filter + "\n" + nat)
+        let tables = ["filter", "nat"]
+        let results = UnsafeMutableBufferPointer<Result<String, Error>>.allocate(capacity: tables.count)
+        results.initialize(repeating: .success(""))
+        defer { results.deinitialize().deallocate() }
+        nonisolated(unsafe) let shared = results  // each iteration writes its own slot only
+        let runner = runner
+        DispatchQueue.concurrentPerform(iterations: tables.count) { index in
+            shared[index] = Result { try runner.run(["iptables-save", "-t", tables[index]]) }
+        }
+        return IPTablesRuleset.parse(try results.map { try $0.get() }.joined(separator: "\n"))
     }
 
     var addressLabel: String? { node.publicInterface.map { "\($0):rc" } }
 
-    /// The public addresses reconcile added to the public interface (those with its label).
-    func ourAddresses() throws -> Set<String> {
+    /// The public addresses reconcile added to the public interface (those with its label);
+    /// nil when the host declares a public interface that does not exist.
+    func ourAddresses() throws -> Set<String>? {
         guard let interface = node.publicInterface, let label = addressLabel else { return [] }
-        let text = try runner.run(["ip", "-o", "-4", "addr", "show", "dev", interface])
+        let shown = try runner.output(["ip", "-o", "-4", "addr", "show", "dev", interface])
+        if shown.status != 0, shown.stderr.contains("does not exist") { return nil }
+        guard shown.status == 0 else {
+            throw CommandRunner.Failure(arguments: ["ip", "-o", "-4", "addr", "show", "dev", interface], status: shown.status, stderr: shown.stderr)
+        }
+        let text = shown.stdout
         var addresses: Set<String> = []
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)
@@ -81,13 +95,12 @@ public struct FirewallProvider: Provider {
     private func convergeAddresses(_ desired: DesiredState) throws {
         guard let interface = node.publicInterface, let label = addressLabel else { return }
         let wanted = Set(desired.ipPairs.map(\.publicIP.description))
-        let ours = try ourAddresses()
-        for address in wanted.subtracting(ours).sorted() {
-            try runner.run(["ip", "addr", "add", "\(address)/32", "dev", interface, "label", label])
-        }
-        for address in ours.subtracting(wanted).sorted() {
-            try runner.run(["ip", "addr", "del", "\(address)/32", "dev", interface])
-        }
+        guard let ours = try ourAddresses() else { throw RunError("public interface \(interface) does not exist on host \(node.name)") }
+        // One `ip -batch` for all of them: thousands of pairs must not mean thousands of processes.
+        let commands = wanted.subtracting(ours).sorted().map { "addr add \($0)/32 dev \(interface) label \(label)" }
+            + ours.subtracting(wanted).sorted().map { "addr del \($0)/32 dev \(interface)" }
+        guard !commands.isEmpty else { return }
+        try runner.run(["ip", "-batch", "-"], input: Data((commands.joined(separator: "\n") + "\n").utf8))
     }
 
     /// Forgets tracked connections of changed or removed pairs, so packets follow the new rules.
