@@ -17,6 +17,10 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // YAML documents as node trees with source marks, parsed with libyaml's event API.
         .target(name: "YAML", dependencies: ["CYAML"]),
+        // libgit2's C API (Debian's libgit2-dev); only the Git module imports it.
+        .systemLibrary(name: "CLibgit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        // A bare mirror of the desired-state repository: fetch, resolve refs, read trees.
+        .target(name: "Git", dependencies: ["CLibgit2"]),
         // Command runner (argument arrays, never a shell), atomic file writes, the state lock.
         .target(name: "Basics"),
         // The desired-state model: kinds, loading from a directory, validation with positions.
@@ -31,13 +35,14 @@ let package = Package(
         .executableTarget(
             name: "reconcile",
             dependencies: [
-                "Basics", "DesiredState", "Engine", "Providers", "RunLog",
+                "Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "DesiredStateTests", dependencies: ["DesiredState"], exclude: ["SchemaCorpus"]),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "GitTests", dependencies: ["Git", "Basics"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 

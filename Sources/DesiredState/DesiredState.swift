@@ -41,7 +41,9 @@ public struct DesiredState: Sendable {
     ///
     /// - Throws: ``InvalidDesiredState`` listing every problem found, in file order, or
     ///   ``DesiredStateLoader/Error`` when the directory cannot be read at all.
-    public static func load(directory: String) throws -> DesiredState {
-        try DesiredStateLoader(directory: directory).load()
+    /// - Parameter displayedAs: how messages name `directory` (e.g. a path inside a git
+    ///   repository when the files were exported from it); `directory` itself by default.
+    public static func load(directory: String, displayedAs: String? = nil) throws -> DesiredState {
+        try DesiredStateLoader(directory: directory, displayedAs: displayedAs).load()
     }
 }

@@ -41,6 +41,8 @@ public struct RunReport: Sendable, Codable {
     public var trigger: String
     /// A git commit id, or `sha256:…` of a directory's YAML files.
     public var revision: String
+    /// For a commit: its author and subject.
+    public var revisionNote: String?
     public var node: String
     public var dryRun: Bool
     public var startedAt: Date

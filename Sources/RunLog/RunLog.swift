@@ -67,6 +67,9 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
                 t.primaryKey(["node", "handler"])
             }
         }
+        migrator.registerMigration("v3-revision-note") { db in
+            try db.alter(table: "run") { t in t.add(column: "revisionNote", .text) }
+        }
         return migrator
     }
 

@@ -9,6 +9,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var id: Int64?
     var trigger: String
     var revision: String
+    var revisionNote: String?
     var node: String
     var dryRun: Bool
     var startedAt: Date
@@ -26,6 +27,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         id = run.id
         trigger = run.trigger
         revision = run.revision
+        revisionNote = run.revisionNote
         node = run.node
         dryRun = run.dryRun
         startedAt = run.startedAt
@@ -47,6 +49,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     func report(outcomes: [ResourceOutcome]) -> RunReport {
         var report = RunReport(trigger: trigger, revision: revision, node: node, dryRun: dryRun, startedAt: startedAt)
         report.id = id
+        report.revisionNote = revisionNote
         report.duration = duration
         report.status = RunReport.Status(rawValue: status) ?? .failed
         report.counts.unchanged = unchanged

@@ -74,7 +74,7 @@ struct ShowCommand: ParsableCommand {
             print("Run #\(id): \(report.status.rawValue), \(report.dryRun ? "dry-run" : "apply") on \(report.node)")
             print("  started   \(RunFormat.time(report.startedAt)), took \(RunFormat.seconds(report.duration))")
             print("  trigger   \(report.trigger)")
-            print("  revision  \(report.revision)")
+            print("  revision  \(report.revision)" + (report.revisionNote.map { " (\($0))" } ?? ""))
             print("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
             if let error = report.error { print("  error     \(error)") }
             // Unchanged resources are counted above, not recorded one by one.

@@ -18,14 +18,27 @@ struct RunCommand: AsyncParsableCommand {
               reconcile --dry-run                       what would change, exit 2 if anything
               reconcile                                 converge now
               reconcile --node hv1 --allow-prune        converge hv1, allowing large deletions
+              reconcile --repo https://git.example.org/cloud.git --ref main --path pool1 --dry-run
 
             Exits 0 converged (or nothing to do), 1 a resource failed or a guard refused,
             2 dry-run found changes, 64 usage, 65 invalid desired state, 75 lock held.
             """
     )
 
-    @Option(name: .customLong("desired"), help: "The desired-state directory.")
+    @Option(name: .customLong("dir"), help: "The desired-state directory (when no --repo is given).")
     var directory = "desired-state"
+
+    @Option(help: "Read the desired state from this git repository (a path, file://, https://), mirrored in --state-dir.")
+    var repo: String?
+
+    @Option(help: "With --repo: the branch, tag or commit id to read.")
+    var ref = "main"
+
+    @Option(help: "With --repo: the subdirectory holding the desired state.")
+    var path = ""
+
+    @Flag(help: "With --repo: do not fetch; plan from the last fetched revision.")
+    var offline = false
 
     @OptionGroup var state: StateOptions
 
@@ -48,21 +61,31 @@ struct RunCommand: AsyncParsableCommand {
     var output: OutputFormat = .text
 
     func run() async throws {
-        let desired: DesiredState
+        let (lock, log) = try state.open(lockTimeout: lockTimeout)
+        defer { withExtendedLifetime(lock) {} }
+        // 1. Fetch and validate the desired state; a bad one is recorded and nothing is applied.
+        let source: DesiredStateSource = repo.map { .repository(url: $0, ref: ref, path: path, offline: offline) } ?? .directory(directory)
+        let loaded: DesiredStateSource.Loaded
         do {
-            desired = try DesiredState.load(directory: directory)
-        } catch let invalid as InvalidDesiredState {
-            FileHandle.standardError.write(Data((invalid.description + "\n").utf8))
-            Terminal.printError("\(directory): invalid desired state; nothing was applied")
-            throw ExitStatus.invalidDesiredState
+            loaded = try source.load(stateDirectory: state.stateDir)
+        } catch let failure as DesiredStateSource.Failure {
+            var report = RunReport(trigger: "manual", revision: failure.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
+            report.revisionNote = failure.note
+            report.status = .failed
+            report.error = failure.description
+            report.id = try log.begin(report)
+            try log.finish(report)
+            FileHandle.standardError.write(Data((failure.description + "\n").utf8))
+            Terminal.printError(failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
+                                : "invalid desired state; nothing was applied (run #\(report.id ?? 0))")
+            throw failure.invalid == nil ? ExitStatus.resourceFailed : ExitStatus.invalidDesiredState
         } catch {
             Terminal.printError("\(error)")
             throw ExitStatus.usage
         }
-        let host = try ExitStatus.usageOnFailure { try NodeSelection.host(named: node, in: desired) }
+        let host = try ExitStatus.usageOnFailure { try NodeSelection.host(named: node, in: loaded.state) }
 
-        let (lock, log) = try state.open(lockTimeout: lockTimeout)
-        defer { withExtendedLifetime(lock) {} }
+        // 2. Plan, converge (or not), record.
         let reconciler = Reconciler(node: host.name, providers: ProviderSet.for(host), recorder: log)
         let options = Reconciler.Options(
             dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare)
@@ -70,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
         let printer = RunPrinter(format: output, color: Terminal.wantsColor)
         var planned: Plan?
         let report = try await reconciler.run(
-            desired, revision: desired.revision, options: options,
+            loaded.state, revision: loaded.revision, revisionNote: loaded.note, options: options,
             onPlan: { plan in
                 planned = plan
                 printer.plan(plan)

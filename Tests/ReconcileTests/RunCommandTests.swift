@@ -63,7 +63,7 @@ final class CLIFixture {
     }
 
     func run(_ arguments: String...) throws -> ReconcileBinary.Result {
-        try ReconcileBinary.run(["--desired", desired, "--state-dir", state] + arguments)
+        try ReconcileBinary.run(["--dir", desired, "--state-dir", state] + arguments)
     }
 
     /// Runs a subcommand that reads the state directory (`history`, `show`).
@@ -75,7 +75,7 @@ final class CLIFixture {
     func start(_ arguments: String...) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ReconcileBinary.path)
-        process.arguments = ["--desired", desired, "--state-dir", state] + arguments
+        process.arguments = ["--dir", desired, "--state-dir", state] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -126,13 +126,79 @@ final class CLIFixture {
         #expect((json["run"] as? [String: Any])?["status"] as? String == "changes-pending")
     }
 
-    @Test func invalidDesiredStateExits65AndRecordsNothing() throws {
+    @Test func invalidDesiredStateExits65AndIsRecordedAsFailed() throws {
         let fixture = try CLIFixture()
         try "kind: Network\nname: x\n".write(toFile: fixture.desired + "/bad.yaml", atomically: true, encoding: .utf8)
         let result = try fixture.run()
         #expect(result.status == 65)
         #expect(result.stderr.contains("bad.yaml:1:1: Network is missing required key \"cidr\""))
-        #expect(!FileManager.default.fileExists(atPath: fixture.state))
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
+        let shown = try fixture.tool("show", "1")
+        #expect(shown.stdout.hasPrefix("Run #1: failed, apply on "))
+        #expect(shown.stdout.contains("bad.yaml:1:1: Network is missing required key \"cidr\""))
+    }
+
+    /// Makes the fixture's desired state a git repository with its first commit.
+    func gitRepository(_ fixture: CLIFixture) throws -> (repo: String, git: (String...) throws -> String) {
+        let repo = fixture.path("repo")
+        try FileManager.default.createDirectory(atPath: repo + "/cloud", withIntermediateDirectories: true)
+        let git = { (arguments: String...) throws -> String in
+            try ReconcileBinary.shell(["git", "-C", repo] + arguments)
+        }
+        _ = try git("init", "-q", "-b", "main")
+        _ = try git("config", "user.name", "Ops Person")
+        _ = try git("config", "user.email", "ops@example.org")
+        try FileManager.default.copyItem(atPath: fixture.desired + "/cloud.yaml", toPath: repo + "/cloud/cloud.yaml")
+        _ = try git("add", "-A")
+        _ = try git("commit", "-q", "-m", "Two reservations")
+        return (repo, git)
+    }
+
+    @Test func desiredStateFromGitCommitsRefsDirtyCopiesAndOffline() throws {
+        let fixture = try CLIFixture()
+        let (repo, git) = try gitRepository(fixture)
+        let first = try git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)
+        let from = ["--repo", repo, "--path", "cloud"]
+
+        let plan = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + from)
+        #expect(plan.status == 2 && plan.stdout.contains("Plan: 3 to add"))
+        #expect(try ReconcileBinary.run(["--state-dir", fixture.state] + from).status == 0)
+        let shown = try fixture.tool("show", "2")
+        #expect(shown.stdout.contains("  revision  \(first) (Ops Person: Two reservations)\n"))
+
+        // A new commit changes the plan; an uncommitted edit never does.
+        let file = repo + "/cloud/cloud.yaml"
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try text.replacingOccurrences(of: "ip: 10.0.0.200", with: "ip: 10.0.0.201").write(toFile: file, atomically: true, encoding: .utf8)
+        _ = try git("commit", "-q", "-am", "Move the printer")
+        try text.replacingOccurrences(of: "ip: 10.0.0.200", with: "ip: 10.0.0.202").write(toFile: file, atomically: true, encoding: .utf8)
+        let changed = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + from)
+        #expect(changed.status == 2 && changed.stdout.contains("fixed-address: 10.0.0.200 → 10.0.0.201"))
+        // --ref picks the older commit, which is what the machine has: nothing to do.
+        #expect(try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run", "--ref", first] + from).status == 0)
+
+        // Unreachable: a clear error, exit 1, recorded; --offline plans from the last fetch.
+        let gone = ["--repo", fixture.path("gone"), "--path", "cloud"]
+        let unreachable = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + gone)
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.hasPrefix("fetch \(fixture.path("gone")): "))
+        let offline = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run", "--offline"] + gone)
+        #expect(offline.status == 2 && offline.stdout.contains("fixed-address: 10.0.0.200 → 10.0.0.201"))
+    }
+
+    @Test func anInvalidCommitIsRecordedWithItsErrorsAndExits65() throws {
+        let fixture = try CLIFixture()
+        let (repo, git) = try gitRepository(fixture)
+        try "kind: Network\nname: Bad\n".write(toFile: repo + "/cloud/bad.yaml", atomically: true, encoding: .utf8)
+        _ = try git("add", "-A")
+        _ = try git("commit", "-q", "-m", "Break it")
+        let result = try ReconcileBinary.run(["--state-dir", fixture.state, "--repo", repo, "--path", "cloud"])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("cloud/bad.yaml:1:1: Network is missing required key \"cidr\""))
+        #expect(result.stderr.contains("cloud/bad.yaml:2:7: name \"Bad\" must match"))
+        let shown = try fixture.tool("show", "1")
+        #expect(shown.stdout.contains("(Ops Person: Break it)") && shown.stdout.contains("cloud/bad.yaml:1:1"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
     }
 
     @Test func aFailingResourceExits1AndHistoryShowsIt() throws {

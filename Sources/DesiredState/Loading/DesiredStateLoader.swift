@@ -27,10 +27,12 @@ struct DesiredStateLoader {
     }
 
     let directory: String
+    /// The name messages use for `directory`.
+    var displayedAs: String?
 
     func load() throws -> DesiredState {
         let files = try yamlFiles()
-        let results = Self.decodeConcurrently(files)
+        let results = Self.decodeConcurrently(files, displayed: files.map(displayName))
         let objects = results.flatMap(\.objects)
         var diagnostics = results.flatMap(\.diagnostics)
         var validator = CrossDocumentValidator(objects: objects)
@@ -80,14 +82,21 @@ struct DesiredStateLoader {
     }
 
     /// Decodes files in parallel; results keep the order of `files`.
-    static func decodeConcurrently(_ files: [String]) -> [FileResult] {
+    /// How messages name a file: below `displayedAs` when given.
+    func displayName(_ file: String) -> String {
+        guard let displayedAs else { return file }
+        let relative = file.dropFirst(directory.hasSuffix("/") ? directory.count : directory.count + 1)
+        return displayedAs.isEmpty || displayedAs == "." ? String(relative) : "\(displayedAs)/\(relative)"
+    }
+
+    static func decodeConcurrently(_ files: [String], displayed: [String]) -> [FileResult] {
         let slots = UnsafeMutableBufferPointer<FileResult>.allocate(capacity: files.count)
         slots.initialize(repeating: FileResult())
         defer { slots.deinitialize().deallocate() }
         // Each iteration writes only its own slot, so no two threads touch the same element.
         nonisolated(unsafe) let shared = slots
         DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            shared[index] = decodeFile(files[index])
+            shared[index] = decodeFile(files[index], displayed: displayed[index])
         }
         return Array(slots)
     }
@@ -110,8 +119,8 @@ struct DesiredStateLoader {
         return String(decoding: text, as: UTF8.self)
     }
 
-    static func decodeFile(_ path: String) -> FileResult {
-        let context = FileContext(path: path)
+    static func decodeFile(_ path: String, displayed: String) -> FileResult {
+        let context = FileContext(path: displayed)
         guard let data = FileManager.default.contents(atPath: path) else {
             context.report(Mark(line: 1, column: 1), "cannot read this file")
             return FileResult(diagnostics: context.diagnostics)

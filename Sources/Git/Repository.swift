@@ -1,0 +1,140 @@
+import CLibgit2
+import Foundation
+
+/// A bare mirror of the desired-state repository, kept in the state directory.
+///
+/// Owns a libgit2 handle: not `Sendable`, freed in `deinit`. Nothing here ever checks out a
+/// working copy: files are read from the object database at a commit.
+public final class Repository {
+    private let handle: OpaquePointer
+
+    /// A commit the desired state is read at.
+    public struct Commit: Sendable, Equatable {
+        public var id: String
+        public var author: String
+        public var subject: String
+
+        public init(id: String, author: String, subject: String) {
+            self.id = id
+            self.author = author
+            self.subject = subject
+        }
+    }
+
+    /// Opens the mirror at `path`, creating it (bare) with `url` as its origin if needed.
+    public init(mirror path: String, url: String) throws(GitError) {
+        _ = Self.initialized
+        var repository: OpaquePointer?
+        if git_repository_open_bare(&repository, path) < 0 {
+            try GitError.check(git_repository_init(&repository, path, 1), "create mirror \(path)")
+        }
+        guard let repository else { throw GitError(operation: "open \(path)", message: "no repository", isNotFound: false) }
+        handle = repository
+        var remote: OpaquePointer?
+        if git_remote_lookup(&remote, handle, "origin") < 0 {
+            try GitError.check(git_remote_create_with_fetchspec(&remote, handle, "origin", url, "+refs/heads/*:refs/heads/*"),
+                               "add origin \(url)")
+            try GitError.check(git_remote_add_fetch(handle, "origin", "+refs/tags/*:refs/tags/*"), "add tag refspec")
+        } else {
+            try GitError.check(git_remote_set_url(handle, "origin", url), "set origin to \(url)")
+        }
+        git_remote_free(remote)
+    }
+
+    deinit { git_repository_free(handle) }
+
+    /// libgit2 wants one global initialisation per process.
+    private static let initialized: Void = { git_libgit2_init() }()
+
+    /// Fetches every branch and tag from origin, following force-pushes and pruning deleted refs.
+    public func fetch() throws(GitError) {
+        var remote: OpaquePointer?
+        try GitError.check(git_remote_lookup(&remote, handle, "origin"), "find origin")
+        defer { git_remote_free(remote) }
+        var options = git_fetch_options()
+        try GitError.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "prepare fetch")
+        options.prune = GIT_FETCH_PRUNE
+        let url = git_remote_url(remote).map { String(cString: $0) } ?? "origin"
+        try GitError.check(git_remote_fetch(remote, nil, &options, "reconcile fetch"), "fetch \(url)")
+    }
+
+    /// The commit `ref` names: a branch, a tag or a commit id (full or abbreviated).
+    public func resolve(_ ref: String) throws(GitError) -> Commit {
+        var object: OpaquePointer?
+        var found: Int32 = -1
+        for candidate in ["refs/heads/\(ref)", "refs/tags/\(ref)", ref] {
+            found = git_revparse_single(&object, handle, candidate)
+            if found == 0 { break }
+        }
+        try GitError.check(found, "resolve \(ref)")
+        defer { git_object_free(object) }
+        var peeled: OpaquePointer?
+        try GitError.check(git_object_peel(&peeled, object, GIT_OBJECT_COMMIT), "\(ref) is not a commit")
+        defer { git_object_free(peeled) }
+        guard let id = git_object_id(peeled), let hex = git_oid_tostr_s(id) else {
+            throw GitError(operation: "resolve \(ref)", message: "no commit id", isNotFound: false)
+        }
+        let author = git_commit_author(peeled).flatMap { $0.pointee.name.map { String(cString: $0) } } ?? ""
+        let subject = git_commit_summary(peeled).map { String(cString: $0) } ?? ""
+        return Commit(id: String(cString: hex), author: author, subject: subject)
+    }
+
+    /// Writes the YAML files of `commit`'s tree below `path` (empty: the root) into `directory`,
+    /// straight from the object database.
+    public func exportYAML(commit: Commit, path: String, to directory: String) throws(GitError) {
+        var oid = git_oid()
+        try GitError.check(git_oid_fromstr(&oid, commit.id), "parse \(commit.id)")
+        var commitObject: OpaquePointer?
+        try GitError.check(git_commit_lookup(&commitObject, handle, &oid), "find commit \(commit.id)")
+        defer { git_commit_free(commitObject) }
+        var root: OpaquePointer?
+        try GitError.check(git_commit_tree(&root, commitObject), "read the tree of \(commit.id)")
+        defer { git_tree_free(root) }
+        var tree = root
+        var subtree: OpaquePointer?
+        defer { git_tree_free(subtree) }
+        let trimmed = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if !trimmed.isEmpty {
+            var entry: OpaquePointer?
+            try GitError.check(git_tree_entry_bypath(&entry, root, trimmed), "find \(trimmed) at \(commit.id.prefix(12))")
+            defer { git_tree_entry_free(entry) }
+            guard git_tree_entry_type(entry) == GIT_OBJECT_TREE else {
+                throw GitError(operation: "read \(trimmed)", message: "not a directory at \(commit.id.prefix(12))", isNotFound: false)
+            }
+            try GitError.check(git_tree_lookup(&subtree, handle, git_tree_entry_id(entry)), "read \(trimmed)")
+            tree = subtree
+        }
+        try export(tree, to: directory)
+    }
+
+    private func export(_ tree: OpaquePointer?, to directory: String) throws(GitError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw GitError(operation: "create \(directory)", message: "\(error)", isNotFound: false)
+        }
+        for index in 0..<git_tree_entrycount(tree) {
+            guard let entry = git_tree_entry_byindex(tree, index), let cName = git_tree_entry_name(entry) else { continue }
+            let name = String(cString: cName)
+            guard !name.hasPrefix(".") else { continue }
+            let target = directory + "/" + name
+            switch git_tree_entry_type(entry) {
+            case GIT_OBJECT_TREE:
+                var child: OpaquePointer?
+                try GitError.check(git_tree_lookup(&child, handle, git_tree_entry_id(entry)), "read \(name)")
+                defer { git_tree_free(child) }
+                try export(child, to: target)
+            case GIT_OBJECT_BLOB where name.hasSuffix(".yaml") || name.hasSuffix(".yml"):
+                var blob: OpaquePointer?
+                try GitError.check(git_blob_lookup(&blob, handle, git_tree_entry_id(entry)), "read \(name)")
+                defer { git_blob_free(blob) }
+                let data = Data(bytes: git_blob_rawcontent(blob), count: Int(git_blob_rawsize(blob)))
+                guard FileManager.default.createFile(atPath: target, contents: data) else {
+                    throw GitError(operation: "write \(target)", message: "cannot create the file", isNotFound: false)
+                }
+            default:
+                continue
+            }
+        }
+    }
+}
