@@ -24,7 +24,7 @@ let package = Package(
         // Command runner (argument arrays, never a shell), atomic file writes, the state lock.
         .target(name: "Basics"),
         // The desired-state model: kinds, loading from a directory, validation with positions.
-        .target(name: "DesiredState", dependencies: ["YAML", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "DesiredState", dependencies: ["Basics", "YAML", .product(name: "Crypto", package: "swift-crypto")]),
         // Resources, plans, the converge loop, notifications, pruning guards, run reports.
         .target(name: "Engine", dependencies: ["Basics", "DesiredState"]),
         // Run history and the inventory of what reconcile created, in SQLite.

@@ -1,5 +1,5 @@
+import Basics
 import Crypto
-import Dispatch
 import Foundation
 import YAML
 
@@ -90,15 +90,7 @@ struct DesiredStateLoader {
     }
 
     static func decodeConcurrently(_ files: [String], displayed: [String]) -> [FileResult] {
-        let slots = UnsafeMutableBufferPointer<FileResult>.allocate(capacity: files.count)
-        slots.initialize(repeating: FileResult())
-        defer { slots.deinitialize().deallocate() }
-        // Each iteration writes only its own slot, so no two threads touch the same element.
-        nonisolated(unsafe) let shared = slots
-        DispatchQueue.concurrentPerform(iterations: files.count) { index in
-            shared[index] = decodeFile(files[index], displayed: displayed[index])
-        }
-        return Array(slots)
+        Array(zip(files, displayed)).concurrentMap { decodeFile($0.0, displayed: $0.1) }
     }
 
     /// Combines per-file digests with paths relative to `directory`.
