@@ -30,6 +30,7 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
                 t.autoIncrementedPrimaryKey("id")
                 t.column("trigger", .text).notNull()
                 t.column("revision", .text).notNull()
+                t.column("revisionNote", .text)
                 t.column("node", .text).notNull()
                 t.column("dryRun", .boolean).notNull()
                 t.column("startedAt", .datetime).notNull()
@@ -44,31 +45,34 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
                 t.column("pid", .integer).notNull()
             }
             try db.create(table: "outcome") { t in
-                t.column("runId", .integer).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("runId", .integer).notNull().references("run", onDelete: .cascade)
                 t.column("position", .integer).notNull()
                 t.column("resource", .text).notNull()
                 t.column("outcome", .text).notNull()
                 t.column("action", .text)
-                t.column("changes", .text).notNull()  // JSON array of PropertyChange
                 t.column("error", .text)
                 t.primaryKey(["runId", "position"])
             }
+            try db.create(table: "outcomeChange") { t in
+                t.column("runId", .integer).notNull().references("run", onDelete: .cascade)
+                t.column("position", .integer).notNull()  // the outcome's
+                t.column("property", .text).notNull()
+                t.column("fromValue", .text)
+                t.column("toValue", .text)
+                t.column("note", .text)
+            }
+            try db.create(index: "outcomeChangeByOutcome", on: "outcomeChange", columns: ["runId", "position"])
             try db.create(table: "inventory") { t in
                 t.column("node", .text).notNull()
                 t.column("resource", .text).notNull()
                 t.column("addedAt", .datetime).notNull()
                 t.primaryKey(["node", "resource"])
             }
-        }
-        migrator.registerMigration("v2-pending-handlers") { db in
             try db.create(table: "pendingHandler") { t in
                 t.column("node", .text).notNull()
                 t.column("handler", .text).notNull()
                 t.primaryKey(["node", "handler"])
             }
-        }
-        migrator.registerMigration("v3-revision-note") { db in
-            try db.alter(table: "run") { t in t.add(column: "revisionNote", .text) }
         }
         return migrator
     }
@@ -88,22 +92,24 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
 
     public func finish(_ run: RunReport) throws {
         guard let id = run.id else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         try database.write { db in
             var row = RunRow(run)
             row.id = id
             try row.update(db)
             try db.execute(sql: "DELETE FROM outcome WHERE runId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM outcomeChange WHERE runId = ?", arguments: [id])
+            let outcome = try db.cachedStatement(
+                sql: "INSERT INTO outcome (runId, position, resource, outcome, action, error) VALUES (?, ?, ?, ?, ?, ?)")
+            let change = try db.cachedStatement(
+                sql: "INSERT INTO outcomeChange (runId, position, property, fromValue, toValue, note) VALUES (?, ?, ?, ?, ?, ?)")
             // Unchanged resources are counted, not listed: a no-op run of 50,000 resources
             // writes one row, not 50,000.
-            for (position, outcome) in run.outcomes.enumerated() where outcome.outcome != .unchanged {
-                let changes = String(decoding: try encoder.encode(outcome.changes), as: UTF8.self)
-                try db.execute(
-                    sql: "INSERT INTO outcome (runId, position, resource, outcome, action, changes, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [id, position, outcome.resource.description, outcome.outcome.rawValue,
-                                outcome.action?.rawValue, changes, outcome.error]
-                )
+            for (position, result) in run.outcomes.enumerated() where result.outcome != .unchanged {
+                try outcome.execute(arguments: [id, position, result.resource.description, result.outcome.rawValue,
+                                                result.action?.rawValue, result.error])
+                for diff in result.changes {
+                    try change.execute(arguments: [id, position, diff.property, diff.from, diff.to, diff.note])
+                }
             }
         }
     }
@@ -118,19 +124,17 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
     public func addToInventory(_ resources: [ResourceID], node: String) throws {
         guard !resources.isEmpty else { return }
         try database.write { db in
-            for resource in resources {
-                try db.execute(sql: "INSERT OR IGNORE INTO inventory (node, resource, addedAt) VALUES (?, ?, ?)",
-                               arguments: [node, resource.description, Date()])
-            }
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO inventory (node, resource, addedAt) VALUES (?, ?, ?)")
+            let now = Date()
+            for resource in resources { try insert.execute(arguments: [node, resource.description, now]) }
         }
     }
 
     public func removeFromInventory(_ resources: [ResourceID], node: String) throws {
         guard !resources.isEmpty else { return }
         try database.write { db in
-            for resource in resources {
-                try db.execute(sql: "DELETE FROM inventory WHERE node = ? AND resource = ?", arguments: [node, resource.description])
-            }
+            let delete = try db.cachedStatement(sql: "DELETE FROM inventory WHERE node = ? AND resource = ?")
+            for resource in resources { try delete.execute(arguments: [node, resource.description]) }
         }
     }
 
@@ -160,22 +164,25 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         }
     }
 
-    /// One run with every resource outcome, or nil if there is no such run.
+    /// One run with every recorded resource outcome, or nil if there is no such run.
     public func run(id: Int64) throws -> RunReport? {
         try database.read { db in
             guard let row = try RunRow.fetchOne(db, key: id) else { return nil }
-            let decoder = JSONDecoder()
+            var changes: [Int: [PropertyChange]] = [:]
+            for change in try Row.fetchAll(db, sql: "SELECT * FROM outcomeChange WHERE runId = ? ORDER BY rowid", arguments: [id]) {
+                changes[change["position"], default: []].append(
+                    PropertyChange(change["property"], from: change["fromValue"], to: change["toValue"], note: change["note"]))
+            }
             let outcomes = try Row.fetchAll(db, sql: "SELECT * FROM outcome WHERE runId = ? ORDER BY position", arguments: [id])
                 .map { row -> ResourceOutcome in
                     let resourceText: String = row["resource"]
-                    let changesText: String = row["changes"]
                     let kindText: String = row["outcome"]
                     let actionText: String? = row["action"]
                     return ResourceOutcome(
                         ResourceID(parsing: resourceText) ?? ResourceID("unknown", resourceText),
                         ResourceOutcome.Kind(rawValue: kindText) ?? .failed,
                         action: actionText.flatMap(Resource.Action.init(rawValue:)),
-                        changes: (try? decoder.decode([PropertyChange].self, from: Data(changesText.utf8))) ?? [],
+                        changes: changes[row["position"]] ?? [],
                         error: row["error"]
                     )
                 }

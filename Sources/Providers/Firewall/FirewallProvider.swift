@@ -16,6 +16,10 @@ public struct FirewallProvider: Provider {
 
     let node: Node
     let runner: CommandRunner
+    /// The rules the last plan read, for the converge that follows it: reading 77,000 rules
+    /// again costs half a second. A rule changed by someone else in between makes the one
+    /// atomic restore fail, not go wrong.
+    private let lastRead = LastRead()
 
     public init(host: Node, runner: CommandRunner? = nil) {
         node = host
@@ -58,6 +62,7 @@ public struct FirewallProvider: Provider {
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let live = try readRuleset()
+        lastRead.store(live)
         let addresses = try ourAddresses()
         return FirewallComparison(desired: desired, want: FirewallRules(desired), live: live, addresses: addresses, node: node).resources()
     }
@@ -68,7 +73,7 @@ public struct FirewallProvider: Provider {
         let failAll = { (message: String) in Dictionary(uniqueKeysWithValues: resources.map { ($0.id, message) }) }
         do {
             let want = FirewallRules(desired)
-            let live = try readRuleset()
+            let live = try lastRead.take() ?? readRuleset()
             let restore = RestoreScript(want: want, live: live)
             if !restore.isEmpty {
                 let test = try runner.output(["iptables-restore", "--noflush", "-w", "--test"], input: Data(restore.text.utf8))
@@ -116,4 +121,14 @@ public struct FirewallProvider: Provider {
     public func trigger(_ handler: ResourceID) async throws {
         throw RunError("iptables has no handler \(handler)")
     }
+}
+
+/// One ruleset handed from a plan to the converge after it.
+private final class LastRead: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ruleset: IPTablesRuleset?
+
+    func store(_ ruleset: IPTablesRuleset) { lock.withLock { self.ruleset = ruleset } }
+
+    func take() -> IPTablesRuleset? { lock.withLock { defer { ruleset = nil }; return ruleset } }
 }

@@ -6,23 +6,34 @@ struct IPTablesRuleset: Equatable, Sendable {
     /// table → chain → rules, in order.
     var tables: [String: [String: [String]]] = [:]
 
-    /// Parses `iptables-save` output (any number of tables).
+    /// Parses `iptables-save` output (any number of tables). Works on UTF-8 bytes: at
+    /// 77,000 rules, splitting by Character costs more than iptables-save itself.
     static func parse(_ text: String) -> IPTablesRuleset {
         var ruleset = IPTablesRuleset()
         var table = ""
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("*") {
-                table = String(line.dropFirst())
-                ruleset.tables[table] = [:]
-            } else if line.hasPrefix(":") {
-                let chain = line.dropFirst().split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
-                ruleset.tables[table, default: [:]][chain] = ruleset.tables[table]?[chain] ?? []
-            } else if line.hasPrefix("-A ") {
+        var chains: [String: [String]] = [:]
+        func finishTable() {
+            if !table.isEmpty { ruleset.tables[table, default: [:]].merge(chains) { $0 + $1 } }
+        }
+        let space = UInt8(ascii: " ")
+        for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
+            switch line.first {
+            case UInt8(ascii: "*"):
+                finishTable()
+                table = String(decoding: line.dropFirst(), as: UTF8.self)
+                chains = [:]
+            case UInt8(ascii: ":"):
+                chains[String(decoding: line.dropFirst().prefix { $0 != space }, as: UTF8.self), default: []] += []
+            case UInt8(ascii: "-") where line.starts(with: "-A ".utf8):
                 let rest = line.dropFirst(3)
-                guard let space = rest.firstIndex(of: " ") else { continue }
-                ruleset.tables[table, default: [:]][String(rest[..<space]), default: []].append(String(rest[rest.index(after: space)...]))
+                guard let gap = rest.firstIndex(of: space) else { continue }
+                chains[String(decoding: rest[..<gap], as: UTF8.self), default: []]
+                    .append(String(decoding: rest[rest.index(after: gap)...], as: UTF8.self))
+            default:
+                continue
             }
         }
+        finishTable()
         return ruleset
     }
 
