@@ -40,13 +40,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
-        .testTarget(name: "DesiredStateTests", dependencies: ["DesiredState"], exclude: ["SchemaCorpus"]),
+        .testTarget(name: "DesiredStateTests", dependencies: ["Basics", "DesiredState"], exclude: ["SchemaCorpus"]),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "Basics"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 
         .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "RunLog"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "RunLog"]),
     ]
 )

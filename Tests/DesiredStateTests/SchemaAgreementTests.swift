@@ -1,3 +1,4 @@
+import Basics
 import DesiredState
 import Foundation
 import Testing
@@ -14,16 +15,8 @@ import Testing
 
     /// Runs `scripts/schema-check` (Python jsonschema, YAML 1.2) and returns its exit status and output.
     static func schemaCheck(_ files: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = repository.appendingPathComponent("scripts/schema-check")
-        process.arguments = files
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let result = try CommandRunner().output([repository.appendingPathComponent("scripts/schema-check").path] + files)
+        return (result.status, result.stdout + result.stderr)
     }
 
     @Test func theExampleSatisfiesTheSchemas() throws {

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Testing
 
@@ -22,17 +23,7 @@ enum ReconcileBinary {
 
     /// Runs another program (git) and returns its stdout; throws when it fails.
     static func shell(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
-        return String(decoding: data, as: UTF8.self)
+        try CommandRunner().run(arguments)
     }
 
     static func run(_ arguments: [String], in directory: URL = repository) throws -> Result {
