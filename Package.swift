@@ -21,6 +21,10 @@ let package = Package(
         .systemLibrary(name: "CLibgit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         // A bare mirror of the desired-state repository: fetch, resolve refs, read trees.
         .target(name: "Git", dependencies: ["CLibgit2"]),
+        // libvirt's C API (Debian's libvirt-dev); only the Libvirt module imports it.
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        // Safe Swift over libvirt: connections, domains; errors read on the failing thread.
+        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
         // Command runner (argument arrays, never a shell), atomic file writes, the state lock.
         .target(name: "Basics"),
         // The desired-state model: kinds, loading from a directory, validation with positions.
@@ -43,6 +47,7 @@ let package = Package(
         .testTarget(name: "DesiredStateTests", dependencies: ["Basics", "DesiredState"], exclude: ["SchemaCorpus"]),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "Basics"]),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 

@@ -1,0 +1,126 @@
+import CLibvirt
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One connection to a libvirt daemon (`qemu:///system`, `qemu+ssh://root@hv1/system`) or
+/// to the in-process test driver (`test:///default`).
+///
+/// Owns the C handle: closed in `deinit`, not `Sendable`. Every call reads libvirt's error
+/// on the thread that failed.
+public final class Connection {
+    private let handle: OpaquePointer
+    public let uri: String
+
+    /// A domain as listed: what the plan compares.
+    public struct DomainInfo: Sendable, Equatable {
+        public enum State: String, Sendable {
+            case running, stopped, paused, other
+        }
+
+        public var name: String
+        public var uuid: String
+        public var state: State
+        public var autostart: Bool
+        /// The persistent (inactive) definition, as libvirt stores it.
+        public var xml: String
+    }
+
+    public init(uri: String) throws(LibvirtError) {
+        _ = Self.silenced
+        guard let handle = virConnectOpen(uri) else { throw LibvirtError.last("connect to \(uri)") }
+        self.handle = handle
+        self.uri = uri
+    }
+
+    deinit { virConnectClose(handle) }
+
+    /// libvirt prints every error to stderr unless told otherwise; ours are thrown instead.
+    private static let silenced: Void = { virSetErrorFunc(nil) { _, _ in } }()
+
+    /// Every domain, active or not, with state, autostart and inactive XML: one pass.
+    public func domains() throws(LibvirtError) -> [DomainInfo] {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let count = virConnectListAllDomains(handle, &list, 0)
+        try LibvirtError.check(count, "list domains on \(uri)")
+        defer {
+            for index in 0..<Int(count) { virDomainFree(list?[index]) }
+            free(list)
+        }
+        var domains: [DomainInfo] = []
+        for index in 0..<Int(count) {
+            guard let domain = list?[index] else { continue }
+            domains.append(try info(domain))
+        }
+        return domains.sorted { $0.name < $1.name }
+    }
+
+    /// One domain by name, or nil when there is none (and only then).
+    public func domain(named name: String) throws(LibvirtError) -> DomainInfo? {
+        guard let domain = virDomainLookupByName(handle, name) else {
+            let error = LibvirtError.last("find domain \(name)")
+            if error.isNotFound { return nil }
+            throw error
+        }
+        defer { virDomainFree(domain) }
+        return try info(domain)
+    }
+
+    /// Defines (or redefines) a persistent domain from its XML.
+    public func define(xml: String) throws(LibvirtError) {
+        guard let domain = virDomainDefineXML(handle, xml) else { throw LibvirtError.last("define domain") }
+        virDomainFree(domain)
+    }
+
+    public func start(_ name: String) throws(LibvirtError) {
+        try withDomain(name, "start") { virDomainCreate($0) }
+    }
+
+    /// Stops at once, like pulling the plug.
+    public func destroy(_ name: String) throws(LibvirtError) {
+        try withDomain(name, "destroy") { virDomainDestroy($0) }
+    }
+
+    public func setAutostart(_ name: String, _ autostart: Bool) throws(LibvirtError) {
+        try withDomain(name, "set autostart of") { virDomainSetAutostart($0, autostart ? 1 : 0) }
+    }
+
+    /// Removes the definition, with its managed save, snapshot metadata and NVRAM. Drivers
+    /// that do not know the NVRAM flag (the test driver, older libvirt) get the others.
+    public func undefine(_ name: String) throws(LibvirtError) {
+        let flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
+        do {
+            try withDomain(name, "undefine") { virDomainUndefineFlags($0, flags | VIR_DOMAIN_UNDEFINE_NVRAM.rawValue) }
+        } catch where error.message.contains("unsupported flags") {
+            try withDomain(name, "undefine") { virDomainUndefineFlags($0, flags) }
+        }
+    }
+
+    private func withDomain(_ name: String, _ verb: String, _ call: (OpaquePointer) -> Int32) throws(LibvirtError) {
+        guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("\(verb) domain \(name)") }
+        defer { virDomainFree(domain) }
+        try LibvirtError.check(call(domain), "\(verb) domain \(name)")
+    }
+
+    private func info(_ domain: OpaquePointer) throws(LibvirtError) -> DomainInfo {
+        let name = virDomainGetName(domain).map { String(cString: $0) } ?? ""
+        var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
+        try LibvirtError.check(virDomainGetUUIDString(domain, &uuid), "read the uuid of \(name)")
+        var state: Int32 = 0, reason: Int32 = 0
+        try LibvirtError.check(virDomainGetState(domain, &state, &reason, 0), "read the state of \(name)")
+        var autostart: Int32 = 0
+        try LibvirtError.check(virDomainGetAutostart(domain, &autostart), "read autostart of \(name)")
+        guard let xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE.rawValue) else {
+            throw LibvirtError.last("read the definition of \(name)")
+        }
+        defer { free(xml) }
+        let mapped: DomainInfo.State =
+            switch UInt32(state) {
+            case VIR_DOMAIN_RUNNING.rawValue, VIR_DOMAIN_BLOCKED.rawValue: .running
+            case VIR_DOMAIN_SHUTOFF.rawValue, VIR_DOMAIN_SHUTDOWN.rawValue, VIR_DOMAIN_CRASHED.rawValue: .stopped
+            case VIR_DOMAIN_PAUSED.rawValue, VIR_DOMAIN_PMSUSPENDED.rawValue: .paused
+            default: .other
+            }
+        return DomainInfo(name: name, uuid: String(cString: uuid), state: mapped, autostart: autostart != 0, xml: String(cString: xml))
+    }
+}

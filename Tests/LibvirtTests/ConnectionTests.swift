@@ -1,0 +1,71 @@
+import Foundation
+import Libvirt
+import Testing
+
+/// Against libvirt's in-process test driver: the real API, state private to this process.
+@Suite struct ConnectionTests {
+    static func xml(_ name: String, uuid: String = UUID().uuidString.lowercased(), memoryKiB: Int = 131_072) -> String {
+        """
+        <domain type='test'>
+          <name>\(name)</name>
+          <uuid>\(uuid)</uuid>
+          <metadata><rc:managed xmlns:rc="urn:reconcile:1"/></metadata>
+          <memory unit='KiB'>\(memoryKiB)</memory>
+          <vcpu>1</vcpu>
+          <os><type arch='x86_64'>hvm</type></os>
+        </domain>
+        """
+    }
+
+    @Test func definesListsStartsStopsAndUndefinesDomains() throws {
+        let connection = try Connection(uri: "test:///default")
+        let name = "rctest-\(UUID().uuidString.prefix(8).lowercased())"
+        let uuid = UUID().uuidString.lowercased()
+        try connection.define(xml: Self.xml(name, uuid: uuid))
+
+        var domain = try #require(try connection.domain(named: name))
+        #expect(domain.uuid == uuid && domain.state == .stopped && !domain.autostart)
+        #expect(domain.xml.contains("urn:reconcile:1"))
+        #expect(try connection.domains().contains { $0.name == name })
+
+        try connection.start(name)
+        try connection.setAutostart(name, true)
+        domain = try #require(try connection.domain(named: name))
+        #expect(domain.state == .running && domain.autostart)
+
+        try connection.destroy(name)
+        #expect(try connection.domain(named: name)?.state == .stopped)
+        try connection.undefine(name)
+        #expect(try connection.domain(named: name) == nil)
+    }
+
+    @Test func missingDomainsAreNilOnlyWhenNotFound() throws {
+        let connection = try Connection(uri: "test:///default")
+        #expect(try connection.domain(named: "rctest-none") == nil)
+        do {
+            try connection.start("rctest-none")
+            Issue.record("started a missing domain")
+        } catch {
+            #expect(error.isNotFound && error.description.hasPrefix("start domain rctest-none: "))
+        }
+    }
+
+    @Test func aBadURIIsAClearError() {
+        do {
+            _ = try Connection(uri: "nosuchdriver:///x")
+            Issue.record("connected to nothing")
+        } catch {
+            #expect(error.description.hasPrefix("connect to nosuchdriver:///x: "))
+        }
+    }
+
+    @Test func invalidXMLIsRefusedWithLibvirtsMessage() throws {
+        let connection = try Connection(uri: "test:///default")
+        do {
+            try connection.define(xml: "<domain type='test'><name>rctest-bad</name></domain>")
+            Issue.record("defined a domain without memory")
+        } catch {
+            #expect(error.description.hasPrefix("define domain: "))
+        }
+    }
+}
