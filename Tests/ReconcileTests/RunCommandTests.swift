@@ -217,6 +217,10 @@ final class CLIFixture {
         #expect(shown.stdout.hasPrefix("Run #1: failed, apply on hv1\n"))
         #expect(shown.stdout.contains("failed       dhcp_host[cpro0007] (create)\n    dhcpd -t rejected the candidate hosts file"))
         #expect(try fixture.tool("show", "9").status == 64)
+        let json = try fixture.tool("history", "--output", "json")
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(runs.count == 1 && runs.first?["status"] as? String == "failed")
+        #expect((runs.first?["startedAt"] as? String)?.range(of: #"^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression) != nil)
     }
 
     @Test func aSecondRunExits75NamingTheHolderOrWaitsForIt() throws {
