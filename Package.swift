@@ -34,7 +34,7 @@ let package = Package(
         // Run history and the inventory of what reconcile created, in SQLite.
         .target(name: "RunLog", dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
-        .target(name: "Providers", dependencies: ["Basics", "Engine"]),
+        .target(name: "Providers", dependencies: ["Basics", "Engine", "Libvirt"]),
         // The command-line tool: parses arguments, prints, hands off to the library modules.
         .executableTarget(
             name: "reconcile",
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 
-        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState", "Libvirt"]),
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "RunLog"]),
     ]
 )
