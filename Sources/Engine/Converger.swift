@@ -24,9 +24,7 @@ struct Converger {
             progress(outcome)
         }
 
-        let deletions = plan.deletions
-        let levels = [deletions] + DependencyOrder.levels(plan.resources.filter { $0.action != .delete })
-        for level in levels {
+        for level in plan.steps {
             var ready: [String: [Resource]] = [:]
             for resource in level {
                 if !resource.needsWork {

@@ -1,9 +1,9 @@
 /// Every resource of a run, in the order the plan prints and apply walks them.
 public struct Plan: Sendable {
     /// Deletions first, then the rest in dependency order (a resource after those it depends on).
-    public var resources: [Resource]
+    public let resources: [Resource]
     /// Handlers an earlier run was notified to run but did not (see ``RunRecorder/pendingHandlers(node:)``).
-    public var pendingHandlers: [ResourceID]
+    public let pendingHandlers: [ResourceID]
 
     public struct Counts: Sendable, Codable, Equatable {
         public var add = 0, change = 0, remove = 0, unchanged = 0, conflicts = 0
@@ -13,11 +13,14 @@ public struct Plan: Sendable {
         }
     }
 
+    /// The order apply walks: the deletions, then each dependency level in turn.
+    public let steps: [[Resource]]
+
     public init(_ resources: [Resource], pendingHandlers: [ResourceID] = []) {
         self.pendingHandlers = pendingHandlers
         let deletions = resources.filter { $0.action == .delete }.sorted { $0.id < $1.id }
-        let rest = DependencyOrder.levels(resources.filter { $0.action != .delete }).flatMap { $0 }
-        self.resources = deletions + rest
+        steps = [deletions] + DependencyOrder.levels(resources.filter { $0.action != .delete })
+        self.resources = steps.flatMap { $0 }
     }
 
     public var counts: Counts {
