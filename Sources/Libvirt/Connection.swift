@@ -96,6 +96,55 @@ public final class Connection {
         }
     }
 
+    // MARK: - Storage
+
+    /// A volume of a storage pool.
+    public struct VolumeInfo: Sendable, Equatable {
+        public var name: String
+        public var capacityBytes: UInt64
+    }
+
+    /// The volumes of `pool`, or nil when there is no such pool (and only then).
+    public func volumes(pool name: String) throws(LibvirtError) -> [VolumeInfo]? {
+        guard let pool = virStoragePoolLookupByName(handle, name) else {
+            let error = LibvirtError.last("find storage pool \(name)")
+            if error.isNotFound { return nil }
+            throw error
+        }
+        defer { virStoragePoolFree(pool) }
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let count = virStoragePoolListAllVolumes(pool, &list, 0)
+        try LibvirtError.check(count, "list the volumes of pool \(name)")
+        defer {
+            for index in 0..<Int(count) { virStorageVolFree(list?[index]) }
+            free(list)
+        }
+        var volumes: [VolumeInfo] = []
+        for index in 0..<Int(count) {
+            guard let volume = list?[index] else { continue }
+            var info = virStorageVolInfo()
+            try LibvirtError.check(virStorageVolGetInfo(volume, &info), "read a volume of pool \(name)")
+            volumes.append(VolumeInfo(name: virStorageVolGetName(volume).map { String(cString: $0) } ?? "", capacityBytes: info.capacity))
+        }
+        return volumes.sorted { $0.name < $1.name }
+    }
+
+    /// Creates a volume in `pool` from its XML.
+    public func createVolume(pool name: String, xml: String) throws(LibvirtError) {
+        guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
+        defer { virStoragePoolFree(pool) }
+        guard let volume = virStorageVolCreateXML(pool, xml, 0) else { throw LibvirtError.last("create a volume in pool \(name)") }
+        virStorageVolFree(volume)
+    }
+
+    public func deleteVolume(pool name: String, volume: String) throws(LibvirtError) {
+        guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
+        defer { virStoragePoolFree(pool) }
+        guard let handle = virStorageVolLookupByName(pool, volume) else { throw LibvirtError.last("find volume \(volume) in \(name)") }
+        defer { virStorageVolFree(handle) }
+        try LibvirtError.check(virStorageVolDelete(handle, 0), "delete volume \(volume) in \(name)")
+    }
+
     private func withDomain(_ name: String, _ verb: String, _ call: (OpaquePointer) -> Int32) throws(LibvirtError) {
         guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("\(verb) domain \(name)") }
         defer { virDomainFree(domain) }

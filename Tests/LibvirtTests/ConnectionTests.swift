@@ -69,3 +69,29 @@ import Testing
         }
     }
 }
+
+@Suite struct StorageTests {
+    @Test func volumesAreCreatedListedAndDeleted() throws {
+        let connection = try Connection(uri: "test:///default")
+        let name = "rctest-\(UUID().uuidString.prefix(8).lowercased())-root"
+        try connection.createVolume(pool: "default-pool", xml: """
+            <volume><name>\(name)</name><capacity unit='MiB'>64</capacity>
+            <target><format type='qcow2'/></target></volume>
+            """)
+        let volume = try #require(try connection.volumes(pool: "default-pool")?.first { $0.name == name })
+        #expect(volume.capacityBytes == 64 << 20)
+        try connection.deleteVolume(pool: "default-pool", volume: name)
+        #expect(try connection.volumes(pool: "default-pool")?.contains { $0.name == name } == false)
+    }
+
+    @Test func aMissingPoolIsNilAndNamedInErrors() throws {
+        let connection = try Connection(uri: "test:///default")
+        #expect(try connection.volumes(pool: "rctest-nopool") == nil)
+        do {
+            try connection.createVolume(pool: "rctest-nopool", xml: "<volume><name>x</name><capacity>1</capacity></volume>")
+            Issue.record("created a volume in a missing pool")
+        } catch {
+            #expect(error.isNotFound && error.description.hasPrefix("find storage pool rctest-nopool: "))
+        }
+    }
+}
