@@ -137,6 +137,17 @@ public final class Connection {
         virStorageVolFree(volume)
     }
 
+    /// A volume's path on the host, for use as a backing file.
+    public func volumePath(pool name: String, volume: String) throws(LibvirtError) -> String {
+        guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
+        defer { virStoragePoolFree(pool) }
+        guard let handle = virStorageVolLookupByName(pool, volume) else { throw LibvirtError.last("find volume \(volume) in \(name)") }
+        defer { virStorageVolFree(handle) }
+        guard let path = virStorageVolGetPath(handle) else { throw LibvirtError.last("read the path of \(volume)") }
+        defer { free(path) }
+        return String(cString: path)
+    }
+
     public func deleteVolume(pool name: String, volume: String) throws(LibvirtError) {
         guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
         defer { virStoragePoolFree(pool) }

@@ -1,0 +1,112 @@
+import DesiredState
+import Engine
+import Foundation
+import Libvirt
+import Providers
+import RunLog
+import Testing
+
+/// The VM provider against libvirt's test driver (real API, state private to this process,
+/// kept while a connection is open: each test holds one for its whole length).
+@Suite(.serialized) struct LibvirtProviderTests {
+    let name = "rctest-\(UUID().uuidString.prefix(8).lowercased())"
+    let state = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-libvirt-\(UUID().uuidString)").path
+
+    func desired(memory: String = "128MiB", vmState: String = "running", pool: String = "default-pool", vms: Bool = true) throws -> DesiredState {
+        try desiredState("""
+            kind: Host
+            name: hv1
+            roles: [hypervisor]
+            libvirt: test:///default
+            ---
+            kind: Network
+            name: nat
+            cidr: 10.1.0.0/24
+            libvirtNetwork: default
+            ---
+            \(vms ? """
+            kind: VirtualMachine
+            name: \(name)
+            host: hv1
+            memory: \(memory)
+            vcpus: 1
+            state: \(vmState)
+            disks: [{name: root, pool: \(pool), size: 64MiB}]
+            interfaces: [{network: nat, mac: "00:25:22:bd:d1:20"}]
+            """ : "")
+            """)
+    }
+
+    func run(_ desired: DesiredState, dryRun: Bool = false, allowPrune: Bool = false) async throws -> RunReport {
+        let log = try RunLog(stateDirectory: state)
+        let reconciler = Reconciler(node: "hv1", providers: [LibvirtProvider(host: desired.hosts[0])], recorder: log)
+        return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
+    }
+
+    /// Removes what a test made; the test driver forgets it anyway once the last connection closes.
+    func cleanUp() {
+        try? FileManager.default.removeItem(atPath: state)
+    }
+
+    @Test func createsTheVolumeThenTheDomainThenNothingTheSecondTime() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        let first = try await run(try desired())
+        #expect(first.status == .converged, "\(first.outcomes)")
+        #expect(first.outcomes.map(\.resource.description) == ["libvirt_volume[\(name)-root]", "libvirt_domain[\(name)]"])
+        let domain = try #require(try connection.domain(named: name))
+        #expect(domain.state == .running && domain.autostart)
+        #expect(try connection.volumes(pool: "default-pool")?.contains { $0.name == "\(name)-root" } == true)
+
+        let second = try await run(try desired())
+        #expect(second.status == .converged && second.counts.unchanged == 2 && second.counts.updated == 0)
+    }
+
+    @Test func changesAndDriftAreCorrected() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        _ = try await run(try desired())
+        try connection.setAutostart(name, false)  // drift, as `virsh autostart --disable` would
+        let dry = try await run(try desired(memory: "256MiB"), dryRun: true)
+        #expect(dry.status == .changesPending)
+        #expect(dry.outcomes.last?.changes == [PropertyChange("memory", from: "128 MiB", to: "256 MiB"),
+                                               PropertyChange("autostart", from: "false", to: "true")])
+        let update = try await run(try desired(memory: "256MiB"))
+        #expect(update.status == .converged, "\(update.outcomes.filter { $0.outcome == .failed })")
+        #expect(try await run(try desired(memory: "256MiB", vmState: "stopped")).status == .converged)
+        #expect(try connection.domain(named: name)?.state == .stopped)
+        #expect(try await run(try desired(memory: "256MiB", vmState: "stopped"), dryRun: true).status == .noChanges)
+    }
+
+    @Test func aForeignDomainWithTheNameIsAConflictAndUntouched() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        try connection.define(xml: "<domain type='test'><name>\(name)</name><memory>65536</memory><os><type>hvm</type></os></domain>")
+        let before = try connection.domain(named: name)
+        let report = try await run(try desired())
+        #expect(report.status == .failed)
+        #expect(report.outcomes.last?.error == "a domain named \(name) exists on test:///default and is not managed by reconcile")
+        #expect(try connection.domain(named: name) == before)
+    }
+
+    @Test func aMissingPoolIsAPlanErrorNamingIt() async throws {
+        defer { cleanUp() }
+        let report = try await run(try desired(pool: "rctest-nopool"))
+        #expect(report.status == .failed)
+        #expect(report.outcomes.first?.error == "storage pool rctest-nopool does not exist on test:///default")
+        #expect(report.outcomes.last?.outcome == .skipped)
+    }
+
+    @Test func removingARunningVMNeedsAllowPruneAndKeepsItsVolume() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        _ = try await run(try desired())
+        let refused = try await run(try desired(vms: false))
+        #expect(refused.status == .refused)
+        #expect(try connection.domain(named: name) != nil)
+        let removed = try await run(try desired(vms: false), allowPrune: true)
+        #expect(removed.status == .converged)
+        #expect(try connection.domain(named: name) == nil)
+        #expect(try connection.volumes(pool: "default-pool")?.contains { $0.name == "\(name)-root" } == true)
+    }
+}
