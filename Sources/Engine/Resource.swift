@@ -77,3 +77,10 @@ public struct Notify: Hashable, Sendable {
         self.timing = timing
     }
 }
+
+extension Array where Element == Resource {
+    /// Every resource of a batch failed with the same error, as `Provider.converge` reports it.
+    public func failing(with message: String) -> [ResourceID: String] {
+        Dictionary(map { ($0.id, message) }, uniquingKeysWith: { first, _ in first })
+    }
+}

@@ -131,29 +131,39 @@ public final class Connection {
 
     /// Creates a volume in `pool` from its XML.
     public func createVolume(pool name: String, xml: String) throws(LibvirtError) {
-        guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
-        defer { virStoragePoolFree(pool) }
-        guard let volume = virStorageVolCreateXML(pool, xml, 0) else { throw LibvirtError.last("create a volume in pool \(name)") }
-        virStorageVolFree(volume)
+        try withPool(name) { pool throws(LibvirtError) in
+            guard let volume = virStorageVolCreateXML(pool, xml, 0) else { throw LibvirtError.last("create a volume in pool \(name)") }
+            virStorageVolFree(volume)
+        }
     }
 
     /// A volume's path on the host, for use as a backing file.
     public func volumePath(pool name: String, volume: String) throws(LibvirtError) -> String {
-        guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
-        defer { virStoragePoolFree(pool) }
-        guard let handle = virStorageVolLookupByName(pool, volume) else { throw LibvirtError.last("find volume \(volume) in \(name)") }
-        defer { virStorageVolFree(handle) }
-        guard let path = virStorageVolGetPath(handle) else { throw LibvirtError.last("read the path of \(volume)") }
-        defer { free(path) }
-        return String(cString: path)
+        try withVolume(volume, in: name) { handle throws(LibvirtError) in
+            guard let path = virStorageVolGetPath(handle) else { throw LibvirtError.last("read the path of \(volume)") }
+            defer { free(path) }
+            return String(cString: path)
+        }
     }
 
     public func deleteVolume(pool name: String, volume: String) throws(LibvirtError) {
+        try withVolume(volume, in: name) { handle throws(LibvirtError) in
+            try LibvirtError.check(virStorageVolDelete(handle, 0), "delete volume \(volume) in \(name)")
+        }
+    }
+
+    private func withPool<T>(_ name: String, _ body: (OpaquePointer) throws(LibvirtError) -> T) throws(LibvirtError) -> T {
         guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
         defer { virStoragePoolFree(pool) }
-        guard let handle = virStorageVolLookupByName(pool, volume) else { throw LibvirtError.last("find volume \(volume) in \(name)") }
-        defer { virStorageVolFree(handle) }
-        try LibvirtError.check(virStorageVolDelete(handle, 0), "delete volume \(volume) in \(name)")
+        return try body(pool)
+    }
+
+    private func withVolume<T>(_ volume: String, in pool: String, _ body: (OpaquePointer) throws(LibvirtError) -> T) throws(LibvirtError) -> T {
+        try withPool(pool) { handle throws(LibvirtError) in
+            guard let found = virStorageVolLookupByName(handle, volume) else { throw LibvirtError.last("find volume \(volume) in \(pool)") }
+            defer { virStorageVolFree(found) }
+            return try body(found)
+        }
     }
 
     private func withDomain(_ name: String, _ verb: String, _ call: (OpaquePointer) -> Int32) throws(LibvirtError) {

@@ -20,7 +20,8 @@ public struct DHCPProvider: Provider {
     let settings: Node.DHCPSettings
     let runner: CommandRunner
     /// The hosts file as it was before this run wrote it, for restoring when dhcpd will not start.
-    private let previous = PreviousContents()
+    /// `.some(nil)` when there was no file; nil until this run writes it.
+    private let previous = Locked<String??>(nil)
 
     public init(host: Node, runner: CommandRunner? = nil) {
         settings = host.dhcp
@@ -99,7 +100,6 @@ public struct DHCPProvider: Provider {
     // MARK: - Converge
 
     public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
-        let failAll = { (message: String) in Dictionary(uniqueKeysWithValues: resources.map { ($0.id, message) }) }
         do {
             let oldText = (try? String(contentsOfFile: settings.hostsFile, encoding: .utf8))
             var entries = oldText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
@@ -111,13 +111,13 @@ public struct DHCPProvider: Provider {
             let addInclude = resources.contains { $0.id.type == Self.includeType }
             try check(candidate, addingInclude: addInclude)
             if candidate != oldText {
-                previous.remember(oldText)
+                previous.withLock { if $0 == nil { $0 = .some(oldText) } }
                 try AtomicFile.write(Data(candidate.utf8), to: settings.hostsFile)
             }
             if addInclude { try appendInclude() }
             return [:]
         } catch {
-            return failAll("\(error)")
+            return resources.failing(with: "\(error)")
         }
     }
 
@@ -157,7 +157,7 @@ public struct DHCPProvider: Provider {
         let first = try runner.output(settings.restart)
         guard first.status != 0 else { return }
         let failure = "dhcpd did not start (\(settings.restart.joined(separator: " ")) exited \(first.status)): \(DHCPDOutput.errors(in: first.stderr + first.stdout))"
-        guard let old = previous.take() else { throw RunError(failure) }
+        guard let old = previous.withLock({ stored in defer { stored = nil }; return stored }) else { throw RunError(failure) }
         // Put back the file dhcpd last ran with, and start it again with that.
         if let old { try AtomicFile.write(Data(old.utf8), to: settings.hostsFile) } else { try? FileManager.default.removeItem(atPath: settings.hostsFile) }
         let second = try runner.output(settings.restart)
@@ -165,16 +165,6 @@ public struct DHCPProvider: Provider {
             : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"
         throw RunError("\(failure); \(restored)")
     }
-}
-
-/// The previous content of the hosts file (nil inside: there was none), for one run.
-private final class PreviousContents: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: String??
-
-    func remember(_ text: String?) { lock.withLock { if stored == nil { stored = .some(text) } } }
-
-    func take() -> String?? { lock.withLock { defer { stored = nil }; return stored } }
 }
 
 /// dhcpd's own words: its `file line N: problem` lines, without banner and advice.

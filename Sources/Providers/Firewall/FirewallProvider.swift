@@ -19,7 +19,7 @@ public struct FirewallProvider: Provider {
     /// The rules the last plan read, for the converge that follows it: reading 77,000 rules
     /// again costs half a second. A rule changed by someone else in between makes the one
     /// atomic restore fail, not go wrong.
-    private let lastRead = LastRead()
+    private let lastRead = Locked<IPTablesRuleset?>(nil)
 
     public init(host: Node, runner: CommandRunner? = nil) {
         node = host
@@ -62,7 +62,7 @@ public struct FirewallProvider: Provider {
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let live = try readRuleset()
-        lastRead.store(live)
+        lastRead.withLock { $0 = live }
         let addresses = try ourAddresses()
         return FirewallComparison(desired: desired, want: FirewallRules(desired), live: live, addresses: addresses, node: node).resources()
     }
@@ -70,22 +70,21 @@ public struct FirewallProvider: Provider {
     // MARK: - Converge
 
     public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
-        let failAll = { (message: String) in Dictionary(uniqueKeysWithValues: resources.map { ($0.id, message) }) }
         do {
             let want = FirewallRules(desired)
-            let live = try lastRead.take() ?? readRuleset()
+            let live = try lastRead.withLock { stored in defer { stored = nil }; return stored } ?? readRuleset()
             let restore = RestoreScript(want: want, live: live)
             if !restore.isEmpty {
                 let test = try runner.output(["iptables-restore", "--noflush", "-w", "--test"], input: Data(restore.text.utf8))
-                guard test.status == 0 else { return failAll("iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
+                guard test.status == 0 else { return resources.failing(with: "iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
                 let applied = try runner.output(["iptables-restore", "--noflush", "-w"], input: Data(restore.text.utf8))
-                guard applied.status == 0 else { return failAll("iptables-restore failed: \(restore.explain(applied.stderr))") }
+                guard applied.status == 0 else { return resources.failing(with: "iptables-restore failed: \(restore.explain(applied.stderr))") }
             }
             try convergeAddresses(desired)
             flushConnections(of: resources, live: live)
             return [:]
         } catch {
-            return failAll("\(error)")
+            return resources.failing(with: "\(error)")
         }
     }
 
@@ -121,14 +120,4 @@ public struct FirewallProvider: Provider {
     public func trigger(_ handler: ResourceID) async throws {
         throw RunError("iptables has no handler \(handler)")
     }
-}
-
-/// One ruleset handed from a plan to the converge after it.
-private final class LastRead: @unchecked Sendable {
-    private let lock = NSLock()
-    private var ruleset: IPTablesRuleset?
-
-    func store(_ ruleset: IPTablesRuleset) { lock.withLock { self.ruleset = ruleset } }
-
-    func take() -> IPTablesRuleset? { lock.withLock { defer { ruleset = nil }; return ruleset } }
 }

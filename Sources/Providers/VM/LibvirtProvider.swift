@@ -1,5 +1,6 @@
 import DesiredState
 import Engine
+import Basics
 import Foundation
 import Libvirt
 
@@ -16,14 +17,19 @@ public struct LibvirtProvider: Provider {
     let node: Node
     /// One connection for the provider's lifetime (a run): the test driver keeps its state
     /// only while a connection is open, and a daemon connection is costly to open.
-    private let shared = SharedConnection()
+    private let shared = Locked<Connection?>(nil)
 
     public init(host: Node) {
         node = host
     }
 
     private func connection() throws -> Connection {
-        try shared.get(uri: node.libvirt)
+        try shared.withLock { connection in
+            if let connection { return connection }
+            let opened = try Connection(uri: node.libvirt)
+            connection = opened
+            return opened
+        }
     }
 
     /// `test` for the test driver, `kvm` where /dev/kvm exists, else `qemu` (TCG).
@@ -99,7 +105,7 @@ public struct LibvirtProvider: Provider {
         do {
             connection = try self.connection()
         } catch {
-            return Dictionary(uniqueKeysWithValues: resources.map { ($0.id, "\(error)") })
+            return resources.failing(with: "\(error)")
         }
         let vms = Dictionary(machines(desired).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -151,21 +157,5 @@ public struct LibvirtProvider: Provider {
 
     public func trigger(_ handler: ResourceID) async throws {
         throw RunError("libvirt has no handler \(handler)")
-    }
-}
-
-/// The connection a provider opened, reused by its later calls. libvirt connections are
-/// thread-safe; the lock only guards opening.
-private final class SharedConnection: @unchecked Sendable {
-    private let lock = NSLock()
-    private var connection: Connection?
-
-    func get(uri: String) throws -> Connection {
-        try lock.withLock {
-            if let connection { return connection }
-            let opened = try Connection(uri: uri)
-            connection = opened
-            return opened
-        }
     }
 }
