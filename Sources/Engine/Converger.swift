@@ -28,7 +28,7 @@ struct Converger {
             var ready: [String: [Resource]] = [:]
             for resource in level {
                 if !resource.needsWork {
-                    record(ResourceOutcome(resource.id, .unchanged))
+                    record(ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges))
                 } else if let dependency = resource.dependsOn.first(where: broken.contains) {
                     record(ResourceOutcome(resource.id, .skipped, action: resource.action, changes: resource.changes,
                                            error: "skipped: \(dependency) did not converge"))

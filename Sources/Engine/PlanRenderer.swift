@@ -5,6 +5,8 @@
 /// ~ libvirt_domain[cpro0007]
 ///     memory: 2 GiB → 4 GiB (live)
 /// + nat_pair[cpro0051]  203.0.113.8 ⇄ 10.0.0.8
+/// = libvirt_domain[cpro0051]  stored, not yet in effect:
+///     vcpus: 1 → 2 (restart pending)
 /// Plan: 1 to add, 1 to change, 1 to remove, 57 unchanged.
 /// ```
 public struct PlanRenderer: Sendable {
@@ -17,7 +19,12 @@ public struct PlanRenderer: Sendable {
 
     public func render(_ plan: Plan) -> String {
         var lines: [String] = []
-        for resource in plan.resources where resource.needsWork {
+        for resource in plan.resources where resource.needsWork || !resource.pendingChanges.isEmpty {
+            if !resource.needsWork {
+                lines.append(paint("= \(resource.id)", .yellow) + "  stored, not yet in effect:")
+                lines += resource.pendingChanges.map { "    \($0)" }
+                continue
+            }
             if let conflict = resource.conflict {
                 lines.append(paint("! \(resource.id)", .red) + "  conflict: \(conflict)")
                 continue

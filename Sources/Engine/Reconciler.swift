@@ -98,7 +98,9 @@ public struct Reconciler: Sendable {
             if let conflict = resource.conflict {
                 return ResourceOutcome(resource.id, .failed, action: resource.action, error: conflict)
             }
-            guard let action = resource.action else { return ResourceOutcome(resource.id, .unchanged) }
+            guard let action = resource.action else {
+                return ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges)
+            }
             return ResourceOutcome(resource.id, .wouldUpdate, action: action, changes: resource.changes)
         } + plan.pendingHandlers.map { ResourceOutcome($0, .wouldUpdate, changes: [PropertyChange("pending", from: nil, to: "notified by an earlier run")]) }
     }

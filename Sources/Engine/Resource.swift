@@ -26,6 +26,9 @@ public struct Resource: Sendable {
     public var changes: [PropertyChange]
     /// A one-line description shown beside created resources: `203.0.113.8 ⇄ 10.0.0.8`.
     public var summary: String?
+    /// Stored changes the running system does not have yet, e.g. memory that takes effect at
+    /// the next restart. Shown and recorded; no action of their own.
+    public var pendingChanges: [PropertyChange]
     /// Resources that must converge first; if one fails, this one is skipped.
     public var dependsOn: [ResourceID]
     /// Handlers to run when this resource is changed successfully.
@@ -43,7 +46,8 @@ public struct Resource: Sendable {
     public init(
         _ id: ResourceID, action: Action?, changes: [PropertyChange] = [], summary: String? = nil,
         dependsOn: [ResourceID] = [], notifies: [Notify] = [], conflict: String? = nil,
-        guardedDeletion: Bool = false, isInventoried: Bool = true, source: SourceLocation? = nil
+        guardedDeletion: Bool = false, isInventoried: Bool = true, source: SourceLocation? = nil,
+        pendingChanges: [PropertyChange] = []
     ) {
         self.id = id
         self.action = action
@@ -55,6 +59,7 @@ public struct Resource: Sendable {
         self.guardedDeletion = guardedDeletion
         self.isInventoried = isInventoried
         self.source = source
+        self.pendingChanges = pendingChanges
     }
 
     public var needsWork: Bool { action != nil || conflict != nil }

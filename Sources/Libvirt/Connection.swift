@@ -1,4 +1,5 @@
 import CLibvirt
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,25 +25,72 @@ public final class Connection {
         public var autostart: Bool
         /// The persistent (inactive) definition, as libvirt stores it.
         public var xml: String
+        /// The running definition, for a domain that runs: it differs from `xml` while a
+        /// change waits for a restart.
+        public var liveXML: String?
     }
 
+    /// Opens `uri`. A remote connection gets keepalive probes (every 5 s, 3 missed closes
+    /// it), so a dead host fails the next call with a clear error instead of hanging.
     public init(uri: String) throws(LibvirtError) {
-        _ = Self.silenced
+        _ = Self.prepared
         guard let handle = virConnectOpen(uri) else { throw LibvirtError.last("connect to \(uri)") }
         self.handle = handle
         self.uri = uri
+        if isRemote, virConnectSetKeepAlive(handle, 5, 3) < 0 {
+            let error = LibvirtError.last("enable keepalive on \(uri)")
+            virConnectClose(handle)
+            throw error
+        }
     }
 
     deinit { virConnectClose(handle) }
 
-    /// libvirt prints every error to stderr unless told otherwise; ours are thrown instead.
-    private static let silenced: Void = { virSetErrorFunc(nil) { _, _ in } }()
+    /// Whether the connection goes over the network (`qemu+ssh://`, `qemu+tcp://`, `qemu://host/`).
+    public var isRemote: Bool {
+        guard let range = uri.range(of: "://") else { return false }
+        let transport = uri[..<range.lowerBound].split(separator: "+").dropFirst().first
+        let host = uri[range.upperBound...].prefix { $0 != "/" }
+        return !host.isEmpty || (transport != nil && transport != "unix")
+    }
+
+    /// The libvirt library's version as major * 1,000,000 + minor * 1,000 + micro.
+    public static var libraryVersion: UInt {
+        var version: UInt = 0
+        _ = virGetVersion(&version, nil, nil)
+        return version
+    }
+
+    /// Errors are thrown, not printed (libvirt prints every error to stderr unless told
+    /// otherwise), and libvirt's default event loop runs on its own thread: keepalive needs it.
+    private static let prepared: Void = {
+        virSetErrorFunc(nil) { _, _ in }
+        guard virEventRegisterDefaultImpl() == 0 else { return }
+        let loop = Thread {
+            while virEventRunDefaultImpl() == 0 {}
+        }
+        loop.name = "libvirt-events"
+        loop.start()
+    }()
+
+    /// libvirt's last error; when the connection itself died, the error says so.
+    private func failure(_ operation: String) -> LibvirtError {
+        var error = LibvirtError.last(operation)
+        if virConnectIsAlive(handle) == 0 {
+            error.message = "the connection to \(uri) was lost (\(error.message)); is the host up and libvirtd running?"
+        }
+        return error
+    }
+
+    private func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(LibvirtError) {
+        if code < 0 { throw failure(operation()) }
+    }
 
     /// Every domain, active or not, with state, autostart and inactive XML: one pass.
     public func domains() throws(LibvirtError) -> [DomainInfo] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let count = virConnectListAllDomains(handle, &list, 0)
-        try LibvirtError.check(count, "list domains on \(uri)")
+        try check(count, "list domains on \(uri)")
         defer {
             for index in 0..<Int(count) { virDomainFree(list?[index]) }
             free(list)
@@ -58,7 +106,7 @@ public final class Connection {
     /// One domain by name, or nil when there is none (and only then).
     public func domain(named name: String) throws(LibvirtError) -> DomainInfo? {
         guard let domain = virDomainLookupByName(handle, name) else {
-            let error = LibvirtError.last("find domain \(name)")
+            let error = failure("find domain \(name)")
             if error.isNotFound { return nil }
             throw error
         }
@@ -68,7 +116,7 @@ public final class Connection {
 
     /// Defines (or redefines) a persistent domain from its XML.
     public func define(xml: String) throws(LibvirtError) {
-        guard let domain = virDomainDefineXML(handle, xml) else { throw LibvirtError.last("define domain") }
+        guard let domain = virDomainDefineXML(handle, xml) else { throw failure("define domain") }
         virDomainFree(domain)
     }
 
@@ -81,18 +129,41 @@ public final class Connection {
         try withDomain(name, "destroy") { virDomainDestroy($0) }
     }
 
+    /// Asks the guest to shut down (ACPI); returns at once. See ``destroy(_:)``.
+    public func shutdown(_ name: String) throws(LibvirtError) {
+        try withDomain(name, "shut down") { virDomainShutdown($0) }
+    }
+
+    /// Sets the running domain's current memory (the balloon); at most its maximum.
+    public func setLiveMemory(_ name: String, kibibytes: UInt64) throws(LibvirtError) {
+        try withDomain(name, "set the live memory of") {
+            virDomainSetMemoryFlags($0, UInt(kibibytes), VIR_DOMAIN_AFFECT_LIVE.rawValue)
+        }
+    }
+
+    /// Sets the running domain's vCPU count; at most its maximum, and the guest must allow it.
+    public func setLiveVcpus(_ name: String, count: Int) throws(LibvirtError) {
+        try withDomain(name, "set the live vCPUs of") {
+            virDomainSetVcpusFlags($0, UInt32(count), VIR_DOMAIN_AFFECT_LIVE.rawValue)
+        }
+    }
+
     public func setAutostart(_ name: String, _ autostart: Bool) throws(LibvirtError) {
         try withDomain(name, "set autostart of") { virDomainSetAutostart($0, autostart ? 1 : 0) }
     }
 
-    /// Removes the definition, with its managed save, snapshot metadata and NVRAM. Drivers
-    /// that do not know the NVRAM flag (the test driver, older libvirt) get the others.
+    /// Removes the definition with its managed save image and snapshot metadata, and its
+    /// NVRAM (libvirt ≥ 1.2.9) and checkpoint metadata (≥ 5.6.0). A driver that refuses
+    /// those flags (the test driver) gets the first two only.
     public func undefine(_ name: String) throws(LibvirtError) {
-        let flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
+        let basic = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
+        var flags = basic
+        if Self.libraryVersion >= 1_002_009 { flags |= VIR_DOMAIN_UNDEFINE_NVRAM.rawValue }
+        if Self.libraryVersion >= 5_006_000 { flags |= VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA.rawValue }
         do {
-            try withDomain(name, "undefine") { virDomainUndefineFlags($0, flags | VIR_DOMAIN_UNDEFINE_NVRAM.rawValue) }
-        } catch where error.message.contains("unsupported flags") {
             try withDomain(name, "undefine") { virDomainUndefineFlags($0, flags) }
+        } catch where error.message.contains("unsupported flags") {
+            try withDomain(name, "undefine") { virDomainUndefineFlags($0, basic) }
         }
     }
 
@@ -107,14 +178,14 @@ public final class Connection {
     /// The volumes of `pool`, or nil when there is no such pool (and only then).
     public func volumes(pool name: String) throws(LibvirtError) -> [VolumeInfo]? {
         guard let pool = virStoragePoolLookupByName(handle, name) else {
-            let error = LibvirtError.last("find storage pool \(name)")
+            let error = failure("find storage pool \(name)")
             if error.isNotFound { return nil }
             throw error
         }
         defer { virStoragePoolFree(pool) }
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let count = virStoragePoolListAllVolumes(pool, &list, 0)
-        try LibvirtError.check(count, "list the volumes of pool \(name)")
+        try check(count, "list the volumes of pool \(name)")
         defer {
             for index in 0..<Int(count) { virStorageVolFree(list?[index]) }
             free(list)
@@ -123,7 +194,7 @@ public final class Connection {
         for index in 0..<Int(count) {
             guard let volume = list?[index] else { continue }
             var info = virStorageVolInfo()
-            try LibvirtError.check(virStorageVolGetInfo(volume, &info), "read a volume of pool \(name)")
+            try check(virStorageVolGetInfo(volume, &info), "read a volume of pool \(name)")
             volumes.append(VolumeInfo(name: virStorageVolGetName(volume).map { String(cString: $0) } ?? "", capacityBytes: info.capacity))
         }
         return volumes.sorted { $0.name < $1.name }
@@ -132,7 +203,7 @@ public final class Connection {
     /// Creates a volume in `pool` from its XML.
     public func createVolume(pool name: String, xml: String) throws(LibvirtError) {
         try withPool(name) { pool throws(LibvirtError) in
-            guard let volume = virStorageVolCreateXML(pool, xml, 0) else { throw LibvirtError.last("create a volume in pool \(name)") }
+            guard let volume = virStorageVolCreateXML(pool, xml, 0) else { throw failure("create a volume in pool \(name)") }
             virStorageVolFree(volume)
         }
     }
@@ -140,7 +211,7 @@ public final class Connection {
     /// A volume's path on the host, for use as a backing file.
     public func volumePath(pool name: String, volume: String) throws(LibvirtError) -> String {
         try withVolume(volume, in: name) { handle throws(LibvirtError) in
-            guard let path = virStorageVolGetPath(handle) else { throw LibvirtError.last("read the path of \(volume)") }
+            guard let path = virStorageVolGetPath(handle) else { throw failure("read the path of \(volume)") }
             defer { free(path) }
             return String(cString: path)
         }
@@ -148,40 +219,40 @@ public final class Connection {
 
     public func deleteVolume(pool name: String, volume: String) throws(LibvirtError) {
         try withVolume(volume, in: name) { handle throws(LibvirtError) in
-            try LibvirtError.check(virStorageVolDelete(handle, 0), "delete volume \(volume) in \(name)")
+            try check(virStorageVolDelete(handle, 0), "delete volume \(volume) in \(name)")
         }
     }
 
     private func withPool<T>(_ name: String, _ body: (OpaquePointer) throws(LibvirtError) -> T) throws(LibvirtError) -> T {
-        guard let pool = virStoragePoolLookupByName(handle, name) else { throw LibvirtError.last("find storage pool \(name)") }
+        guard let pool = virStoragePoolLookupByName(handle, name) else { throw failure("find storage pool \(name)") }
         defer { virStoragePoolFree(pool) }
         return try body(pool)
     }
 
     private func withVolume<T>(_ volume: String, in pool: String, _ body: (OpaquePointer) throws(LibvirtError) -> T) throws(LibvirtError) -> T {
         try withPool(pool) { handle throws(LibvirtError) in
-            guard let found = virStorageVolLookupByName(handle, volume) else { throw LibvirtError.last("find volume \(volume) in \(pool)") }
+            guard let found = virStorageVolLookupByName(handle, volume) else { throw failure("find volume \(volume) in \(pool)") }
             defer { virStorageVolFree(found) }
             return try body(found)
         }
     }
 
     private func withDomain(_ name: String, _ verb: String, _ call: (OpaquePointer) -> Int32) throws(LibvirtError) {
-        guard let domain = virDomainLookupByName(handle, name) else { throw LibvirtError.last("\(verb) domain \(name)") }
+        guard let domain = virDomainLookupByName(handle, name) else { throw failure("\(verb) domain \(name)") }
         defer { virDomainFree(domain) }
-        try LibvirtError.check(call(domain), "\(verb) domain \(name)")
+        try check(call(domain), "\(verb) domain \(name)")
     }
 
     private func info(_ domain: OpaquePointer) throws(LibvirtError) -> DomainInfo {
         let name = virDomainGetName(domain).map { String(cString: $0) } ?? ""
         var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        try LibvirtError.check(virDomainGetUUIDString(domain, &uuid), "read the uuid of \(name)")
+        try check(virDomainGetUUIDString(domain, &uuid), "read the uuid of \(name)")
         var state: Int32 = 0, reason: Int32 = 0
-        try LibvirtError.check(virDomainGetState(domain, &state, &reason, 0), "read the state of \(name)")
+        try check(virDomainGetState(domain, &state, &reason, 0), "read the state of \(name)")
         var autostart: Int32 = 0
-        try LibvirtError.check(virDomainGetAutostart(domain, &autostart), "read autostart of \(name)")
+        try check(virDomainGetAutostart(domain, &autostart), "read autostart of \(name)")
         guard let xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE.rawValue) else {
-            throw LibvirtError.last("read the definition of \(name)")
+            throw failure("read the definition of \(name)")
         }
         defer { free(xml) }
         let mapped: DomainInfo.State =
@@ -191,6 +262,12 @@ public final class Connection {
             case VIR_DOMAIN_PAUSED.rawValue, VIR_DOMAIN_PMSUSPENDED.rawValue: .paused
             default: .other
             }
-        return DomainInfo(name: name, uuid: String(cString: uuid), state: mapped, autostart: autostart != 0, xml: String(cString: xml))
+        var liveXML: String?
+        if mapped != .stopped, let live = virDomainGetXMLDesc(domain, 0) {
+            liveXML = String(cString: live)
+            free(live)
+        }
+        return DomainInfo(name: name, uuid: String(cString: uuid), state: mapped, autostart: autostart != 0,
+                          xml: String(cString: xml), liveXML: liveXML)
     }
 }

@@ -4,7 +4,7 @@ import GRDB
 
 /// Run history and the inventory, in `<state-dir>/reconcile.sqlite`.
 ///
-/// One row per run, one per resource outcome other than unchanged (those are counted), one
+/// One row per run, one per resource outcome other than unchanged (those are counted unless a change waits), one
 /// per inventoried resource. Writes are
 /// transactions, so a run killed at any point leaves the database as it was before the write
 /// in progress; such a run stays `running` until the next one marks it `interrupted`.
@@ -102,9 +102,9 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
                 sql: "INSERT INTO outcome (runId, position, resource, outcome, action, error) VALUES (?, ?, ?, ?, ?, ?)")
             let change = try db.cachedStatement(
                 sql: "INSERT INTO outcomeChange (runId, position, property, fromValue, toValue, note) VALUES (?, ?, ?, ?, ?, ?)")
-            // Unchanged resources are counted, not listed: a no-op run of 50,000 resources
-            // writes one row, not 50,000.
-            for (position, result) in run.outcomes.enumerated() where result.outcome != .unchanged {
+            // Unchanged resources are counted, not listed (a no-op run of 50,000 resources
+            // writes one row, not 50,000), unless a change of theirs waits, e.g. for a restart.
+            for (position, result) in run.outcomes.enumerated() where result.outcome != .unchanged || !result.changes.isEmpty {
                 try outcome.execute(arguments: [id, position, result.resource.description, result.outcome.rawValue,
                                                 result.action?.rawValue, result.error])
                 for diff in result.changes {

@@ -12,7 +12,9 @@ import Testing
     let name = "rctest-\(UUID().uuidString.prefix(8).lowercased())"
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-libvirt-\(UUID().uuidString)").path
 
-    func desired(memory: String = "128MiB", vmState: String = "running", pool: String = "default-pool", vms: Bool = true) throws -> DesiredState {
+    func desired(
+        memory: String = "128MiB", vmState: String = "running", pool: String = "default-pool", vms: Bool = true, extra: String = ""
+    ) throws -> DesiredState {
         try desiredState("""
             kind: Host
             name: hv1
@@ -33,13 +35,15 @@ import Testing
             state: \(vmState)
             disks: [{name: root, pool: \(pool), size: 64MiB}]
             interfaces: [{network: nat, mac: "00:25:22:bd:d1:20"}]
+            \(extra)
             """ : "")
             """)
     }
 
-    func run(_ desired: DesiredState, dryRun: Bool = false, allowPrune: Bool = false) async throws -> RunReport {
+    func run(_ desired: DesiredState, dryRun: Bool = false, allowPrune: Bool = false, allowRestart: Bool = false) async throws -> RunReport {
         let log = try RunLog(stateDirectory: state)
-        let reconciler = Reconciler(node: "hv1", providers: [LibvirtProvider(host: desired.hosts[0])], recorder: log)
+        let options = LibvirtProvider.Options(allowRestart: allowRestart, shutdownTimeout: .seconds(2))
+        let reconciler = Reconciler(node: "hv1", providers: [LibvirtProvider(host: desired.hosts[0], options: options)], recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
     }
 
@@ -69,13 +73,54 @@ import Testing
         try connection.setAutostart(name, false)  // drift, as `virsh autostart --disable` would
         let dry = try await run(try desired(memory: "256MiB"), dryRun: true)
         #expect(dry.status == .changesPending)
-        #expect(dry.outcomes.last?.changes == [PropertyChange("memory", from: "128 MiB", to: "256 MiB"),
+        #expect(dry.outcomes.last?.changes == [PropertyChange("memory", from: "128 MiB", to: "256 MiB", note: "restart pending"),
                                                PropertyChange("autostart", from: "false", to: "true")])
         let update = try await run(try desired(memory: "256MiB"))
         #expect(update.status == .converged, "\(update.outcomes.filter { $0.outcome == .failed })")
         #expect(try await run(try desired(memory: "256MiB", vmState: "stopped")).status == .converged)
         #expect(try connection.domain(named: name)?.state == .stopped)
         #expect(try await run(try desired(memory: "256MiB", vmState: "stopped"), dryRun: true).status == .noChanges)
+    }
+
+    @Test func aChangeThatNeedsARestartWaitsUntilOneIsAllowed() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        _ = try await run(try desired())
+        let stored = try await run(try desired(memory: "256MiB"))
+        #expect(stored.status == .converged)
+        #expect(try connection.domain(named: name)?.state == .running)  // not restarted
+
+        // The stored definition has the new memory; the running guest does not yet.
+        let waiting = try await run(try desired(memory: "256MiB"), dryRun: true)
+        #expect(waiting.status == .noChanges)
+        #expect(waiting.outcomes.last?.outcome == .unchanged)
+        #expect(waiting.outcomes.last?.changes == [PropertyChange("memory", from: "128 MiB", to: "256 MiB", note: "restart pending")])
+        let recorded = try RunLog(stateDirectory: state).run(id: try #require(waiting.id))
+        #expect(recorded?.outcomes.last?.changes.first?.note == "restart pending")
+
+        let restarted = try await run(try desired(memory: "256MiB"), allowRestart: true)
+        #expect(restarted.status == .converged, "\(restarted.outcomes)")
+        #expect(restarted.outcomes.last?.changes.last == PropertyChange("power", from: "running", to: "restarted", note: "graceful shutdown, then start"))
+        #expect(try connection.domain(named: name)?.state == .running)
+        let after = try await run(try desired(memory: "256MiB"), dryRun: true)
+        #expect(after.outcomes.last?.changes == [])
+
+        // restartPolicy: allowed on the VM does the same without the flag.
+        let policy = try await run(try desired(memory: "512MiB", extra: "restartPolicy: allowed"))
+        #expect(policy.status == .converged)
+        #expect(try await run(try desired(memory: "512MiB", extra: "restartPolicy: allowed"), dryRun: true).outcomes.last?.changes == [])
+    }
+
+    @Test func deleteDisksRemovesTheVolumesWithTheVM() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        _ = try await run(try desired(vmState: "stopped", extra: "deleteDisks: true"))
+        let plan = try await run(try desired(vms: false), dryRun: true)
+        #expect(plan.outcomes.map(\.resource.description) == ["libvirt_domain[\(name)]", "libvirt_volume[\(name)-root]"])
+        let removed = try await run(try desired(vms: false), allowPrune: true)  // it is everything we own
+        #expect(removed.status == .converged, "\(removed.outcomes)")
+        #expect(try connection.domain(named: name) == nil)
+        #expect(try connection.volumes(pool: "default-pool")?.contains { $0.name == "\(name)-root" } == false)
     }
 
     @Test func aForeignDomainWithTheNameIsAConflictAndUntouched() async throws {

@@ -21,13 +21,19 @@ struct DomainDefinition: Equatable, Sendable {
 
     var name: String
     var uuid: String?
+    /// The maximum memory (`<memory>`) and the memory the guest gets (`<currentMemory>`).
     var memoryKiB: UInt64
+    var currentMemoryKiB: UInt64
+    /// The maximum vCPUs (`<vcpu>`) and those the guest gets (`<vcpu current=…>`).
     var vcpus: Int
+    var currentVcpus: Int
     var interfaces: [Interface]
     var disks: [Disk]
     var vnc: Bool
     /// Whether the domain carries reconcile's ownership metadata.
     var managed: Bool
+    /// Kept in that metadata, so a VM removed from git still says whether its volumes go too.
+    var deleteDisks: Bool
 
     static let namespace = "urn:reconcile:1"
 
@@ -36,7 +42,9 @@ struct DomainDefinition: Equatable, Sendable {
         name = vm.name
         uuid = vm.uuid
         memoryKiB = vm.memory.bytes / 1024
+        currentMemoryKiB = memoryKiB
         vcpus = vm.vcpus
+        currentVcpus = vcpus
         interfaces = vm.interfaces.map { interface in
             let source =
                 switch networks[interface.network]?.attachment {
@@ -49,11 +57,16 @@ struct DomainDefinition: Equatable, Sendable {
         disks = vm.disks.map { Disk(pool: $0.pool, volume: "\(vm.name)-\($0.name)") }
         vnc = vm.vnc
         managed = true
+        deleteDisks = vm.deleteDisks
     }
 
-    init(name: String, uuid: String?, memoryKiB: UInt64, vcpus: Int, interfaces: [Interface], disks: [Disk], vnc: Bool, managed: Bool) {
-        (self.name, self.uuid, self.memoryKiB, self.vcpus) = (name, uuid, memoryKiB, vcpus)
-        (self.interfaces, self.disks, self.vnc, self.managed) = (interfaces, disks, vnc, managed)
+    init(
+        name: String, uuid: String?, memoryKiB: UInt64, currentMemoryKiB: UInt64, vcpus: Int, currentVcpus: Int,
+        interfaces: [Interface], disks: [Disk], vnc: Bool, managed: Bool, deleteDisks: Bool
+    ) {
+        (self.name, self.uuid, self.memoryKiB, self.currentMemoryKiB) = (name, uuid, memoryKiB, currentMemoryKiB)
+        (self.vcpus, self.currentVcpus, self.interfaces, self.disks) = (vcpus, currentVcpus, interfaces, disks)
+        (self.vnc, self.managed, self.deleteDisks) = (vnc, managed, deleteDisks)
     }
 
     /// Domain XML for `type` (`kvm`, `qemu` for TCG, `test`). Names are validated to
@@ -63,10 +76,10 @@ struct DomainDefinition: Equatable, Sendable {
         var lines = ["<domain type='\(type)'>", "  <name>\(name)</name>"]
         if let uuid { lines.append("  <uuid>\(uuid)</uuid>") }
         lines += [
-            "  <metadata><rc:managed xmlns:rc='\(Self.namespace)'/></metadata>",
+            "  <metadata><rc:managed xmlns:rc='\(Self.namespace)' deleteDisks='\(deleteDisks ? "yes" : "no")'/></metadata>",
             "  <memory unit='KiB'>\(memoryKiB)</memory>",
-            "  <currentMemory unit='KiB'>\(memoryKiB)</currentMemory>",
-            "  <vcpu>\(vcpus)</vcpu>",
+            "  <currentMemory unit='KiB'>\(currentMemoryKiB)</currentMemory>",
+            "  <vcpu current='\(currentVcpus)'>\(vcpus)</vcpu>",
             "  <os><type arch='x86_64'>hvm</type>" + (disks.isEmpty ? "" : "<boot dev='hd'/>") + "<boot dev='network'/></os>",
             "  <devices>",
         ]
@@ -91,9 +104,18 @@ struct DomainDefinition: Equatable, Sendable {
         let document = try XMLDocument(xmlString: xml)
         func text(_ path: String) -> String? { try? document.nodes(forXPath: path).first?.stringValue }
         func values(_ path: String) -> [String] { ((try? document.nodes(forXPath: path)) ?? []).compactMap(\.stringValue) }
-        let memory = UInt64(text("/domain/memory") ?? "") ?? 0
-        let unit = text("/domain/memory/@unit") ?? "KiB"
-        let kib = unit == "KiB" || unit == "k" ? memory : unit == "MiB" || unit == "M" ? memory * 1024 : unit == "GiB" || unit == "G" ? memory << 20 : memory / 1024
+        func kibibytes(_ element: String) -> UInt64? {
+            guard let value = UInt64(text("/domain/\(element)") ?? "") else { return nil }
+            switch text("/domain/\(element)/@unit") ?? "KiB" {
+            case "b", "bytes": return value / 1024
+            case "MiB", "M": return value << 10
+            case "GiB", "G": return value << 20
+            case "TiB", "T": return value << 30
+            default: return value  // KiB, k
+            }
+        }
+        let memory = kibibytes("memory") ?? 0
+        let vcpus = Int(text("/domain/vcpu") ?? "") ?? 0
         let interfaceNodes = (try? document.nodes(forXPath: "/domain/devices/interface")) ?? []
         let interfaces = interfaceNodes.compactMap { node -> Interface? in
             guard let element = node as? XMLElement, let kind = element.attribute(forName: "type")?.stringValue else { return nil }
@@ -107,23 +129,39 @@ struct DomainDefinition: Equatable, Sendable {
                   let volume = (try? node.nodes(forXPath: "source/@volume").first?.stringValue) ?? nil else { return nil }
             return Disk(pool: pool, volume: volume)
         }
-        let managed = xml.contains(namespace)
+        // FoundationXML's XPath has no namespace bindings; the metadata element is found by its URI.
+        let metadata = ((try? document.nodes(forXPath: "/domain/metadata/*")) ?? [])
+            .compactMap { $0 as? XMLElement }.first { $0.uri == namespace }
         return DomainDefinition(
-            name: text("/domain/name") ?? "", uuid: text("/domain/uuid")?.lowercased(), memoryKiB: kib,
-            vcpus: Int(text("/domain/vcpu") ?? "") ?? 0, interfaces: interfaces, disks: disks,
-            vnc: !values("/domain/devices/graphics[@type='vnc']/@type").isEmpty, managed: managed
+            name: text("/domain/name") ?? "", uuid: text("/domain/uuid")?.lowercased(),
+            memoryKiB: memory, currentMemoryKiB: kibibytes("currentMemory") ?? memory,
+            vcpus: vcpus, currentVcpus: Int(text("/domain/vcpu/@current") ?? "") ?? vcpus,
+            interfaces: interfaces, disks: disks,
+            vnc: !values("/domain/devices/graphics[@type='vnc']/@type").isEmpty,
+            managed: metadata != nil, deleteDisks: metadata?.attribute(forName: "deleteDisks")?.stringValue == "yes"
         )
     }
 
-    /// The declared properties of `self` (desired) that differ from `live`.
+    /// The declared properties of `self` (desired) that differ from `live` (a stored definition).
     func changes(from live: DomainDefinition) -> [PropertyChange] {
-        var changes: [PropertyChange] = []
-        if memoryKiB != live.memoryKiB {
-            changes.append(PropertyChange("memory", from: ByteSize(bytes: live.memoryKiB * 1024).description,
-                                          to: ByteSize(bytes: memoryKiB * 1024).description))
+        var changes = guestChanges(from: live)
+        if let uuid, uuid != live.uuid { changes.insert(PropertyChange("uuid", from: live.uuid, to: uuid), at: 0) }
+        if deleteDisks != live.deleteDisks {
+            changes.append(PropertyChange("deleteDisks", from: "\(live.deleteDisks)", to: "\(deleteDisks)"))
         }
-        if vcpus != live.vcpus { changes.append(PropertyChange("vcpus", from: "\(live.vcpus)", to: "\(vcpus)")) }
-        if let uuid, uuid != live.uuid { changes.append(PropertyChange("uuid", from: live.uuid, to: uuid)) }
+        return changes
+    }
+
+    /// What the guest sees that differs: the properties a running domain can lag behind its
+    /// stored definition in, until it restarts.
+    func guestChanges(from live: DomainDefinition) -> [PropertyChange] {
+        var changes: [PropertyChange] = []
+        if memoryKiB != live.memoryKiB || currentMemoryKiB != live.currentMemoryKiB {
+            changes.append(PropertyChange("memory", from: live.memoryDescription, to: memoryDescription))
+        }
+        if vcpus != live.vcpus || currentVcpus != live.currentVcpus {
+            changes.append(PropertyChange("vcpus", from: live.vcpusDescription, to: vcpusDescription))
+        }
         if interfaces != live.interfaces {
             changes.append(PropertyChange("interfaces", from: Self.describe(live.interfaces), to: Self.describe(interfaces)))
         }
@@ -134,6 +172,13 @@ struct DomainDefinition: Equatable, Sendable {
         if vnc != live.vnc { changes.append(PropertyChange("vnc", from: "\(live.vnc)", to: "\(vnc)")) }
         return changes
     }
+
+    var memoryDescription: String {
+        let current = ByteSize(bytes: currentMemoryKiB * 1024).description
+        return currentMemoryKiB == memoryKiB ? current : "\(current) (max \(ByteSize(bytes: memoryKiB * 1024)))"
+    }
+
+    var vcpusDescription: String { currentVcpus == vcpus ? "\(vcpus)" : "\(currentVcpus) (max \(vcpus))" }
 
     private static func describe(_ interfaces: [Interface]) -> String {
         interfaces.isEmpty ? "none" : interfaces.map { "\($0.mac) on \($0.source)" }.joined(separator: ", ")

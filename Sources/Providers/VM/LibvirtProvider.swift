@@ -1,6 +1,6 @@
+import Basics
 import DesiredState
 import Engine
-import Basics
 import Foundation
 import Libvirt
 
@@ -8,19 +8,36 @@ import Libvirt
 ///
 /// Only domains carrying reconcile's metadata (`urn:reconcile:1`) are ever changed or
 /// removed; a foreign domain holding a desired VM's name is a conflict. Volumes are created
-/// before their domain and kept when a VM is removed.
+/// before their domain and kept when a VM is removed, unless it declared `deleteDisks`.
 public struct LibvirtProvider: Provider {
     public static let domainType = "libvirt_domain", volumeType = "libvirt_volume"
     public let name = "libvirt"
     public let resourceTypes: Set<String> = [domainType, volumeType]
 
+    public struct Options: Sendable {
+        /// Restart running VMs whose stored definition changed in ways libvirt cannot apply
+        /// live, even without `restartPolicy: allowed` (`--allow-restart`).
+        public var allowRestart: Bool
+        /// How long a guest gets to shut down (ACPI) before it is destroyed.
+        public var shutdownTimeout: Duration
+
+        public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60)) {
+            self.allowRestart = allowRestart
+            self.shutdownTimeout = shutdownTimeout
+        }
+    }
+
     let node: Node
+    let options: Options
     /// One connection for the provider's lifetime (a run): the test driver keeps its state
     /// only while a connection is open, and a daemon connection is costly to open.
     private let shared = Locked<Connection?>(nil)
+    /// The pool of each volume the plan saw, for deleting volumes of removed disks.
+    private let poolOfVolume = Locked<[String: String]>([:])
 
-    public init(host: Node) {
+    public init(host: Node, options: Options = Options()) {
         node = host
+        self.options = options
     }
 
     private func connection() throws -> Connection {
@@ -32,15 +49,21 @@ public struct LibvirtProvider: Provider {
         }
     }
 
-    /// `test` for the test driver, `kvm` where /dev/kvm exists, else `qemu` (TCG).
+    /// `test` for the test driver; `kvm` on a remote host or where QEMU may open /dev/kvm;
+    /// else `qemu` (TCG, slow but everywhere).
     var hypervisor: String {
         if node.libvirt.hasPrefix("test:") { return "test" }
-        return FileManager.default.fileExists(atPath: "/dev/kvm") ? "kvm" : "qemu"
+        guard !node.libvirt.contains("+ssh") && !node.libvirt.contains("+tcp") && !node.libvirt.contains("+tls") else { return "kvm" }
+        return KVMDevice.usableByQEMU ? "kvm" : "qemu"
     }
 
     /// The VMs this node runs.
     func machines(_ desired: DesiredState) -> [VirtualMachine] {
         desired.virtualMachines.filter { !desired.hostsDeclared || $0.host == node.name }
+    }
+
+    private func restartAllowed(_ vm: VirtualMachine) -> Bool {
+        options.allowRestart || vm.restartPolicy == .allowed
     }
 
     // MARK: - Plan
@@ -66,11 +89,7 @@ public struct LibvirtProvider: Provider {
             }
             resources.append(try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes))
         }
-        let wanted = Set(machines(desired).map(\.name))
-        for id in owned where id.type == Self.domainType && !wanted.contains(id.name) {
-            guard let domain = live[id.name], try DomainDefinition.parse(domain.xml).managed else { continue }
-            resources.append(Resource(id, action: .delete, guardedDeletion: domain.state == .running))
-        }
+        resources += try removals(desired, live: live, owned: owned)
         return resources
     }
 
@@ -83,19 +102,72 @@ public struct LibvirtProvider: Provider {
             return Resource(id, action: .create, summary: "\(vm.memory), \(vm.vcpus) vCPU, \(vm.state.rawValue)",
                             dependsOn: volumes, source: vm.location)
         }
-        let current = try DomainDefinition.parse(live.xml)
-        guard current.managed else {
+        let stored = try DomainDefinition.parse(live.xml)
+        guard stored.managed else {
             return Resource(id, action: .update, dependsOn: volumes,
                             conflict: "a domain named \(vm.name) exists on \(node.libvirt) and is not managed by reconcile",
                             source: vm.location)
         }
-        var changes = wanted.changes(from: current)
+        var changes = wanted.changes(from: stored)
         if live.autostart != vm.autostart { changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)")) }
-        let running = live.state == .running
-        if running != (vm.state == .running) {
-            changes.append(PropertyChange("state", from: live.state.rawValue, to: vm.state.rawValue))
+        var pending: [PropertyChange] = []
+        switch (live.state == .running, vm.state) {
+        case (true, .running):
+            let guest = try GuestDelta(wanted: wanted, running: live)
+            if let memory = guest.liveMemory, !changes.contains(where: { $0.property == "memory" }) {
+                changes.append(memory)
+            }
+            let restart = restartAllowed(vm) && !guest.needRestart.isEmpty
+            let waiting = Set(guest.needRestart.map(\.property))
+            changes = changes.map { change in
+                var change = change
+                if waiting.contains(change.property) {
+                    change.note = restart ? "restart" : "restart pending"
+                } else if change.property == "memory", guest.liveMemory != nil {
+                    change.note = "live"
+                }
+                return change
+            }
+            if restart {
+                changes.append(PropertyChange("power", from: "running", to: "restarted", note: "graceful shutdown, then start"))
+            } else {
+                pending = guest.needRestart.filter { change in !changes.contains { $0.property == change.property } }
+                    .map { var change = $0; change.note = "restart pending"; return change }
+            }
+        case (true, .stopped):
+            changes.append(PropertyChange("state", from: "running", to: "stopped",
+                                          note: "shutdown, destroyed after \(options.shutdownTimeout.seconds) s"))
+        case (false, .running):
+            changes.append(PropertyChange("state", from: live.state.rawValue, to: "running"))
+        case (false, .stopped):
+            break
         }
-        return Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: volumes, source: vm.location)
+        return Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: volumes,
+                        source: vm.location, pendingChanges: pending)
+    }
+
+    /// Owned domains no longer desired on this node, and the owned volumes that go with
+    /// them (or with disks a VM no longer lists) when the VM declared `deleteDisks`.
+    private func removals(_ desired: DesiredState, live: [String: Connection.DomainInfo], owned: Set<ResourceID>) throws -> [Resource] {
+        let machines = Dictionary(machines(desired).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let wantedVolumes = Set(machines.values.flatMap { vm in vm.disks.map { "\(vm.name)-\($0.name)" } })
+        var resources: [Resource] = []
+        for domain in live.values.sorted(by: { $0.name < $1.name }) {
+            let id = ResourceID(Self.domainType, domain.name)
+            guard owned.contains(id), case let stored = try DomainDefinition.parse(domain.xml), stored.managed else { continue }
+            let removed = machines[domain.name] == nil
+            let running = domain.state == .running
+            if removed { resources.append(Resource(id, action: .delete, guardedDeletion: running)) }
+            guard removed ? stored.deleteDisks : machines[domain.name]?.deleteDisks == true else { continue }
+            for disk in stored.disks where !wantedVolumes.contains(disk.volume) {
+                let volume = ResourceID(Self.volumeType, disk.volume)
+                guard owned.contains(volume) else { continue }
+                poolOfVolume.withLock { $0[disk.volume] = disk.pool }
+                resources.append(Resource(volume, action: .delete, summary: "in \(disk.pool)",
+                                          dependsOn: removed ? [id] : [], guardedDeletion: running))
+            }
+        }
+        return resources
     }
 
     // MARK: - Converge
@@ -110,26 +182,26 @@ public struct LibvirtProvider: Provider {
         let vms = Dictionary(machines(desired).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var errors: [ResourceID: String] = [:]
-        for resource in resources {
+        // Domains go before the volumes they use; volumes come before the domains that use them.
+        let order: [(String, Resource.Action?)] = [(Self.domainType, .delete), (Self.volumeType, .delete), (Self.volumeType, .create)]
+        let ordered = resources.sorted { first, second in
+            let rank = { (resource: Resource) in order.firstIndex { $0 == (resource.id.type, resource.action) } ?? order.count }
+            return rank(first) < rank(second)
+        }
+        for resource in ordered {
             do {
                 switch (resource.id.type, resource.action) {
                 case (Self.volumeType, .create?):
                     try createVolume(resource.id.name, vms: vms, connection: connection)
+                case (Self.volumeType, .delete?):
+                    guard let pool = poolOfVolume.withLock({ $0[resource.id.name] }) else { continue }
+                    try connection.deleteVolume(pool: pool, volume: resource.id.name)
                 case (Self.domainType, .delete?):
-                    if try connection.domain(named: resource.id.name)?.state == .running { try connection.destroy(resource.id.name) }
+                    try stop(resource.id.name, connection: connection)
                     try connection.undefine(resource.id.name)
                 case (Self.domainType, _):
                     guard let vm = vms[resource.id.name] else { continue }
-                    var definition = DomainDefinition(vm, networks: networks)
-                    // A VM without a declared uuid keeps the one libvirt gave it: redefining
-                    // under a new uuid is refused.
-                    let existing = try connection.domain(named: vm.name)
-                    if definition.uuid == nil { definition.uuid = existing?.uuid }
-                    try connection.define(xml: definition.xml(type: hypervisor))
-                    try connection.setAutostart(vm.name, vm.autostart)
-                    let state = try connection.domain(named: vm.name)?.state
-                    if vm.state == .running, state != .running { try connection.start(vm.name) }
-                    if vm.state == .stopped, state == .running { try connection.destroy(vm.name) }
+                    try converge(vm, networks: networks, connection: connection)
                 default:
                     continue
                 }
@@ -138,6 +210,48 @@ public struct LibvirtProvider: Provider {
             }
         }
         return errors
+    }
+
+    private func converge(_ vm: VirtualMachine, networks: [String: Network], connection: Connection) throws {
+        var definition = DomainDefinition(vm, networks: networks)
+        // A VM without a declared uuid keeps the one libvirt gave it: redefining under a new
+        // uuid is refused.
+        let before = try connection.domain(named: vm.name)
+        if definition.uuid == nil { definition.uuid = before?.uuid }
+        let stored = try before.map { try DomainDefinition.parse($0.xml) }
+        if stored.map({ !definition.changes(from: $0).isEmpty }) ?? true {
+            try connection.define(xml: definition.xml(type: hypervisor))
+        }
+        if before?.autostart != vm.autostart { try connection.setAutostart(vm.name, vm.autostart) }
+        guard let now = try connection.domain(named: vm.name) else { return }
+        switch (now.state == .running, vm.state) {
+        case (false, .running):
+            try connection.start(vm.name)
+        case (true, .stopped):
+            try stop(vm.name, connection: connection)
+        case (true, .running):
+            let guest = try GuestDelta(wanted: definition, running: now)
+            if let memory = guest.liveMemoryKiB { try connection.setLiveMemory(vm.name, kibibytes: memory) }
+            if !guest.needRestart.isEmpty, restartAllowed(vm) {
+                try stop(vm.name, connection: connection)
+                try connection.start(vm.name)
+            }
+        case (false, .stopped):
+            break
+        }
+    }
+
+    /// Asks the guest to shut down and waits up to the timeout; then pulls the plug.
+    private func stop(_ name: String, connection: Connection) throws {
+        guard try connection.domain(named: name)?.state == .running else { return }
+        if (try? connection.shutdown(name)) != nil {
+            let deadline = ContinuousClock.now + options.shutdownTimeout
+            while ContinuousClock.now < deadline {
+                if try connection.domain(named: name)?.state != .running { return }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
+        try connection.destroy(name)
     }
 
     private func createVolume(_ name: String, vms: [String: VirtualMachine], connection: Connection) throws {
@@ -158,4 +272,29 @@ public struct LibvirtProvider: Provider {
     public func trigger(_ handler: ResourceID) async throws {
         throw RunError("libvirt has no handler \(handler)")
     }
+}
+
+/// How a running guest differs from the definition it should run: its memory can be set
+/// live (the balloon) when the maximum stays; everything else waits for a restart.
+struct GuestDelta {
+    /// The memory change to make live, if that is the one that can.
+    var liveMemory: PropertyChange?
+    var liveMemoryKiB: UInt64?
+    var needRestart: [PropertyChange] = []
+
+    init(wanted: DomainDefinition, running: Connection.DomainInfo) throws {
+        guard let xml = running.liveXML else { return }
+        let guest = try DomainDefinition.parse(xml)
+        needRestart = wanted.guestChanges(from: guest)
+        if wanted.memoryKiB == guest.memoryKiB, wanted.currentMemoryKiB != guest.currentMemoryKiB {
+            liveMemoryKiB = wanted.currentMemoryKiB
+            liveMemory = needRestart.first { $0.property == "memory" }
+            needRestart.removeAll { $0.property == "memory" }
+        }
+    }
+}
+
+extension Duration {
+    /// Whole seconds, for messages.
+    var seconds: Int64 { components.seconds }
 }
