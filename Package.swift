@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 
         .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState", "Libvirt"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "RunLog"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Libvirt", "RunLog"]),
     ]
 )

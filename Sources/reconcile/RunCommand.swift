@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
               reconcile --dry-run                       what would change, exit 2 if anything
               reconcile                                 converge now
               reconcile --node hv1 --allow-prune        converge hv1, allowing large deletions
+              reconcile --allow-restart                 also restart VMs whose change needs it
               reconcile --repo https://git.example.org/cloud.git --ref main --path pool1 --dry-run
 
             Exits 0 converged (or nothing to do), 1 a resource failed or a guard refused,
@@ -54,6 +55,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The largest share of this node's managed resources a run may delete without --allow-prune.")
     var maxPruneShare = 0.5
 
+    @Flag(help: "Restart running VMs whose change libvirt cannot apply live (as restartPolicy: allowed does per VM).")
+    var allowRestart = false
+
+    @Option(help: "Seconds a VM gets to shut down (ACPI) before it is destroyed.")
+    var shutdownTimeout = 60
+
     @Option(help: "Seconds to wait for another run's lock before exiting 75.")
     var lockTimeout = 0.0
 
@@ -86,7 +93,7 @@ struct RunCommand: AsyncParsableCommand {
         let host = try ExitStatus.usageOnFailure { try NodeSelection.host(named: node, in: loaded.state) }
 
         // 2. Plan, converge (or not), record.
-        let reconciler = Reconciler(node: host.name, providers: ProviderSet.for(host), recorder: log)
+        let reconciler = Reconciler(node: host.name, providers: ProviderSet.for(host, vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))), recorder: log)
         let options = Reconciler.Options(
             dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare)
         )

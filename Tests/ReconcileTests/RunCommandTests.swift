@@ -1,11 +1,14 @@
 import Foundation
+import Libvirt
 import RunLog
 import Testing
 
-/// A desired state for the DHCP-only node `hv1` with its dhcpd files in a temporary directory,
-/// a state directory beside it, and restart scripts that leave traces.
+/// A desired state for node `hv1`: one stopped VM (a test-prefixed domain in the real
+/// libvirtd, removed afterwards) and DHCP with its dhcpd files in a temporary directory, a
+/// state directory beside it, and restart scripts that leave traces.
 final class CLIFixture {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-cli-\(UUID().uuidString)")
+    let vm = "rctest-cli-\(UUID().uuidString.prefix(8).lowercased())"
     var desired: String { root.appendingPathComponent("desired").path }
     var state: String { root.appendingPathComponent("state").path }
     func path(_ name: String) -> String { root.appendingPathComponent(name).path }
@@ -19,7 +22,13 @@ final class CLIFixture {
         try declare(restart: "restart.sh")
     }
 
-    deinit { try? FileManager.default.removeItem(at: root) }
+    deinit {
+        try? FileManager.default.removeItem(at: root)
+        if let connection = try? Connection(uri: "qemu:///system"), (try? connection.domain(named: vm)) != nil {
+            try? connection.destroy(vm)
+            try? connection.undefine(vm)
+        }
+    }
 
     func script(_ name: String, _ body: String) throws {
         try "#!/bin/sh\n\(body)\n".write(toFile: path(name), atomically: true, encoding: .utf8)
@@ -31,23 +40,25 @@ final class CLIFixture {
         kind: Host
         name: \(name)
         roles: \(roles)
+        libvirt: qemu:///system
         dhcp: {config: \(path(prefix + "dhcpd.conf")), hostsFile: \(path(prefix + "hosts.conf")), restart: [\(path(restart))]}
         ---
 
         """
     }
 
-    static let vms = """
+    var vms: String { """
         kind: Network
         name: private
         cidr: 10.0.0.0/24
         bridge: br0
         ---
         kind: VirtualMachine
-        name: cpro0007
+        name: \(vm)
         host: hv1
         memory: 128MiB
         vcpus: 1
+        state: stopped
         interfaces: [{network: private, mac: "00:25:22:bd:d1:20", ip: 10.0.0.7}]
         ---
         kind: DHCPHost
@@ -57,9 +68,10 @@ final class CLIFixture {
         ip: 10.0.0.200
 
         """
+    }
 
     func declare(restart: String, hosts: String? = nil) throws {
-        try ((hosts ?? host("hv1", restart: restart)) + Self.vms).write(toFile: desired + "/cloud.yaml", atomically: true, encoding: .utf8)
+        try ((hosts ?? host("hv1", restart: restart)) + vms).write(toFile: desired + "/cloud.yaml", atomically: true, encoding: .utf8)
     }
 
     func run(_ arguments: String...) throws -> ReconcileBinary.Result {
@@ -99,18 +111,19 @@ final class CLIFixture {
         let fixture = try CLIFixture()
         let dry = try fixture.run("--dry-run")
         #expect(dry.status == 2)
-        #expect(dry.stdout.contains("+ dhcp_host[cpro0007]  00:25:22:bd:d1:20 → 10.0.0.7 (cpro0007)\n"))
-        #expect(dry.stdout.contains("Plan: 3 to add, 0 to change, 0 to remove, 0 unchanged.\n"))
+        #expect(dry.stdout.contains("+ dhcp_host[\(fixture.vm)]  00:25:22:bd:d1:20 → 10.0.0.7 (\(fixture.vm))\n"))
+        #expect(dry.stdout.contains("+ libvirt_domain[\(fixture.vm)]  128 MiB, 1 vCPU, stopped\n"))
+        #expect(dry.stdout.contains("Plan: 4 to add, 0 to change, 0 to remove, 0 unchanged.\n"))
         #expect(!FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
 
         let apply = try fixture.run()
         #expect(apply.status == 0)
-        #expect(apply.stdout.range(of: #"4/4 resources updated in [0-9.]+ s \(run #2, converged\)\.\n$"#, options: .regularExpression) != nil)
+        #expect(apply.stdout.range(of: #"5/5 resources updated in [0-9.]+ s \(run #2, converged\)\.\n$"#, options: .regularExpression) != nil)
         #expect(fixture.restarts == 1)
 
         let again = try fixture.run()
         #expect(again.status == 0)
-        #expect(again.stdout.hasPrefix("Plan: 0 to add, 0 to change, 0 to remove, 3 unchanged.\n0/3 resources updated"))
+        #expect(again.stdout.hasPrefix("Plan: 0 to add, 0 to change, 0 to remove, 4 unchanged.\n0/4 resources updated"))
         #expect(try fixture.run("--dry-run").status == 0)
         #expect(fixture.restarts == 1)
     }
@@ -121,8 +134,10 @@ final class CLIFixture {
         #expect(result.status == 2)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let plan = try #require(json["plan"] as? [String: Any])
-        #expect((plan["summary"] as? [String: Int])?["add"] == 3)
-        #expect((plan["resources"] as? [[String: Any]])?.first?["resource"] as? String == "dhcp_host[cpro0007]")
+        #expect((plan["summary"] as? [String: Int])?["add"] == 4)
+        let resources = (plan["resources"] as? [[String: Any]])?.compactMap { $0["resource"] as? String }
+        #expect(resources == ["dhcp_host[printer01]", "dhcp_host[\(fixture.vm)]", "dhcpd_include[\(fixture.path("dhcpd.conf"))]",
+                              "libvirt_domain[\(fixture.vm)]"])
         #expect((json["run"] as? [String: Any])?["status"] as? String == "changes-pending")
     }
 
@@ -161,7 +176,7 @@ final class CLIFixture {
         let from = ["--repo", repo, "--path", "cloud"]
 
         let plan = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + from)
-        #expect(plan.status == 2 && plan.stdout.contains("Plan: 3 to add"))
+        #expect(plan.status == 2 && plan.stdout.contains("Plan: 4 to add"))
         #expect(try ReconcileBinary.run(["--state-dir", fixture.state] + from).status == 0)
         let shown = try fixture.tool("show", "2")
         #expect(shown.stdout.contains("  revision  \(first) (Ops Person: Two reservations)\n"))
@@ -207,7 +222,7 @@ final class CLIFixture {
             .write(toFile: fixture.path("dhcpd.conf"), atomically: true, encoding: .utf8)
         let result = try fixture.run()
         #expect(result.status == 1)
-        #expect(result.stdout.contains("✗ dhcp_host[cpro0007]: dhcpd -t rejected the candidate hosts file: "))
+        #expect(result.stdout.contains("✗ dhcp_host[\(fixture.vm)]: dhcpd -t rejected the candidate hosts file: "))
 
         let history = try fixture.tool("history")
         #expect(history.status == 0)
@@ -215,7 +230,7 @@ final class CLIFixture {
         #expect(history.stdout.contains(" apply  failed "))
         let shown = try fixture.tool("show", "1")
         #expect(shown.stdout.hasPrefix("Run #1: failed, apply on hv1\n"))
-        #expect(shown.stdout.contains("failed       dhcp_host[cpro0007] (create)\n    dhcpd -t rejected the candidate hosts file"))
+        #expect(shown.stdout.contains("failed       dhcp_host[\(fixture.vm)] (create)\n    dhcpd -t rejected the candidate hosts file"))
         #expect(try fixture.tool("show", "9").status == 64)
         let json = try fixture.tool("history", "--output", "json")
         let runs = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
@@ -260,7 +275,7 @@ final class CLIFixture {
         let next = try fixture.run()
         #expect(next.status == 0)
         #expect(fixture.restarts == 1)
-        #expect(try fixture.run().stdout.contains("0/3 resources updated"))
+        #expect(try fixture.run().stdout.contains("0/4 resources updated"))
 
         let history = try fixture.tool("history")
         #expect(history.stdout.contains("\n1    "))
