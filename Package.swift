@@ -51,7 +51,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 
-        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState", "Libvirt"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Libvirt", "RunLog"]),
+        // Namespaces, bridges and storage pools made for one test and removed after it.
+        .target(name: "TestSupport", dependencies: ["Basics", "Libvirt"], path: "Tests/TestSupport"),
+        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState", "Libvirt", "TestSupport"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Libvirt", "RunLog", "TestSupport"]),
     ]
 )

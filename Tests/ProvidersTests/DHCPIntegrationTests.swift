@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Providers
 import Testing
+import TestSupport
 
 /// A real dhcpd in one namespace serves reservations reconcile wrote; a real dhclient in
 /// another asks with a VM's MAC.

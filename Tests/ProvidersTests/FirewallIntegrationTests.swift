@@ -4,6 +4,7 @@ import Foundation
 import Providers
 import RunLog
 import Testing
+import TestSupport
 
 /// A client, a firewall and a VM, each in its own namespace: client ⇄ firewall over the
 /// "public" link, firewall ⇄ VM over the private one. reconcile manages the firewall's

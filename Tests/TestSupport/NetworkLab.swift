@@ -1,20 +1,14 @@
 import Basics
 import Foundation
-import Testing
-
-extension Tag {
-    /// Needs root, network namespaces and real daemons (dhcpd, dhclient, libvirtd, iptables).
-    @Tag static var integration: Self
-}
 
 /// Network namespaces joined by veth pairs, made for one test and removed after it, whatever
 /// happened. Only addresses inside these namespaces are used.
-final class NetworkLab {
-    let id = String(UUID().uuidString.prefix(6)).lowercased()
+public final class NetworkLab {
+    public let id = String(UUID().uuidString.prefix(6)).lowercased()
     private var namespaces: [String] = []
 
     /// Creates the namespace for `role` (e.g. `fw`) with its loopback up; returns its name.
-    func namespace(_ role: String) throws -> String {
+    public func namespace(_ role: String) throws -> String {
         let name = "rc\(role)-\(id)"
         try Self.ip("netns", "add", name)
         namespaces.append(name)
@@ -24,7 +18,7 @@ final class NetworkLab {
 
     /// Joins two namespaces with a veth pair named `<a>-<id>`/`<b>-<id>`, addressed and up.
     @discardableResult
-    func link(_ a: (namespace: String, interface: String, address: String?),
+    public func link(_ a: (namespace: String, interface: String, address: String?),
               _ b: (namespace: String, interface: String, address: String?)) throws -> (String, String) {
         let left = "\(a.interface)-\(id)", right = "\(b.interface)-\(id)"
         try Self.ip("link", "add", left, "netns", a.namespace, "type", "veth", "peer", "name", right, "netns", b.namespace)
@@ -37,17 +31,17 @@ final class NetworkLab {
 
     /// Runs a command inside a namespace and returns its output; throws if it fails.
     @discardableResult
-    func exec(_ namespace: String, _ arguments: String...) throws -> String {
+    public func exec(_ namespace: String, _ arguments: String...) throws -> String {
         try exec(namespace, arguments)
     }
 
     @discardableResult
-    func exec(_ namespace: String, _ arguments: [String]) throws -> String {
+    public func exec(_ namespace: String, _ arguments: [String]) throws -> String {
         try CommandRunner(netns: namespace).run(arguments)
     }
 
     /// Starts a long-running process inside a namespace; the lab stops it at the end.
-    func spawn(_ namespace: String, _ arguments: [String]) throws {
+    public func spawn(_ namespace: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["ip", "netns", "exec", namespace] + arguments
@@ -58,6 +52,8 @@ final class NetworkLab {
 
     /// Stops the processes running inside the lab's namespaces (only the test started any),
     /// by pid, then removes the namespaces.
+    public init() {}
+
     deinit {
         for namespace in namespaces {
             let pids = ((try? Self.ip("netns", "pids", namespace)) ?? "").split(separator: "\n").compactMap { Int32($0) }
@@ -68,7 +64,7 @@ final class NetworkLab {
     }
 
     @discardableResult
-    static func ip(_ arguments: String...) throws -> String {
+    public static func ip(_ arguments: String...) throws -> String {
         try CommandRunner().run(["ip"] + arguments)
     }
 }
