@@ -47,7 +47,9 @@ public final class Connection {
     deinit { virConnectClose(handle) }
 
     /// Whether the connection goes over the network (`qemu+ssh://`, `qemu+tcp://`, `qemu://host/`).
-    public var isRemote: Bool {
+    public var isRemote: Bool { Self.isRemote(uri) }
+
+    public static func isRemote(_ uri: String) -> Bool {
         guard let range = uri.range(of: "://") else { return false }
         let transport = uri[..<range.lowerBound].split(separator: "+").dropFirst().first
         let host = uri[range.upperBound...].prefix { $0 != "/" }

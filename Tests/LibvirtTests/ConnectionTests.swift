@@ -59,6 +59,25 @@ import Testing
         }
     }
 
+    @Test func anUnreachableRemoteHostIsAClearError() {
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+        do {
+            _ = try Connection(uri: "qemu+tcp://127.0.0.1:9/system")
+            Issue.record("connected to nothing")
+        } catch {
+            #expect(error.description.hasPrefix("connect to qemu+tcp://127.0.0.1:9/system: unable to connect to server at '127.0.0.1:9': Connection refused"),
+                    "\(error)")
+        }
+    }
+
+    @Test func remoteURIsAreTold() throws {
+        #expect(try Connection(uri: "test:///default").isRemote == false)
+        for (uri, remote) in [("qemu+ssh://root@hv1/system", true), ("qemu+tcp://hv1/system", true), ("qemu://hv1/system", true),
+                              ("qemu:///system", false), ("qemu+unix:///system", false)] {
+            #expect(Connection.isRemote(uri) == remote, "\(uri)")
+        }
+    }
+
     @Test func invalidXMLIsRefusedWithLibvirtsMessage() throws {
         let connection = try Connection(uri: "test:///default")
         do {

@@ -53,7 +53,7 @@ public struct LibvirtProvider: Provider {
     /// else `qemu` (TCG, slow but everywhere).
     var hypervisor: String {
         if node.libvirt.hasPrefix("test:") { return "test" }
-        guard !node.libvirt.contains("+ssh") && !node.libvirt.contains("+tcp") && !node.libvirt.contains("+tls") else { return "kvm" }
+        guard !Connection.isRemote(node.libvirt) else { return "kvm" }
         return KVMDevice.usableByQEMU ? "kvm" : "qemu"
     }
 
