@@ -37,9 +37,12 @@ public struct CommandRunner: Sendable {
 
     /// Runs every command inside this network namespace when not empty.
     public var netns: String
+    /// Where the command runs; nil: this process's working directory.
+    public var directory: String?
 
-    public init(netns: String = "") {
+    public init(netns: String = "", directory: String? = nil) {
         self.netns = netns
+        self.directory = directory
     }
 
     /// Runs `arguments` (the first is looked up on PATH) and returns its output whatever the status.
@@ -47,7 +50,9 @@ public struct CommandRunner: Sendable {
     /// Output is collected until the command exits, then for at most `drainTimeout` seconds
     /// more: a daemon the command started may keep its stdout open.
     public func output(_ arguments: [String], input: Data? = nil, drainTimeout: Double = 1) throws -> Output {
-        let full = netns.isEmpty ? arguments : ["ip", "netns", "exec", netns] + arguments
+        // Glibc's Swift module lacks posix_spawn_file_actions_addchdir_np: a shell changes directory.
+        let located = directory.map { ["sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
+        let full = netns.isEmpty ? located : ["ip", "netns", "exec", netns] + located
         guard let program = full.first else { throw SystemError(operation: "run an empty command", code: EINVAL) }
         let stdin = try Self.makePipe(), stdout = try Self.makePipe(), stderr = try Self.makePipe()
 

@@ -26,20 +26,11 @@ enum ReconcileBinary {
         try CommandRunner().run(arguments)
     }
 
+    /// Through `CommandRunner` (posix_spawn and waitpid): Foundation's `Process` can wait
+    /// forever once a command has left a daemon running (a dhcpd restarted by a run).
     static func run(_ arguments: [String], in directory: URL = repository) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        let result = try CommandRunner(directory: directory.path).output([path] + arguments)
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }
 

@@ -8,14 +8,15 @@ extension Node {
         let netns = reader.optional("netns", Decode.string)
         let publicInterface = reader.optional("publicInterface", Decode.text)
         let dhcp = reader.optional("dhcp", DHCPSettings.decode)
-        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp else { return nil }
+        let virtType = reader.optional("virtType", Decode.oneOf(VirtType.self))
+        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp, let virtType else { return nil }
         guard !roles.isEmpty, Set(roles).count == roles.count else {
             reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, each once")
             return nil
         }
         return Node(
             name: name, roles: Set(roles), libvirt: libvirt ?? defaultLibvirtURI, netns: netns ?? "",
-            publicInterface: publicInterface, dhcp: dhcp ?? .defaults,
+            publicInterface: publicInterface, dhcp: dhcp ?? .defaults, virtType: virtType,
             location: reader.location
         )
     }

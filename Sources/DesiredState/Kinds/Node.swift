@@ -8,6 +8,14 @@ public struct Node: Sendable, Hashable {
         case hypervisor, firewall, dhcp
     }
 
+    /// The libvirt domain type of a host's VMs.
+    public enum VirtType: String, Sendable, Hashable, CaseIterable {
+        /// Hardware virtualisation.
+        case kvm
+        /// TCG emulation: slow, but needs nothing from the CPU.
+        case qemu
+    }
+
     /// Where dhcpd's configuration lives and how to restart it.
     public struct DHCPSettings: Sendable, Hashable {
         public var config: String
@@ -29,12 +37,14 @@ public struct Node: Sendable, Hashable {
     /// Where IP-pair public addresses are added (firewall role).
     public var publicInterface: String?
     public var dhcp: DHCPSettings
+    /// nil: chosen by the VM provider from what the hypervisor offers.
+    public var virtType: VirtType?
     public var location: SourceLocation?
 
     public static let defaultLibvirtURI = "qemu:///system"
 
     public static let implicitLocal = Node(
         name: "local", roles: Set(Role.allCases), libvirt: defaultLibvirtURI, netns: "",
-        publicInterface: nil, dhcp: .defaults, location: nil
+        publicInterface: nil, dhcp: .defaults, virtType: nil, location: nil
     )
 }

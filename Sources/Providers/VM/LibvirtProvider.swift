@@ -49,10 +49,11 @@ public struct LibvirtProvider: Provider {
         }
     }
 
-    /// `test` for the test driver; `kvm` on a remote host or where QEMU may open /dev/kvm;
-    /// else `qemu` (TCG, slow but everywhere).
+    /// `test` for the test driver; the Host's `virtType` if it has one; `kvm` on a remote
+    /// host or where QEMU may open /dev/kvm; else `qemu` (TCG, slow but everywhere).
     var hypervisor: String {
         if node.libvirt.hasPrefix("test:") { return "test" }
+        if let declared = node.virtType { return declared.rawValue }
         guard !Connection.isRemote(node.libvirt) else { return "kvm" }
         return KVMDevice.usableByQEMU ? "kvm" : "qemu"
     }
