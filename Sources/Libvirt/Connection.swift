@@ -169,6 +169,32 @@ public final class Connection {
         }
     }
 
+    // MARK: - Host interfaces and networks
+
+    /// The names of the host's network interfaces (bridges among them), active or not.
+    public func interfaceNames() throws(LibvirtError) -> Set<String> {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let count = virConnectListAllInterfaces(handle, &list, 0)
+        try check(count, "list the interfaces of \(uri)")
+        defer {
+            for index in 0..<Int(count) { virInterfaceFree(list?[index]) }
+            free(list)
+        }
+        return Set((0..<Int(count)).compactMap { list?[$0].flatMap(virInterfaceGetName).map { String(cString: $0) } })
+    }
+
+    /// The names of libvirt's virtual networks, active or not.
+    public func networkNames() throws(LibvirtError) -> Set<String> {
+        var list: UnsafeMutablePointer<OpaquePointer?>?
+        let count = virConnectListAllNetworks(handle, &list, 0)
+        try check(count, "list the networks of \(uri)")
+        defer {
+            for index in 0..<Int(count) { virNetworkFree(list?[index]) }
+            free(list)
+        }
+        return Set((0..<Int(count)).compactMap { list?[$0].flatMap(virNetworkGetName).map { String(cString: $0) } })
+    }
+
     // MARK: - Storage
 
     /// A volume of a storage pool.

@@ -13,7 +13,8 @@ import Testing
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-libvirt-\(UUID().uuidString)").path
 
     func desired(
-        memory: String = "128MiB", vmState: String = "running", pool: String = "default-pool", vms: Bool = true, extra: String = ""
+        memory: String = "128MiB", vmState: String = "running", pool: String = "default-pool", vms: Bool = true, extra: String = "",
+        attachment: String = "libvirtNetwork: default"
     ) throws -> DesiredState {
         try desiredState("""
             kind: Host
@@ -24,7 +25,7 @@ import Testing
             kind: Network
             name: nat
             cidr: 10.1.0.0/24
-            libvirtNetwork: default
+            \(attachment)
             ---
             \(vms ? """
             kind: VirtualMachine
@@ -140,6 +141,16 @@ import Testing
         #expect(report.status == .failed)
         #expect(report.outcomes.first?.error == "storage pool rctest-nopool does not exist on test:///default")
         #expect(report.outcomes.last?.outcome == .skipped)
+    }
+
+    @Test func aMissingBridgeOrNetworkIsAPlanErrorNamingIt() async throws {
+        defer { cleanUp() }
+        for (attachment, missing) in [("bridge: rctest-nobr", "bridge rctest-nobr"), ("libvirtNetwork: rctest-nonet", "libvirt network rctest-nonet")] {
+            let report = try await run(try desired(attachment: attachment), dryRun: true)
+            #expect(report.outcomes.last?.error == "\(missing) does not exist on test:///default")
+        }
+        // The test driver's own interface is a fine bridge name.
+        #expect(try await run(try desired(attachment: "bridge: eth1"), dryRun: true).outcomes.last?.error == nil)
     }
 
     @Test func removingARunningVMNeedsAllowPruneAndKeepsItsVolume() async throws {

@@ -74,6 +74,7 @@ public struct LibvirtProvider: Provider {
         let live = Dictionary(try connection.domains().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var pools: [String: Set<String>?] = [:]
+        var attachments = Attachments(connection: connection)
         var resources: [Resource] = []
         for vm in machines(desired) {
             var volumes: [ResourceID] = []
@@ -88,7 +89,11 @@ public struct LibvirtProvider: Provider {
                 let summary = "\(disk.size) in \(disk.pool)" + (disk.image.map { ", backed by \($0)" } ?? "")
                 resources.append(Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary, source: vm.location))
             }
-            resources.append(try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes))
+            var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes)
+            if domain.conflict == nil, domain.action != nil, vm.state == .running, let missing = try attachments.missing(for: vm, networks: networks) {
+                domain.conflict = "\(missing) does not exist on \(node.libvirt)"
+            }
+            resources.append(domain)
         }
         resources += try removals(desired, live: live, owned: owned)
         return resources
@@ -272,6 +277,36 @@ public struct LibvirtProvider: Provider {
 
     public func trigger(_ handler: ResourceID) async throws {
         throw RunError("libvirt has no handler \(handler)")
+    }
+}
+
+/// The bridges and libvirt networks a VM's interfaces attach to, checked against the
+/// hypervisor's, each list read once per plan. A stopped VM is not checked: libvirt needs
+/// them only to start it.
+struct Attachments {
+    let connection: Connection
+    private var bridges: Set<String>?
+    private var networks: Set<String>?
+
+    init(connection: Connection) {
+        self.connection = connection
+    }
+
+    /// `bridge br9` or `libvirt network lab` for the first attachment that is missing.
+    mutating func missing(for vm: VirtualMachine, networks declared: [String: Network]) throws -> String? {
+        for interface in vm.interfaces {
+            switch declared[interface.network]?.attachment {
+            case .bridge(let bridge)?:
+                if bridges == nil { bridges = try connection.interfaceNames() }
+                if bridges?.contains(bridge) == false { return "bridge \(bridge)" }
+            case .libvirtNetwork(let network)?:
+                if networks == nil { networks = try connection.networkNames() }
+                if networks?.contains(network) == false { return "libvirt network \(network)" }
+            case nil:
+                continue
+            }
+        }
+        return nil
     }
 }
 
