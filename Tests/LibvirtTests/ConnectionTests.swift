@@ -70,6 +70,33 @@ import Testing
         }
     }
 
+    /// A remote connection over libvirt's `ext` transport (a command that carries the
+    /// stream: here netcat to the local libvirtd's socket); killing that command is a
+    /// remote host going away.
+    @Test func aConnectionWhoseTransportDiesSaysItWasLost() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rctest-ext-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("transport.sh").path, pidFile = directory.appendingPathComponent("pid").path
+        try "#!/bin/sh\necho $$ > \(pidFile)\nexec nc -U /run/libvirt/libvirt-sock\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let uri = "qemu+ext:///system?command=\(script)"
+        let connection = try Connection(uri: uri)
+        #expect(connection.isRemote)
+        _ = try connection.domains()
+        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(pid, SIGKILL)
+        do {
+            for _ in 0..<50 {  // until libvirt has seen the stream end
+                _ = try connection.domains()
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            Issue.record("the connection outlived its transport")
+        } catch {
+            #expect(error.message.hasPrefix("the connection to \(uri) was lost ("), "\(error)")
+        }
+    }
+
     @Test func remoteURIsAreTold() throws {
         #expect(try Connection(uri: "test:///default").isRemote == false)
         for (uri, remote) in [("qemu+ssh://root@hv1/system", true), ("qemu+tcp://hv1/system", true), ("qemu://hv1/system", true),
