@@ -11,6 +11,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // libyaml's C API (Debian's libyaml-dev); only the YAML module imports it.
@@ -35,11 +40,27 @@ let package = Package(
         .target(name: "RunLog", dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
         .target(name: "Providers", dependencies: ["Basics", "Engine", "Libvirt"]),
+        // One run from desired-state source to run record, as the CLI and the daemon start it.
+        .target(name: "Runs", dependencies: ["Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog"]),
+        // The daemon: periodic and webhook-triggered runs, metrics, status page.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Runs", "Engine", "RunLog", "Basics",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The command-line tool: parses arguments, prints, hands off to the library modules.
         .executableTarget(
             name: "reconcile",
             dependencies: [
-                "Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog",
+                "Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog", "Runs", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -24,7 +24,18 @@ struct Converger {
             progress(outcome)
         }
 
-        for level in plan.steps {
+        for (index, level) in plan.steps.enumerated() {
+            // A cancelled run (the daemon stopping) ends between batches: what is left is
+            // skipped, handlers stay pending for the next run.
+            if Task.isCancelled {
+                for resource in plan.steps[index...].joined() {
+                    record(resource.needsWork
+                           ? ResourceOutcome(resource.id, .skipped, action: resource.action, changes: resource.changes,
+                                             error: "skipped: the run was interrupted")
+                           : ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges))
+                }
+                return outcomes
+            }
             var ready: [String: [Resource]] = [:]
             for resource in level {
                 if !resource.needsWork {
@@ -78,7 +89,7 @@ struct Converger {
                 record(await trigger(handler, notifiedBy: immediate[handler] ?? []))
             }
         }
-        for handler in delayedOrder {
+        for handler in delayedOrder where !Task.isCancelled {
             record(await trigger(handler, notifiedBy: delayed[handler] ?? []))
         }
         return outcomes

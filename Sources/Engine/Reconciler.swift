@@ -71,6 +71,7 @@ public struct Reconciler: Sendable {
                 let converger = Converger(providers: providers, desired: desired, owned: owned, node: node,
                                           recorder: recorder, progress: onProgress)
                 report.outcomes = await converger.apply(plan)
+                if Task.isCancelled { report.status = .interrupted }
             }
         } catch {
             report.error = "\(error)"

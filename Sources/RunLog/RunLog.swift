@@ -164,6 +164,11 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         }
     }
 
+    /// The last `limit` runs, newest first, each with its recorded outcomes.
+    public func recentRuns(limit: Int) throws -> [RunReport] {
+        try runs(limit: limit).compactMap { summary in try summary.id.flatMap { try run(id: $0) } }
+    }
+
     /// One run with every recorded resource outcome, or nil if there is no such run.
     public func run(id: Int64) throws -> RunReport? {
         try database.read { db in

@@ -14,11 +14,13 @@ struct Reconcile: AsyncParsableCommand {
               reconcile --dry-run                    show the plan, change nothing
               reconcile                              converge this node now
               reconcile history                      the recorded runs, newest first
+              reconcile daemon --repo URL            keep converging: interval, webhook, metrics
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 64 usage,
             65 invalid desired state, 75 another run holds the lock.
             """,
-        subcommands: [RunCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self],
+        subcommands: [RunCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
+                      SuspendCommand.self, ResumeCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

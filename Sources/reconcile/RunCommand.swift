@@ -4,6 +4,7 @@ import DesiredState
 import Engine
 import Foundation
 import RunLog
+import Runs
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,45 +71,30 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let (lock, log) = try state.open(lockTimeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
-        // 1. Fetch and validate the desired state; a bad one is recorded and nothing is applied.
         let source: DesiredStateSource = repo.map { .repository(url: $0, ref: ref, path: path, offline: offline) } ?? .directory(directory)
-        let loaded: DesiredStateSource.Loaded
+        let pipeline = RunPipeline(
+            source: source, stateDirectory: state.stateDir, node: node, dryRun: dryRun,
+            pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
+            vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
+        )
+        let printer = RunPrinter(format: output, color: Terminal.wantsColor)
+        let result: RunPipeline.Result
         do {
-            loaded = try source.load(stateDirectory: state.stateDir)
-        } catch let failure as DesiredStateSource.Failure {
-            var report = RunReport(trigger: "manual", revision: failure.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
-            report.revisionNote = failure.note
-            report.status = .failed
-            report.error = failure.description
-            report.id = try log.begin(report)
-            try log.finish(report)
+            result = try await pipeline.run(log: log, onPlan: printer.plan, onProgress: printer.progress)
+        } catch {
+            Terminal.printError("\(error)")  // no such --node, an unreadable directory
+            throw ExitStatus.usage
+        }
+        switch result {
+        case .unloadable(let report, let failure):
             FileHandle.standardError.write(Data((failure.description + "\n").utf8))
             Terminal.printError(failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
                                 : "invalid desired state; nothing was applied (run #\(report.id ?? 0))")
             throw failure.invalid == nil ? ExitStatus.resourceFailed : ExitStatus.invalidDesiredState
-        } catch {
-            Terminal.printError("\(error)")
-            throw ExitStatus.usage
+        case .ran(let report, let plan):
+            printer.finish(report, plan: plan)
+            throw ExitStatus.of(report)
         }
-        let host = try ExitStatus.usageOnFailure { try NodeSelection.host(named: node, in: loaded.state) }
-
-        // 2. Plan, converge (or not), record.
-        let reconciler = Reconciler(node: host.name, providers: ProviderSet.for(host, vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))), recorder: log)
-        let options = Reconciler.Options(
-            dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare)
-        )
-        let printer = RunPrinter(format: output, color: Terminal.wantsColor)
-        var planned: Plan?
-        let report = try await reconciler.run(
-            loaded.state, revision: loaded.revision, revisionNote: loaded.note, options: options,
-            onPlan: { plan in
-                planned = plan
-                printer.plan(plan)
-            },
-            onProgress: printer.progress
-        )
-        printer.finish(report, plan: planned)
-        throw ExitStatus.of(report)
     }
 }
 

@@ -4,28 +4,28 @@ import Git
 
 /// Where a run reads its desired state: a plain directory, or a commit of a git repository
 /// mirrored in the state directory (never a working copy).
-enum DesiredStateSource {
+public enum DesiredStateSource: Sendable {
     case directory(String)
     case repository(url: String, ref: String, path: String, offline: Bool)
 
     /// What a run read: the validated state and the revision it came from.
-    struct Loaded {
-        var state: DesiredState
-        var revision: String
-        var note: String?
+    public struct Loaded: Sendable {
+        public var state: DesiredState
+        public var revision: String
+        public var note: String?
     }
 
     /// A revision that could be named but not loaded (for the run record).
-    struct Failure: Error, CustomStringConvertible {
-        var revision: String
-        var note: String?
+    public struct Failure: Error, CustomStringConvertible {
+        public var revision: String
+        public var note: String?
         /// Present when the desired state itself is invalid (exit 65); otherwise a fetch or read failed.
-        var invalid: InvalidDesiredState?
-        var description: String
+        public var invalid: InvalidDesiredState?
+        public var description: String
     }
 
     /// Loads it; the state directory's lock must be held (the mirror lives there).
-    func load(stateDirectory: String) throws -> Loaded {
+    public func load(stateDirectory: String) throws -> Loaded {
         switch self {
         case .directory(let directory):
             let state = try Self.validate(directory: directory, displayedAs: nil, revision: "", note: nil)
@@ -54,5 +54,22 @@ enum DesiredStateSource {
         } catch let invalid as InvalidDesiredState {
             throw Failure(revision: revision.isEmpty ? "invalid" : revision, note: note, invalid: invalid, description: invalid.description)
         }
+    }
+}
+
+extension DesiredStateSource {
+    /// For a repository: fetches, then resolves the ref to a commit id without reading its
+    /// tree (the daemon's cheap "did anything change" check). nil for a directory.
+    public func fetchRevision(stateDirectory: String) throws -> String? {
+        guard case .repository(let url, let ref, _, _) = self else { return nil }
+        let repository = try Repository(mirror: stateDirectory + "/mirror.git", url: url)
+        try repository.fetch()
+        return try repository.resolve(ref).id
+    }
+
+    /// The same source, read from the last fetch.
+    public var offline: DesiredStateSource {
+        guard case .repository(let url, let ref, let path, _) = self else { return self }
+        return .repository(url: url, ref: ref, path: path, offline: true)
     }
 }

@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import RunLog
+import Runs
+import ServiceLifecycle
+import UnixSignals
+
+/// `reconcile daemon`: the reconcile loop, the HTTP server and a SIGHUP listener in one
+/// service group. SIGTERM or SIGINT shut it down gracefully: the run in flight stops after
+/// its current batch, is recorded as interrupted, and the process exits 0.
+public struct Daemon: Sendable {
+    public var pipeline: RunPipeline
+    public var interval: Duration
+    public var host: String
+    public var port: Int
+    /// nil: every webhook is refused (401).
+    public var webhookSecret: Data?
+
+    public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?) {
+        self.pipeline = pipeline
+        self.interval = interval
+        self.host = host
+        self.port = port
+        self.webhookSecret = webhookSecret
+    }
+
+    public func run() async throws {
+        var logger = Logger(label: "reconcile")
+        logger.logLevel = .info
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let log = try RunLog(stateDirectory: pipeline.stateDirectory)
+        let triggers = TriggerQueue(), status = DaemonStatus()
+        let router = StatusServer.router(triggers: triggers, status: status, log: log, registry: registry,
+                                         signature: webhookSecret.map(WebhookSignature.init(secret:)))
+        let server = Application(router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: loop), .init(service: server),
+                .init(service: HangupListener(triggers: triggers), successTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+}
+
+/// SIGHUP: run now.
+struct HangupListener: Service {
+    let triggers: TriggerQueue
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            triggers.fire("signal")
+        }
+    }
+}

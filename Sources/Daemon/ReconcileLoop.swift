@@ -1,0 +1,108 @@
+import Basics
+import Engine
+import Foundation
+import Logging
+import RunLog
+import Runs
+import ServiceLifecycle
+
+/// The daemon's heart: a run at start, then one per interval (with jitter) or trigger, also
+/// when the revision did not change, so drift is corrected. A failed run is retried with
+/// capped exponential backoff; an invalid revision is not retried until the branch moves.
+/// On graceful shutdown the run in flight stops after its current batch and is recorded as
+/// interrupted.
+public struct ReconcileLoop: Service {
+    let pipeline: RunPipeline
+    let interval: Duration
+    let triggers: TriggerQueue
+    let status: DaemonStatus
+    let log: RunLog
+    let logger: Logger
+    /// How long a run waits for the state directory's lock (a manual run may hold it).
+    let lockTimeout: Double
+
+    public init(pipeline: RunPipeline, interval: Duration, triggers: TriggerQueue, status: DaemonStatus, log: RunLog,
+                logger: Logger, lockTimeout: Double = 60) {
+        self.pipeline = pipeline
+        self.interval = interval
+        self.triggers = triggers
+        self.status = status
+        self.log = log
+        self.logger = logger
+        self.lockTimeout = lockTimeout
+    }
+
+    public func run() async throws {
+        var iterator = triggers.stream.makeAsyncIterator()
+        var reason = "start"
+        while !Task.isShuttingDownGracefully {
+            await runOnce(trigger: reason)
+            let delay = await nextDelay()
+            let timer = Task { [triggers] in
+                try await Task.sleep(for: delay)
+                triggers.fire("interval")
+            }
+            let next = await withGracefulShutdownHandler {
+                await iterator.next()
+            } onGracefulShutdown: { [triggers] in
+                triggers.finish()
+            }
+            timer.cancel()
+            guard let next else { return }
+            reason = next
+        }
+    }
+
+    /// After a failure: 5 s, doubling, at most 5 minutes (or the interval, if shorter).
+    /// Otherwise the interval, ±10 %.
+    func nextDelay() async -> Duration {
+        let failures = await status.snapshot.consecutiveFailures
+        if failures > 0 {
+            let backoff = Duration.seconds(5) * (1 << min(failures - 1, 10))
+            return min(backoff, min(.seconds(300), interval))
+        }
+        return interval * Double.random(in: 0.9...1.1)
+    }
+
+    func runOnce(trigger: String) async {
+        let suspension = Suspension.current(stateDirectory: pipeline.stateDirectory)
+        await status.suspended(suspension)
+        var pipeline = self.pipeline
+        pipeline.trigger = trigger
+        pipeline.dryRun = pipeline.dryRun || suspension != nil
+        do {
+            let lock = try StateLock(directory: pipeline.stateDirectory, timeout: lockTimeout)
+            defer { withExtendedLifetime(lock) {} }
+            // Fetch once and look at the revision: an invalid one is not tried again.
+            if let revision = try? pipeline.source.fetchRevision(stateDirectory: pipeline.stateDirectory) {
+                if revision == (await status.snapshot.rejectedRevision) {
+                    logger.debug("revision \(revision) was rejected; waiting for a new one")
+                    return
+                }
+                pipeline.source = pipeline.source.offline
+            }
+            let drift = await status.snapshot.appliedRevision != nil
+            await status.started()
+            let task = Task { [pipeline, log] in try await pipeline.run(log: log) }
+            let result = try await withGracefulShutdownHandler {
+                try await task.value
+            } onGracefulShutdown: {
+                task.cancel()
+            }
+            switch result {
+            case .ran(let report, _):
+                let applied = await status.snapshot.appliedRevision
+                await status.finished(report, invalid: false)
+                RunMetrics.record(report, drift: drift && applied == report.revision)
+                logger.info("run #\(report.id ?? 0) (\(trigger)): \(report.status.rawValue), \(report.counts.updated) updated")
+            case .unloadable(let report, let failure):
+                await status.finished(report, invalid: failure.invalid != nil)
+                RunMetrics.record(report, drift: false)
+                logger.error("run #\(report.id ?? 0) (\(trigger)): \(failure.description)")
+            }
+        } catch {
+            await status.skipped()
+            logger.error("run (\(trigger)) did not start: \(error)")
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import Engine
+import Foundation
+import Metrics
+
+/// The `reconcile_*` series, through swift-metrics (the daemon bootstraps Prometheus).
+enum RunMetrics {
+    static func record(_ report: RunReport, drift: Bool) {
+        Counter(label: "reconcile_runs_total", dimensions: [("status", report.status.rawValue)]).increment()
+        Metrics.Timer(label: "reconcile_run_duration_seconds").recordSeconds(report.duration)
+        let counts = report.counts
+        for (outcome, count) in [("unchanged", counts.unchanged), ("updated", counts.updated), ("would-update", counts.wouldUpdate),
+                                 ("failed", counts.failed), ("skipped", counts.skipped)] where count > 0 {
+            Counter(label: "reconcile_resources_total", dimensions: [("outcome", outcome)]).increment(by: count)
+        }
+        // Resources a run changed although the revision did not: someone changed the machine.
+        if drift, counts.updated > 0 {
+            Counter(label: "reconcile_drift_corrections_total").increment(by: counts.updated)
+        }
+        if report.status == .converged || report.status == .noChanges, !report.dryRun {
+            Gauge(label: "reconcile_last_applied_timestamp_seconds").record(report.startedAt.timeIntervalSince1970)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Engine
+import Foundation
+
+/// `GET /`: the applied and the attempted revision, a suspension if any, what the last run
+/// found differing (drift, or what a suspended daemon would change), and the last 20 runs
+/// with what each changed. Plain HTML, no scripts.
+struct StatusPage {
+    let snapshot: DaemonStatus.Snapshot
+    let runs: [RunReport]
+
+    var html: String {
+        var body = ["<h1>reconcile</h1>", "<table class=\"revisions\">"]
+        body.append(row("applied revision", snapshot.appliedRevision.map { code($0) + at(snapshot.appliedAt) } ?? "none yet", id: "applied"))
+        body.append(row("attempted revision", snapshot.attemptedRevision.map(code) ?? "none yet", id: "attempted"))
+        body.append(row("last run", escape(snapshot.running ? "running" : snapshot.lastStatus ?? "none"), id: "last-status"))
+        if let error = snapshot.lastError { body.append(row("last error", "<pre>\(escape(error))</pre>", id: "last-error")) }
+        if let rejected = snapshot.rejectedRevision {
+            body.append(row("rejected", code(rejected) + " is invalid; not retried until the branch moves", id: "rejected"))
+        }
+        body.append("</table>")
+        if let suspension = snapshot.suspension {
+            let until = suspension.until.map { " until \(Self.format($0))" } ?? " until `reconcile resume`"
+            body.append("<p id=\"suspended\" class=\"suspended\">Suspended: \(escape(suspension.reason))\(escape(until)). Runs plan and record drift but apply nothing.</p>")
+        }
+        let drift = runs.first?.outcomes.filter { $0.outcome == .wouldUpdate || $0.outcome == .updated } ?? []
+        body.append("<h2>Current drift</h2>")
+        body.append(drift.isEmpty ? "<p id=\"drift\">None: the last run found everything as declared.</p>"
+                    : "<ul id=\"drift\">" + drift.map { "<li>\(describe($0))</li>" }.joined() + "</ul>")
+        body.append("<h2>Last runs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>trigger</th><th>revision</th><th>status</th><th>changed</th></tr>")
+        for run in runs {
+            let changed = run.outcomes.filter { $0.outcome != .unchanged }.map(describe).joined(separator: "<br>")
+            body.append("<tr><td>#\(run.id ?? 0)</td><td>\(Self.format(run.startedAt))</td><td>\(escape(run.trigger))</td>"
+                        + "<td>\(code(String(run.revision.prefix(12))))</td><td class=\"\(run.status.rawValue)\">\(run.status.rawValue)"
+                        + "\(run.dryRun ? " (dry-run)" : "")</td><td>\(changed.isEmpty ? "—" : changed)</td></tr>")
+        }
+        body.append("</table>")
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>reconcile</title>
+            <style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;text-align:left;vertical-align:top}
+            .failed,.refused,.interrupted{color:#b00}.suspended{background:#fe8;padding:.5em}</style></head>
+            <body>
+            \(body.joined(separator: "\n"))
+            </body></html>
+
+            """
+    }
+
+    private func row(_ label: String, _ value: String, id: String) -> String {
+        "<tr><th>\(label)</th><td id=\"\(id)\">\(value)</td></tr>"
+    }
+
+    private func describe(_ outcome: ResourceOutcome) -> String {
+        let changes = outcome.changes.map { escape($0.description) }.joined(separator: "; ")
+        let error = outcome.error.map { " — " + escape($0) } ?? ""
+        return "\(outcome.outcome.rawValue) \(escape(outcome.resource.description))" + (changes.isEmpty ? "" : ": " + changes) + error
+    }
+
+    private func code(_ text: String) -> String { "<code>\(escape(text))</code>" }
+
+    private func at(_ date: Date?) -> String { date.map { " at " + Self.format($0) } ?? "" }
+
+    private func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func format(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+}
