@@ -59,7 +59,10 @@ public struct CommandRunner: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto 0-2 clears close-on-exec there; every other descriptor of ours is O_CLOEXEC.
+        // dup2 onto 0-2 clears close-on-exec there; every other descriptor is marked
+        // close-on-exec, also those libraries opened without it (a daemon's listening socket
+        // must not stay open in a dhcpd a restart script leaves running).
+        Self.closeOnExec()
         posix_spawn_file_actions_adddup2(&actions, stdin.read, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout.write, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr.write, 2)
@@ -105,6 +108,16 @@ public struct CommandRunner: Sendable {
             throw Failure(arguments: arguments, status: result.status, stderr: result.stderr)
         }
         return result.stdout
+    }
+
+    /// Marks every open descriptor above stderr close-on-exec. (Glibc's Swift module lacks
+    /// posix_spawn_file_actions_addclosefrom_np.)
+    private static func closeOnExec() {
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for descriptor in descriptors.compactMap({ Int32($0) }) where descriptor > 2 {
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// A pipe whose ends are close-on-exec (Glibc's module does not export pipe2).

@@ -53,6 +53,15 @@ public struct ReconcileLoop: Service {
         }
     }
 
+    /// Fetches the mirror in a short-lived `reconcile fetch-mirror`: libgit2 (1.5) keeps some
+    /// memory of every fetch, ~100 KiB over a local transport, so a daemon fetching every
+    /// tick in-process would grow without bound.
+    func fetchInChild(_ pipeline: RunPipeline) throws {
+        guard case .repository(let url, _, _, _) = pipeline.source else { return }
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        try CommandRunner().run([executable, "fetch-mirror", "--repo", url, "--state-dir", pipeline.stateDirectory])
+    }
+
     /// After a failure: 5 s, doubling, at most 5 minutes (or the interval, if shorter).
     /// Otherwise the interval, ±10 %.
     func nextDelay() async -> Duration {
@@ -73,8 +82,10 @@ public struct ReconcileLoop: Service {
         do {
             let lock = try StateLock(directory: pipeline.stateDirectory, timeout: lockTimeout)
             defer { withExtendedLifetime(lock) {} }
-            // Fetch once and look at the revision: an invalid one is not tried again.
-            if let revision = try? pipeline.source.fetchRevision(stateDirectory: pipeline.stateDirectory) {
+            // Fetch, then look at the revision: an invalid one is not tried again. When the
+            // fetch fails, the run below fetches again and records why.
+            if (try? fetchInChild(pipeline)) != nil,
+               let revision = try? pipeline.source.lastFetchedRevision(stateDirectory: pipeline.stateDirectory) {
                 if revision == (await status.snapshot.rejectedRevision) {
                     logger.debug("revision \(revision) was rejected; waiting for a new one")
                     return

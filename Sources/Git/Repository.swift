@@ -1,3 +1,4 @@
+import Basics
 import CLibgit2
 import Foundation
 
@@ -5,8 +6,10 @@ import Foundation
 ///
 /// Owns a libgit2 handle: not `Sendable`, freed in `deinit`. Nothing here ever checks out a
 /// working copy: files are read from the object database at a commit.
-public final class Repository {
+public final class Repository: @unchecked Sendable {
     private let handle: OpaquePointer
+    /// The origin it fetches from.
+    public let url: String
 
     /// A commit the desired state is read at.
     public struct Commit: Sendable, Equatable {
@@ -24,6 +27,7 @@ public final class Repository {
     /// Opens the mirror at `path`, creating it (bare) with `url` as its origin if needed.
     public init(mirror path: String, url: String) throws(GitError) {
         _ = Self.initialized
+        self.url = url
         var repository: OpaquePointer?
         if git_repository_open_bare(&repository, path) < 0 {
             try GitError.check(git_repository_init(&repository, path, 1), "create mirror \(path)")
@@ -35,13 +39,34 @@ public final class Repository {
             try GitError.check(git_remote_create_with_fetchspec(&remote, handle, "origin", url, "+refs/heads/*:refs/heads/*"),
                                "add origin \(url)")
             try GitError.check(git_remote_add_fetch(handle, "origin", "+refs/tags/*:refs/tags/*"), "add tag refspec")
-        } else {
+        } else if git_remote_url(remote).map({ String(cString: $0) }) != url {
             try GitError.check(git_remote_set_url(handle, "origin", url), "set origin to \(url)")
         }
         git_remote_free(remote)
     }
 
     deinit { git_repository_free(handle) }
+
+    /// One open mirror per path for the whole process: opening a repository again and again
+    /// (a daemon's every tick) grows libgit2's memory without bound. Callers serialise their
+    /// use of a mirror, as the state directory's lock does.
+    public static func mirror(_ path: String, url: String) throws(GitError) -> Repository {
+        let result = openMirrors.withLock { mirrors -> Result<Repository, GitError> in
+            if let open = mirrors[path], open.url == url { return .success(open) }
+            do {
+                let opened = try Repository(mirror: path, url: url)
+                mirrors[path] = opened
+                return .success(opened)
+            } catch let error as GitError {
+                return .failure(error)
+            } catch {
+                return .failure(GitError(operation: "open \(path)", message: "\(error)", isNotFound: false))
+            }
+        }
+        return try result.get()
+    }
+
+    private static let openMirrors = Locked<[String: Repository]>([:])
 
     /// libgit2 wants one global initialisation per process.
     private static let initialized: Void = { git_libgit2_init() }()

@@ -35,7 +35,7 @@ public enum DesiredStateSource: Sendable {
             defer { try? FileManager.default.removeItem(atPath: export) }
             let commit: Repository.Commit
             do {
-                let repository = try Repository(mirror: stateDirectory + "/mirror.git", url: url)
+                let repository = try Repository.mirror(stateDirectory + "/mirror.git", url: url)
                 if !offline { try repository.fetch() }
                 commit = try repository.resolve(ref)
                 try repository.exportYAML(commit: commit, path: path, to: export)
@@ -58,13 +58,17 @@ public enum DesiredStateSource: Sendable {
 }
 
 extension DesiredStateSource {
-    /// For a repository: fetches, then resolves the ref to a commit id without reading its
-    /// tree (the daemon's cheap "did anything change" check). nil for a directory.
-    public func fetchRevision(stateDirectory: String) throws -> String? {
+    /// For a repository: the commit id the ref names in the mirror as last fetched, without
+    /// reading its tree (the daemon's cheap "did anything change"). nil for a directory.
+    public func lastFetchedRevision(stateDirectory: String) throws -> String? {
         guard case .repository(let url, let ref, _, _) = self else { return nil }
-        let repository = try Repository(mirror: stateDirectory + "/mirror.git", url: url)
-        try repository.fetch()
-        return try repository.resolve(ref).id
+        return try Repository.mirror(stateDirectory + "/mirror.git", url: url).resolve(ref).id
+    }
+
+    /// Fetches a repository source's mirror (nothing for a directory).
+    public func fetch(stateDirectory: String) throws {
+        guard case .repository(let url, _, _, _) = self else { return }
+        try Repository.mirror(stateDirectory + "/mirror.git", url: url).fetch()
     }
 
     /// The same source, read from the last fetch.

@@ -123,3 +123,19 @@ struct ResumeCommand: ParsableCommand {
         print("resumed")
     }
 }
+
+/// `reconcile fetch-mirror`: the daemon's fetch, in a process of its own (see `ReconcileLoop`).
+struct FetchMirrorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch-mirror", abstract: "Fetch the desired-state mirror (run by the daemon, which holds the lock).",
+        shouldDisplay: false
+    )
+
+    @Option var repo: String
+
+    @OptionGroup var state: StateOptions
+
+    func run() throws {
+        try DesiredStateSource.repository(url: repo, ref: "", path: "", offline: false).fetch(stateDirectory: state.stateDir)
+    }
+}

@@ -20,7 +20,7 @@ struct Reconcile: AsyncParsableCommand {
             65 invalid desired state, 75 another run holds the lock.
             """,
         subcommands: [RunCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
-                      SuspendCommand.self, ResumeCommand.self],
+                      SuspendCommand.self, ResumeCommand.self, FetchMirrorCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -1,0 +1,230 @@
+import Basics
+import Engine
+import Foundation
+import RunLog
+import Testing
+import TestSupport
+
+/// `reconcile daemon` as systemd would run it, on a git repository of DHCP reservations
+/// (dhcpd's files in a temporary directory, checked by the real `dhcpd -t`), driven through
+/// git commits, its HTTP port and signals.
+final class DaemonFixture {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-daemon-\(UUID().uuidString)")
+    let port = Int.random(in: 20_000...40_000)
+    var daemon: SpawnedProcess?
+    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+    var state: String { path("state") }
+    static let secret = "s3cret-for-tests"
+
+    init(restart: String = "echo restarted >> RESTARTS") throws {
+        try FileManager.default.createDirectory(atPath: path("repo"), withIntermediateDirectories: true)
+        try "authoritative;\nsubnet 10.0.0.0 netmask 255.255.255.0 { }\n".write(toFile: path("dhcpd.conf"), atomically: true, encoding: .utf8)
+        try "#!/bin/sh\n\(restart.replacingOccurrences(of: "RESTARTS", with: path("restarts")))\n"
+            .write(toFile: path("restart.sh"), atomically: true, encoding: .utf8)
+        chmod(path("restart.sh"), 0o755)
+        try Self.secret.write(toFile: path("secret"), atomically: true, encoding: .utf8)
+        try git("init", "-q", "-b", "main")
+        try commit(ip: "10.0.0.200", message: "printer at .200")
+    }
+
+    deinit {
+        daemon = nil
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    func git(_ arguments: String...) throws {
+        _ = try CommandRunner().run(["git", "-C", path("repo"), "-c", "user.name=Ops Person", "-c", "user.email=ops@example.org"] + arguments)
+    }
+
+    /// Commits one reservation for the printer at `ip` (an address outside the network makes an invalid commit).
+    func commit(ip: String, message: String) throws {
+        try """
+            kind: Host
+            name: gw1
+            roles: [dhcp]
+            dhcp: {config: \(path("dhcpd.conf")), hostsFile: \(path("hosts.conf")), restart: [\(path("restart.sh"))]}
+            ---
+            kind: Network
+            name: private
+            cidr: 10.0.0.0/24
+            bridge: br0
+            ---
+            kind: DHCPHost
+            name: printer01
+            network: private
+            mac: 00:25:22:bd:d1:21
+            ip: \(ip)
+
+            """.write(toFile: path("repo/cloud.yaml"), atomically: true, encoding: .utf8)
+        try git("add", "-A")
+        try git("commit", "-q", "-m", message)
+    }
+
+    var head: String {
+        (try? CommandRunner().run(["git", "-C", path("repo"), "rev-parse", "HEAD"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    func start(interval: Double) throws {
+        daemon = try SpawnedProcess([ReconcileBinary.path, "daemon", "--repo", path("repo"), "--interval", "\(interval)",
+                                     "--listen", "127.0.0.1:\(port)", "--webhook-secret-file", path("secret"), "--state-dir", state],
+                                    log: path("daemon.log"))
+    }
+
+    func runs() -> [RunReport] { (try? RunLog(stateDirectory: state).runs(limit: 1000)) ?? [] }
+
+    /// Polls `condition` every 50 ms for up to `timeout` seconds.
+    @discardableResult
+    func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    var hostsFile: String { (try? String(contentsOfFile: path("hosts.conf"), encoding: .utf8)) ?? "" }
+
+    /// `curl` to the daemon; returns the HTTP status and the body.
+    func http(_ method: String, _ route: String, body: String = "", signature: String? = nil) throws -> (status: Int, body: String) {
+        var arguments = ["curl", "-s", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(port)\(route)"]
+        if method == "POST" { arguments += ["--data-binary", body] }
+        if let signature { arguments += ["-H", "X-Hub-Signature-256: \(signature)"] }
+        let output = try CommandRunner().run(arguments)
+        let status = Int(output.split(separator: "\n").last ?? "") ?? 0
+        return (status, String(output.dropLast(String(status).count + 1)))
+    }
+
+    func signature(_ body: String) throws -> String {
+        let digest = try CommandRunner().run(["openssl", "dgst", "-sha256", "-hmac", Self.secret], input: Data(body.utf8))
+        return "sha256=" + (digest.split(separator: " ").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+@Suite(.serialized) struct DaemonTests {
+    @Test func aCommitConvergesWithinTheInterval() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 2)
+        #expect(fixture.waitUntil(10) { fixture.hostsFile.contains("fixed-address 10.0.0.200;") }, "\(fixture.daemon?.output ?? "")")
+        try fixture.commit(ip: "10.0.0.201", message: "printer moves to .201")
+        let committed = Date()
+        #expect(fixture.waitUntil(2.2 + 2) { fixture.runs().first { $0.revision == fixture.head }?.status == .converged })
+        #expect(fixture.hostsFile.contains("fixed-address 10.0.0.201;"))
+        #expect(Date().timeIntervalSince(committed) < 2.2 + 1, "converged only after \(Date().timeIntervalSince(committed)) s")
+        // Drift: the hosts file removed by hand is back by the next tick, same revision.
+        try FileManager.default.removeItem(atPath: fixture.path("hosts.conf"))
+        #expect(fixture.waitUntil(5) { fixture.hostsFile.contains("fixed-address 10.0.0.201;") })
+        let metrics = try fixture.http("GET", "/metrics").body
+        #expect(metrics.contains("reconcile_drift_corrections_total "), "\(metrics)")
+        #expect(metrics.contains("reconcile_runs_total{status=\"converged\"} "))
+    }
+
+    @Test func aSignedWebhookStartsARunWithinTwoSecondsAndAnUnsignedOneNothing() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(10) { fixture.runs().count == 1 && fixture.runs()[0].status == .converged })
+        try fixture.commit(ip: "10.0.0.202", message: "printer moves to .202")
+
+        let body = #"{"ref":"refs/heads/main"}"#
+        #expect(try fixture.http("POST", "/hooks/git", body: body).status == 401)
+        #expect(try fixture.http("POST", "/hooks/git", body: body, signature: "sha256=" + String(repeating: "0", count: 64)).status == 401)
+        usleep(1_000_000)
+        #expect(fixture.runs().count == 1)
+
+        let sent = Date()
+        #expect(try fixture.http("POST", "/hooks/git", body: body, signature: try fixture.signature(body)).status == 202)
+        #expect(fixture.waitUntil(2) { fixture.runs().first { $0.revision == fixture.head }?.status == .converged },
+                "\(fixture.daemon?.output ?? "")")
+        #expect(Date().timeIntervalSince(sent) < 2)
+        #expect(fixture.runs().first?.trigger == "webhook")
+        #expect(fixture.hostsFile.contains("fixed-address 10.0.0.202;"))
+    }
+
+    @Test func aBurstOfWebhooksDuringARunCoalescesIntoOneMoreRun() throws {
+        let fixture = try DaemonFixture(restart: "sleep 2")  // a run that changes something takes 2 s
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(10) { fixture.runs().first?.status == .converged })
+        try fixture.commit(ip: "10.0.0.205", message: "printer moves to .205")
+        let body = "{}", signature = try fixture.signature("{}")
+        #expect(try fixture.http("POST", "/hooks/git", body: body, signature: signature).status == 202)
+        #expect(fixture.waitUntil(2) { fixture.runs().count == 2 })
+        for _ in 0..<10 { #expect(try fixture.http("POST", "/hooks/git", body: body, signature: signature).status == 202) }
+        usleep(4_000_000)
+        #expect(fixture.runs().count == 3, "\(fixture.runs().map(\.trigger))")
+    }
+
+    @Test func anInvalidCommitIsRecordedOnceAndTheLastGoodStateStaysApplied() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 0.5)
+        #expect(fixture.waitUntil(10) { fixture.runs().first?.status == .converged })
+        let good = fixture.head
+        try fixture.commit(ip: "10.9.9.9", message: "a typo")
+        let bad = fixture.head
+        #expect(fixture.waitUntil(5) { fixture.runs().contains { $0.revision == bad } })
+        usleep(2_000_000)  // four more ticks
+        let attempts = fixture.runs().filter { $0.revision == bad }
+        #expect(attempts.count == 1 && attempts.first?.status == .failed)
+        #expect(attempts.first?.error?.contains("cloud.yaml:15:5: ip 10.9.9.9 is outside network private (10.0.0.0/24)") == true, "\(attempts.first?.error ?? "")")
+        #expect(fixture.hostsFile.contains("fixed-address 10.0.0.200;"))
+        let page = try fixture.http("GET", "/").body
+        #expect(page.contains("<td id=\"applied\"><code>\(good)</code>"))
+        #expect(page.contains("<td id=\"attempted\"><code>\(bad)</code>"))
+        #expect(page.contains("<td id=\"rejected\"><code>\(bad)</code> is invalid"))
+
+        try fixture.commit(ip: "10.0.0.203", message: "fixed")
+        #expect(fixture.waitUntil(5) { fixture.hostsFile.contains("fixed-address 10.0.0.203;") })
+    }
+
+    @Test func whileSuspendedRunsPlanButApplyNothing() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(10) { fixture.runs().first?.status == .converged })
+        let suspend = try ReconcileBinary.run(["suspend", "--reason", "maintenance of hv1", "--until", "2099-01-01T00:00:00Z",
+                                               "--state-dir", fixture.state])
+        #expect(suspend.status == 0)
+        try fixture.commit(ip: "10.0.0.204", message: "printer moves to .204")
+        fixture.daemon?.signal(SIGHUP)
+        #expect(fixture.waitUntil(3) { fixture.runs().first { $0.revision == fixture.head }?.status == .changesPending })
+        #expect(fixture.runs().first?.dryRun == true)
+        #expect(fixture.hostsFile.contains("fixed-address 10.0.0.200;"))
+        #expect(try fixture.http("GET", "/").body.contains("Suspended: maintenance of hv1 until 2099-01-01T00:00:00Z."))
+
+        #expect(try ReconcileBinary.run(["resume", "--state-dir", fixture.state]).status == 0)
+        fixture.daemon?.signal(SIGHUP)
+        #expect(fixture.waitUntil(3) { fixture.hostsFile.contains("fixed-address 10.0.0.204;") })
+    }
+
+    @Test func sigkillMidRunLeavesAHistoryTheNextDaemonCompletesAndSigtermExits0() throws {
+        let fixture = try DaemonFixture(restart: "echo $$ > RESTARTS.pid\nsleep 3\necho restarted >> RESTARTS")
+        try fixture.start(interval: 600)
+        // The first run's dhcpd restart takes 3 s: kill the daemon in the middle of it.
+        #expect(fixture.waitUntil(10) { FileManager.default.fileExists(atPath: fixture.path("restarts.pid")) })
+        fixture.daemon?.signal(SIGKILL)
+        #expect(fixture.daemon?.wait(timeout: 5) == 128 + SIGKILL)
+        if let pid = Int32((try? String(contentsOfFile: fixture.path("restarts.pid"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+            kill(pid, SIGTERM)  // the restart script it left, by its pid
+        }
+
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(15) { fixture.runs().count == 2 && fixture.runs()[0].status == .converged }, "\(fixture.daemon?.output ?? "")")
+        #expect(fixture.runs().map(\.status) == [.converged, .interrupted])
+        #expect(try RunLog(stateDirectory: fixture.state).integrityCheck() == "ok")
+        #expect(fixture.waitUntil(5) { (try? String(contentsOfFile: fixture.path("restarts"), encoding: .utf8))?.contains("restarted") == true })
+
+        let stopping = Date()
+        fixture.daemon?.signal(SIGTERM)
+        #expect(fixture.daemon?.wait(timeout: 10) == 0, "\(fixture.daemon?.output ?? "")")
+        #expect(Date().timeIntervalSince(stopping) < 5)
+    }
+
+    @Test func twoHundredNoOpCyclesKeepMemoryFlat() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 0.02)
+        #expect(fixture.waitUntil(30) { fixture.runs().count >= 10 })
+        let atTen = try #require(fixture.daemon?.residentKiB)
+        #expect(fixture.waitUntil(120) { fixture.runs().count >= 200 })
+        let atTwoHundred = try #require(fixture.daemon?.residentKiB)
+        print("daemon RSS: \(atTen / 1024) MiB at cycle 10, \(atTwoHundred / 1024) MiB at cycle 200")
+        #expect(atTwoHundred - atTen < 16 * 1024, "grew from \(atTen) KiB to \(atTwoHundred) KiB")
+    }
+}
