@@ -194,6 +194,27 @@ final class DaemonFixture {
         #expect(fixture.waitUntil(3) { fixture.hostsFile.contains("fixed-address 10.0.0.204;") })
     }
 
+    /// The status page as a real browser (headless Chromium) builds it.
+    @Test func theStatusPageShowsRevisionsSuspensionDriftAndRunsInABrowser() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(10) { fixture.runs().first?.status == .converged })
+        let applied = fixture.head
+        #expect(try ReconcileBinary.run(["suspend", "--reason", "disk swap", "--state-dir", fixture.state]).status == 0)
+        try fixture.commit(ip: "10.0.0.206", message: "printer moves to .206")
+        fixture.daemon?.signal(SIGHUP)
+        #expect(fixture.waitUntil(3) { fixture.runs().count == 2 })
+
+        let dom = try CommandRunner().output(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                                              "http://127.0.0.1:\(fixture.port)/"], drainTimeout: 5).stdout
+        #expect(dom.contains("<tbody><tr><th>applied revision</th><td id=\"applied\"><code>\(applied)</code>"), "\(dom)")
+        #expect(dom.contains("<td id=\"attempted\"><code>\(fixture.head)</code>"))
+        #expect(dom.contains("<p id=\"suspended\" class=\"suspended\">Suspended: disk swap until `reconcile resume`."))
+        #expect(dom.contains("<ul id=\"drift\"><li>would-update dhcp_host[printer01]: fixed-address: 10.0.0.200 → 10.0.0.206</li>"))
+        #expect(dom.components(separatedBy: "<tr><td>#").count - 1 == 2)
+        #expect(dom.contains("changes-pending (dry-run)"))
+    }
+
     @Test func sigkillMidRunLeavesAHistoryTheNextDaemonCompletesAndSigtermExits0() throws {
         let fixture = try DaemonFixture(restart: "echo $$ > RESTARTS.pid\nsleep 3\necho restarted >> RESTARTS")
         try fixture.start(interval: 600)
