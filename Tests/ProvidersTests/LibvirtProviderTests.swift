@@ -14,7 +14,7 @@ import Testing
 
     func desired(
         memory: String = "128MiB", vmState: String = "running", pool: String = "default-pool", vms: Bool = true, extra: String = "",
-        attachment: String = "libvirtNetwork: default"
+        attachment: String = "libvirtNetwork: default", moreDevices: Bool = false
     ) throws -> DesiredState {
         try desiredState("""
             kind: Host
@@ -34,8 +34,8 @@ import Testing
             memory: \(memory)
             vcpus: 1
             state: \(vmState)
-            disks: [{name: root, pool: \(pool), size: 64MiB}]
-            interfaces: [{network: nat, mac: "00:25:22:bd:d1:20"}]
+            disks: [{name: root, pool: \(pool), size: 64MiB}\(moreDevices ? ", {name: data, pool: \(pool), size: 32MiB}" : "")]
+            interfaces: [{network: nat, mac: "00:25:22:bd:d1:20"}\(moreDevices ? ", {network: nat, mac: \"00:25:22:bd:d1:2a\"}" : "")]
             \(extra)
             """ : "")
             """)
@@ -81,6 +81,26 @@ import Testing
         #expect(try await run(try desired(memory: "256MiB", vmState: "stopped")).status == .converged)
         #expect(try connection.domain(named: name)?.state == .stopped)
         #expect(try await run(try desired(memory: "256MiB", vmState: "stopped"), dryRun: true).status == .noChanges)
+    }
+
+    @Test func interfacesAndDisksAreAddedAndRemoved() async throws {
+        let connection = try Connection(uri: "test:///default")
+        defer { cleanUp() }
+        _ = try await run(try desired(vmState: "stopped"))
+        let more = try desired(vmState: "stopped", moreDevices: true)
+        let added = try await run(more)
+        #expect(added.status == .converged, "\(added.outcomes)")
+        #expect(added.outcomes.map(\.resource.description).contains("libvirt_volume[\(name)-data]"))
+        #expect(added.outcomes.last?.changes.map(\.property) == ["interfaces", "disks"])
+        let xml = try #require(try connection.domain(named: name)).xml
+        #expect(xml.contains("00:25:22:bd:d1:2a") && xml.contains("volume='\(name)-data'"))
+        #expect(try await run(more, dryRun: true).status == .noChanges)
+
+        let fewer = try await run(try desired(vmState: "stopped"))
+        #expect(fewer.status == .converged)
+        let after = try #require(try connection.domain(named: name)).xml
+        #expect(!after.contains("00:25:22:bd:d1:2a") && !after.contains("volume='\(name)-data'"))
+        #expect(try connection.volumes(pool: "default-pool")?.contains { $0.name == "\(name)-data" } == true)  // kept
     }
 
     @Test func aChangeThatNeedsARestartWaitsUntilOneIsAllowed() async throws {

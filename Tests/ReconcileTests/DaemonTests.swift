@@ -238,6 +238,18 @@ final class DaemonFixture {
         #expect(Date().timeIntervalSince(stopping) < 5)
     }
 
+    @Test func sigtermLetsTheStepInFlightFinishAndRecordsTheRunAsInterrupted() throws {
+        let fixture = try DaemonFixture(restart: "echo $$ > RESTARTS.pid\nsleep 2\necho restarted >> RESTARTS")
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(10) { FileManager.default.fileExists(atPath: fixture.path("restarts.pid")) })
+        let stopping = Date()
+        fixture.daemon?.signal(SIGTERM)
+        #expect(fixture.daemon?.wait(timeout: 10) == 0, "\(fixture.daemon?.output ?? "")")
+        #expect(Date().timeIntervalSince(stopping) < 5)
+        #expect(fixture.runs().first?.status == .interrupted)
+        #expect((try? String(contentsOfFile: fixture.path("restarts"), encoding: .utf8)) == "restarted\n")  // it finished
+    }
+
     @Test func twoHundredNoOpCyclesKeepMemoryFlat() throws {
         let fixture = try DaemonFixture()
         try fixture.start(interval: 0.02)
