@@ -25,7 +25,7 @@ let package = Package(
         // libgit2's C API (Debian's libgit2-dev); only the Git module imports it.
         .systemLibrary(name: "CLibgit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         // A bare mirror of the desired-state repository: fetch, resolve refs, read trees.
-        .target(name: "Git", dependencies: ["CLibgit2", "Basics"]),
+        .target(name: "Git", dependencies: ["CLibgit2", "Basics", .product(name: "Crypto", package: "swift-crypto")]),
         // libvirt's C API (Debian's libvirt-dev); only the Libvirt module imports it.
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         // Safe Swift over libvirt: connections, domains; errors read on the failing thread.

@@ -57,9 +57,10 @@ public struct ReconcileLoop: Service {
     /// memory of every fetch, ~100 KiB over a local transport, so a daemon fetching every
     /// tick in-process would grow without bound.
     func fetchInChild(_ pipeline: RunPipeline) throws {
-        guard case .repository(let url, _, _, _) = pipeline.source else { return }
+        guard case .repository(let git) = pipeline.source else { return }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        try CommandRunner().run([executable, "fetch-mirror", "--repo", url, "--state-dir", pipeline.stateDirectory])
+        try CommandRunner().run([executable, "fetch-mirror", "--repo", git.url, "--state-dir", pipeline.stateDirectory]
+                                + (git.sshKey.map { ["--ssh-key", $0] } ?? []) + (git.knownHosts.map { ["--ssh-known-hosts", $0] } ?? []))
     }
 
     /// After a failure: 5 s, doubling, at most 5 minutes (or the interval, if shorter).

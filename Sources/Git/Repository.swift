@@ -71,8 +71,10 @@ public final class Repository: @unchecked Sendable {
     /// libgit2 wants one global initialisation per process.
     private static let initialized: Void = { git_libgit2_init() }()
 
-    /// Fetches every branch and tag from origin, following force-pushes and pruning deleted refs.
-    public func fetch() throws(GitError) {
+    /// Fetches every branch and tag from origin, following force-pushes and pruning deleted
+    /// refs. Over ssh it logs in with `sshKey` (a private key file) as the URL's user, and
+    /// only to a server whose host key `knownHosts` lists.
+    public func fetch(sshKey: String? = nil, knownHosts: KnownHosts? = nil) throws(GitError) {
         var remote: OpaquePointer?
         try GitError.check(git_remote_lookup(&remote, handle, "origin"), "find origin")
         defer { git_remote_free(remote) }
@@ -80,7 +82,14 @@ public final class Repository: @unchecked Sendable {
         try GitError.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "prepare fetch")
         options.prune = GIT_FETCH_PRUNE
         let url = git_remote_url(remote).map { String(cString: $0) } ?? "origin"
-        try GitError.check(git_remote_fetch(remote, nil, &options, "reconcile fetch"), "fetch \(url)")
+        let key = SSHAccess(keyPath: sshKey, knownHosts: knownHosts ?? KnownHosts(path: NSHomeDirectory() + "/.ssh/known_hosts"),
+                            port: URLComponents(string: url)?.port)
+        options.callbacks.credentials = SSHAccess.credentials
+        options.callbacks.certificate_check = SSHAccess.hostKeyCheck
+        options.callbacks.payload = Unmanaged.passUnretained(key).toOpaque()
+        try withExtendedLifetime(key) { () throws(GitError) in
+            try GitError.check(git_remote_fetch(remote, nil, &options, "reconcile fetch"), "fetch \(url)")
+        }
     }
 
     /// The commit `ref` names: a branch, a tag or a commit id (full or abbreviated).
@@ -161,5 +170,51 @@ public final class Repository: @unchecked Sendable {
                 continue
             }
         }
+    }
+}
+
+/// What libgit2's ssh callbacks need: the key to log in with (offered once per fetch: a
+/// second request means the server refused it) and the known hosts to check the server by.
+private final class SSHAccess {
+    let keyPath: String?
+    let knownHosts: KnownHosts
+    let port: Int?
+    var offered = false
+
+    init(keyPath: String?, knownHosts: KnownHosts, port: Int?) {
+        (self.keyPath, self.knownHosts, self.port) = (keyPath, knownHosts, port)
+    }
+
+    static let credentials: git_credential_acquire_cb = { out, _, username, allowed, payload in
+        guard let payload else { return GIT_EAUTH.rawValue }
+        let access = Unmanaged<SSHAccess>.fromOpaque(payload).takeUnretainedValue()
+        guard let path = access.keyPath, !access.offered, allowed & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 else {
+            let message = access.offered ? "the server refused the key \(access.keyPath ?? "")"
+                : "the server asks for credentials; give an ssh:// URL with --ssh-key"
+            git_error_set_str(Int32(GIT_ERROR_SSH.rawValue), message)
+            return GIT_EAUTH.rawValue
+        }
+        access.offered = true
+        let user = username.map { String(cString: $0) } ?? "git"
+        return git_credential_ssh_key_new(out, user, nil, path, nil)
+    }
+
+    /// ssh host keys must be in the known hosts; TLS certificates keep libgit2's own verdict.
+    static let hostKeyCheck: git_transport_certificate_check_cb = { certificate, valid, host, payload in
+        guard let certificate, let payload, certificate.pointee.cert_type == GIT_CERT_HOSTKEY_LIBSSH2 else {
+            return valid != 0 ? 0 : GIT_ECERTIFICATE.rawValue
+        }
+        let access = Unmanaged<SSHAccess>.fromOpaque(payload).takeUnretainedValue()
+        let hostkey = UnsafeRawPointer(certificate).assumingMemoryBound(to: git_cert_hostkey.self).pointee
+        let name = host.map { String(cString: $0) } ?? ""
+        guard hostkey.type.rawValue & GIT_CERT_SSH_RAW.rawValue != 0, let raw = hostkey.hostkey,
+              access.knownHosts.accepts(host: name, port: access.port, key: Data(bytes: raw, count: hostkey.hostkey_len))
+        else {
+            let shown = access.port.map { "[\(name)]:\($0)" } ?? name
+            git_error_set_str(Int32(GIT_ERROR_SSH.rawValue),
+                              "the host key of \(shown) is not in \(access.knownHosts.path) (add it with ssh-keyscan, after checking it)")
+            return GIT_ECERTIFICATE.rawValue
+        }
+        return 0
     }
 }

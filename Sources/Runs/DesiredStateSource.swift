@@ -6,7 +6,34 @@ import Git
 /// mirrored in the state directory (never a working copy).
 public enum DesiredStateSource: Sendable {
     case directory(String)
-    case repository(url: String, ref: String, path: String, offline: Bool)
+    case repository(GitSource)
+
+    /// A branch, tag or commit of a repository, and the subdirectory to read.
+    public struct GitSource: Sendable {
+        /// A path, `file://`, `https://` or `ssh://user@host/path`.
+        public var url: String
+        public var ref: String
+        public var path: String
+        /// Read the last fetch; fetch nothing.
+        public var offline: Bool
+        /// The private key for `ssh://` URLs.
+        public var sshKey: String?
+        /// The hosts whose keys an `ssh://` server may present; nil: `~/.ssh/known_hosts`.
+        public var knownHosts: String?
+
+        public init(url: String, ref: String = "main", path: String = "", offline: Bool = false, sshKey: String? = nil,
+                    knownHosts: String? = nil) {
+            (self.url, self.ref, self.path, self.offline, self.sshKey, self.knownHosts) = (url, ref, path, offline, sshKey, knownHosts)
+        }
+
+        func fetch(_ repository: Repository) throws {
+            try repository.fetch(sshKey: sshKey, knownHosts: knownHosts.map(KnownHosts.init(path:)))
+        }
+
+        func mirror(_ stateDirectory: String) throws -> Repository {
+            try Repository.mirror(stateDirectory + "/mirror.git", url: url)
+        }
+    }
 
     /// What a run read: the validated state and the revision it came from.
     public struct Loaded: Sendable {
@@ -30,20 +57,21 @@ public enum DesiredStateSource: Sendable {
         case .directory(let directory):
             let state = try Self.validate(directory: directory, displayedAs: nil, revision: "", note: nil)
             return Loaded(state: state, revision: state.revision, note: nil)
-        case .repository(let url, let ref, let path, let offline):
+        case .repository(let git):
             let export = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-export-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: export) }
             let commit: Repository.Commit
             do {
-                let repository = try Repository.mirror(stateDirectory + "/mirror.git", url: url)
-                if !offline { try repository.fetch() }
-                commit = try repository.resolve(ref)
-                try repository.exportYAML(commit: commit, path: path, to: export)
+                let repository = try git.mirror(stateDirectory)
+                if !git.offline { try git.fetch(repository) }
+                commit = try repository.resolve(git.ref)
+                try repository.exportYAML(commit: commit, path: git.path, to: export)
             } catch {
-                throw Failure(revision: ref, note: nil, invalid: nil, description: "\(error)" + (offline ? " (offline: nothing is fetched)" : ""))
+                throw Failure(revision: git.ref, note: nil, invalid: nil,
+                              description: "\(error)" + (git.offline ? " (offline: nothing is fetched)" : ""))
             }
             let note = "\(commit.author): \(commit.subject)"
-            let state = try Self.validate(directory: export, displayedAs: path, revision: commit.id, note: note)
+            let state = try Self.validate(directory: export, displayedAs: git.path, revision: commit.id, note: note)
             return Loaded(state: state, revision: commit.id, note: note)
         }
     }
@@ -61,19 +89,20 @@ extension DesiredStateSource {
     /// For a repository: the commit id the ref names in the mirror as last fetched, without
     /// reading its tree (the daemon's cheap "did anything change"). nil for a directory.
     public func lastFetchedRevision(stateDirectory: String) throws -> String? {
-        guard case .repository(let url, let ref, _, _) = self else { return nil }
-        return try Repository.mirror(stateDirectory + "/mirror.git", url: url).resolve(ref).id
+        guard case .repository(let git) = self else { return nil }
+        return try git.mirror(stateDirectory).resolve(git.ref).id
     }
 
     /// Fetches a repository source's mirror (nothing for a directory).
     public func fetch(stateDirectory: String) throws {
-        guard case .repository(let url, _, _, _) = self else { return }
-        try Repository.mirror(stateDirectory + "/mirror.git", url: url).fetch()
+        guard case .repository(let git) = self else { return }
+        try git.fetch(git.mirror(stateDirectory))
     }
 
     /// The same source, read from the last fetch.
     public var offline: DesiredStateSource {
-        guard case .repository(let url, let ref, let path, _) = self else { return self }
-        return .repository(url: url, ref: ref, path: path, offline: true)
+        guard case .repository(var git) = self else { return self }
+        git.offline = true
+        return .repository(git)
     }
 }

@@ -28,6 +28,12 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "The git repository holding the desired state (a path, file://, https://).")
     var repo: String
 
+    @Option(help: "The private key for an ssh:// repository.")
+    var sshKey: String?
+
+    @Option(help: "The known_hosts file the ssh:// server's key must be in (default ~/.ssh/known_hosts).")
+    var sshKnownHosts: String?
+
     @Option(help: "The branch, tag or commit id to follow.")
     var ref = "main"
 
@@ -75,7 +81,8 @@ struct DaemonCommand: AsyncParsableCommand {
             secret = Data(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         }
         let pipeline = RunPipeline(
-            source: .repository(url: repo, ref: ref, path: path, offline: false), stateDirectory: state.stateDir, node: node,
+            source: .repository(.init(url: repo, ref: ref, path: path, sshKey: sshKey, knownHosts: sshKnownHosts)),
+            stateDirectory: state.stateDir, node: node,
             pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
             vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
         )
@@ -133,9 +140,13 @@ struct FetchMirrorCommand: ParsableCommand {
 
     @Option var repo: String
 
+    @Option var sshKey: String?
+
+    @Option var sshKnownHosts: String?
+
     @OptionGroup var state: StateOptions
 
     func run() throws {
-        try DesiredStateSource.repository(url: repo, ref: "", path: "", offline: false).fetch(stateDirectory: state.stateDir)
+        try DesiredStateSource.repository(.init(url: repo, sshKey: sshKey, knownHosts: sshKnownHosts)).fetch(stateDirectory: state.stateDir)
     }
 }

@@ -30,8 +30,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("dir"), help: "The desired-state directory (when no --repo is given).")
     var directory = "desired-state"
 
-    @Option(help: "Read the desired state from this git repository (a path, file://, https://), mirrored in --state-dir.")
+    @Option(help: "Read the desired state from this git repository (a path, file://, https://, ssh://), mirrored in --state-dir.")
     var repo: String?
+
+    @Option(help: "With an ssh:// --repo: the private key to log in with (e.g. a deploy key).")
+    var sshKey: String?
+
+    @Option(help: "With an ssh:// --repo: the known_hosts file its server's key must be in (default ~/.ssh/known_hosts).")
+    var sshKnownHosts: String?
 
     @Option(help: "With --repo: the branch, tag or commit id to read.")
     var ref = "main"
@@ -71,7 +77,8 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let (lock, log) = try state.open(lockTimeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
-        let source: DesiredStateSource = repo.map { .repository(url: $0, ref: ref, path: path, offline: offline) } ?? .directory(directory)
+        let source: DesiredStateSource = repo.map { .repository(.init(url: $0, ref: ref, path: path, offline: offline, sshKey: sshKey, knownHosts: sshKnownHosts)) }
+            ?? .directory(directory)
         let pipeline = RunPipeline(
             source: source, stateDirectory: state.stateDir, node: node, dryRun: dryRun,
             pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
