@@ -64,9 +64,12 @@ public final class Connection {
     }
 
     /// Errors are thrown, not printed (libvirt prints every error to stderr unless told
-    /// otherwise), and libvirt's default event loop runs on its own thread: keepalive needs it.
+    /// otherwise); SIGPIPE is ignored, as libvirt asks of its clients (a remote transport
+    /// whose ssh process died would otherwise kill us on the next write); libvirt's default
+    /// event loop runs on its own thread: keepalive needs it.
     private static let prepared: Void = {
         virSetErrorFunc(nil) { _, _ in }
+        signal(SIGPIPE, SIG_IGN)
         guard virEventRegisterDefaultImpl() == 0 else { return }
         let loop = Thread {
             while virEventRunDefaultImpl() == 0 {}
@@ -90,19 +93,9 @@ public final class Connection {
 
     /// Every domain, active or not, with state, autostart and inactive XML: one pass.
     public func domains() throws(LibvirtError) -> [DomainInfo] {
-        var list: UnsafeMutablePointer<OpaquePointer?>?
-        let count = virConnectListAllDomains(handle, &list, 0)
-        try check(count, "list domains on \(uri)")
-        defer {
-            for index in 0..<Int(count) { virDomainFree(list?[index]) }
-            free(list)
-        }
-        var domains: [DomainInfo] = []
-        for index in 0..<Int(count) {
-            guard let domain = list?[index] else { continue }
-            domains.append(try info(domain))
-        }
-        return domains.sorted { $0.name < $1.name }
+        try listAll("list domains on \(uri)", { virConnectListAllDomains(handle, $0, 0) }, free: virDomainFree) {
+            (domain) throws(LibvirtError) in try info(domain)
+        }.sorted { $0.name < $1.name }
     }
 
     /// One domain by name, or nil when there is none (and only then).
@@ -143,13 +136,6 @@ public final class Connection {
         }
     }
 
-    /// Sets the running domain's vCPU count; at most its maximum, and the guest must allow it.
-    public func setLiveVcpus(_ name: String, count: Int) throws(LibvirtError) {
-        try withDomain(name, "set the live vCPUs of") {
-            virDomainSetVcpusFlags($0, UInt32(count), VIR_DOMAIN_AFFECT_LIVE.rawValue)
-        }
-    }
-
     public func setAutostart(_ name: String, _ autostart: Bool) throws(LibvirtError) {
         try withDomain(name, "set autostart of") { virDomainSetAutostart($0, autostart ? 1 : 0) }
     }
@@ -173,26 +159,36 @@ public final class Connection {
 
     /// The names of the host's network interfaces (bridges among them), active or not.
     public func interfaceNames() throws(LibvirtError) -> Set<String> {
-        var list: UnsafeMutablePointer<OpaquePointer?>?
-        let count = virConnectListAllInterfaces(handle, &list, 0)
-        try check(count, "list the interfaces of \(uri)")
-        defer {
-            for index in 0..<Int(count) { virInterfaceFree(list?[index]) }
-            free(list)
-        }
-        return Set((0..<Int(count)).compactMap { list?[$0].flatMap(virInterfaceGetName).map { String(cString: $0) } })
+        Set(try listAll("list the interfaces of \(uri)", { virConnectListAllInterfaces(handle, $0, 0) }, free: virInterfaceFree) {
+            virInterfaceGetName($0).map { String(cString: $0) } ?? ""
+        })
     }
 
     /// The names of libvirt's virtual networks, active or not.
     public func networkNames() throws(LibvirtError) -> Set<String> {
-        var list: UnsafeMutablePointer<OpaquePointer?>?
-        let count = virConnectListAllNetworks(handle, &list, 0)
-        try check(count, "list the networks of \(uri)")
+        Set(try listAll("list the networks of \(uri)", { virConnectListAllNetworks(handle, $0, 0) }, free: virNetworkFree) {
+            virNetworkGetName($0).map { String(cString: $0) } ?? ""
+        })
+    }
+
+    /// Runs one of libvirt's `virConnectListAll…` calls, reads each object, frees them all.
+    private func listAll<Item>(
+        _ operation: @autoclosure () -> String, _ list: (UnsafeMutablePointer<UnsafeMutablePointer<OpaquePointer?>?>) -> Int32,
+        free release: (OpaquePointer?) -> Int32, _ read: (OpaquePointer) throws(LibvirtError) -> Item
+    ) throws(LibvirtError) -> [Item] {
+        var objects: UnsafeMutablePointer<OpaquePointer?>?
+        let count = list(&objects)
+        try check(count, operation())
         defer {
-            for index in 0..<Int(count) { virNetworkFree(list?[index]) }
-            free(list)
+            for index in 0..<Int(count) { _ = release(objects?[index]) }
+            free(objects)
         }
-        return Set((0..<Int(count)).compactMap { list?[$0].flatMap(virNetworkGetName).map { String(cString: $0) } })
+        var items: [Item] = []
+        for index in 0..<Int(count) {
+            guard let object = objects?[index] else { continue }
+            items.append(try read(object))
+        }
+        return items
     }
 
     // MARK: - Storage
@@ -211,21 +207,12 @@ public final class Connection {
             throw error
         }
         defer { virStoragePoolFree(pool) }
-        var list: UnsafeMutablePointer<OpaquePointer?>?
-        let count = virStoragePoolListAllVolumes(pool, &list, 0)
-        try check(count, "list the volumes of pool \(name)")
-        defer {
-            for index in 0..<Int(count) { virStorageVolFree(list?[index]) }
-            free(list)
-        }
-        var volumes: [VolumeInfo] = []
-        for index in 0..<Int(count) {
-            guard let volume = list?[index] else { continue }
+        return try listAll("list the volumes of pool \(name)", { virStoragePoolListAllVolumes(pool, $0, 0) }, free: virStorageVolFree) {
+            (volume) throws(LibvirtError) in
             var info = virStorageVolInfo()
             try check(virStorageVolGetInfo(volume, &info), "read a volume of pool \(name)")
-            volumes.append(VolumeInfo(name: virStorageVolGetName(volume).map { String(cString: $0) } ?? "", capacityBytes: info.capacity))
-        }
-        return volumes.sorted { $0.name < $1.name }
+            return VolumeInfo(name: virStorageVolGetName(volume).map { String(cString: $0) } ?? "", capacityBytes: info.capacity)
+        }.sorted { $0.name < $1.name }
     }
 
     /// Creates a volume in `pool` from its XML.

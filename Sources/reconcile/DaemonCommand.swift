@@ -25,23 +25,10 @@ struct DaemonCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The git repository holding the desired state (a path, file://, https://).")
+    @Option(help: "The git repository holding the desired state (a path, file://, https://, ssh://).")
     var repo: String
 
-    @Option(help: "The private key for an ssh:// repository.")
-    var sshKey: String?
-
-    @Option(help: "The known_hosts file the ssh:// server's key must be in (default ~/.ssh/known_hosts).")
-    var sshKnownHosts: String?
-
-    @Option(help: "The branch, tag or commit id to follow.")
-    var ref = "main"
-
-    @Option(help: "The subdirectory holding the desired state.")
-    var path = ""
-
-    @Option(help: "Converge only this host's share (needed when several hosts are declared).")
-    var node: String?
+    @OptionGroup var git: GitSourceOptions
 
     @Option(help: "Seconds between runs.")
     var interval = 60.0
@@ -54,17 +41,7 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @OptionGroup var state: StateOptions
 
-    @Flag(help: "Allow deletions the guards would refuse.")
-    var allowPrune = false
-
-    @Option(help: "The largest share of this node's managed resources a run may delete without --allow-prune.")
-    var maxPruneShare = 0.5
-
-    @Flag(help: "Restart running VMs whose change libvirt cannot apply live.")
-    var allowRestart = false
-
-    @Option(help: "Seconds a VM gets to shut down (ACPI) before it is destroyed.")
-    var shutdownTimeout = 60
+    @OptionGroup var converge: ConvergeOptions
 
     func run() async throws {
         let parts = listen.split(separator: ":")
@@ -80,12 +57,7 @@ struct DaemonCommand: AsyncParsableCommand {
             }
             secret = Data(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         }
-        let pipeline = RunPipeline(
-            source: .repository(.init(url: repo, ref: ref, path: path, sshKey: sshKey, knownHosts: sshKnownHosts)),
-            stateDirectory: state.stateDir, node: node,
-            pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
-            vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
-        )
+        let pipeline = converge.pipeline(git.source(repo), stateDirectory: state.stateDir)
         try await Daemon(pipeline: pipeline, interval: .seconds(interval), host: String(parts[0]), port: port,
                          webhookSecret: secret).run()
     }
@@ -140,13 +112,11 @@ struct FetchMirrorCommand: ParsableCommand {
 
     @Option var repo: String
 
-    @Option var sshKey: String?
-
-    @Option var sshKnownHosts: String?
+    @OptionGroup var git: GitSourceOptions
 
     @OptionGroup var state: StateOptions
 
     func run() throws {
-        try DesiredStateSource.repository(.init(url: repo, sshKey: sshKey, knownHosts: sshKnownHosts)).fetch(stateDirectory: state.stateDir)
+        try git.source(repo).fetch(stateDirectory: state.stateDir)
     }
 }

@@ -14,7 +14,7 @@ struct Reconcile: AsyncParsableCommand {
               reconcile --dry-run                    show the plan, change nothing
               reconcile                              converge this node now
               reconcile history                      the recorded runs, newest first
-              reconcile daemon --repo URL            keep converging: interval, webhook, metrics
+              reconcile daemon --repo URL            keep converging (interval, webhook)
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 64 usage,
             65 invalid desired state, 75 another run holds the lock.

@@ -33,17 +33,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Read the desired state from this git repository (a path, file://, https://, ssh://), mirrored in --state-dir.")
     var repo: String?
 
-    @Option(help: "With an ssh:// --repo: the private key to log in with (e.g. a deploy key).")
-    var sshKey: String?
-
-    @Option(help: "With an ssh:// --repo: the known_hosts file its server's key must be in (default ~/.ssh/known_hosts).")
-    var sshKnownHosts: String?
-
-    @Option(help: "With --repo: the branch, tag or commit id to read.")
-    var ref = "main"
-
-    @Option(help: "With --repo: the subdirectory holding the desired state.")
-    var path = ""
+    @OptionGroup(title: "With --repo") var git: GitSourceOptions
 
     @Flag(help: "With --repo: do not fetch; plan from the last fetched revision.")
     var offline = false
@@ -53,20 +43,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan and change nothing.")
     var dryRun = false
 
-    @Option(help: "Converge only this host's share (needed when several hosts are declared).")
-    var node: String?
-
-    @Flag(help: "Allow deletions the guards would refuse: all managed resources, more than --max-prune-share, a running VM's disk.")
-    var allowPrune = false
-
-    @Option(help: "The largest share of this node's managed resources a run may delete without --allow-prune.")
-    var maxPruneShare = 0.5
-
-    @Flag(help: "Restart running VMs whose change libvirt cannot apply live (as restartPolicy: allowed does per VM).")
-    var allowRestart = false
-
-    @Option(help: "Seconds a VM gets to shut down (ACPI) before it is destroyed.")
-    var shutdownTimeout = 60
+    @OptionGroup var converge: ConvergeOptions
 
     @Option(help: "Seconds to wait for another run's lock before exiting 75.")
     var lockTimeout = 0.0
@@ -77,13 +54,8 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let (lock, log) = try state.open(lockTimeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
-        let source: DesiredStateSource = repo.map { .repository(.init(url: $0, ref: ref, path: path, offline: offline, sshKey: sshKey, knownHosts: sshKnownHosts)) }
-            ?? .directory(directory)
-        let pipeline = RunPipeline(
-            source: source, stateDirectory: state.stateDir, node: node, dryRun: dryRun,
-            pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
-            vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
-        )
+        let source = repo.map { git.source($0, offline: offline) } ?? .directory(directory)
+        let pipeline = converge.pipeline(source, stateDirectory: state.stateDir, dryRun: dryRun)
         let printer = RunPrinter(format: output, color: Terminal.wantsColor)
         let result: RunPipeline.Result
         do {

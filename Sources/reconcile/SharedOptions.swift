@@ -1,0 +1,49 @@
+import ArgumentParser
+import Engine
+import Providers
+import Runs
+
+/// Where in a repository the desired state is: shared by `run` and `daemon`.
+struct GitSourceOptions: ParsableArguments {
+    @Option(help: "The branch, tag or commit id to read.")
+    var ref = "main"
+
+    @Option(help: "The subdirectory holding the desired state.")
+    var path = ""
+
+    @Option(help: "For an ssh:// repository: the private key to log in with (e.g. a deploy key).")
+    var sshKey: String?
+
+    @Option(help: "For an ssh:// repository: the known_hosts file its server's key must be in (default ~/.ssh/known_hosts).")
+    var sshKnownHosts: String?
+
+    func source(_ url: String, offline: Bool = false) -> DesiredStateSource {
+        .repository(.init(url: url, ref: ref, path: path, offline: offline, sshKey: sshKey, knownHosts: sshKnownHosts))
+    }
+}
+
+/// What a run may do and to which node: shared by `run` and `daemon`.
+struct ConvergeOptions: ParsableArguments {
+    @Option(help: "Converge only this host's share (needed when several hosts are declared).")
+    var node: String?
+
+    @Flag(help: "Allow deletions the guards would refuse: all managed resources, more than --max-prune-share, a running VM's disk.")
+    var allowPrune = false
+
+    @Option(help: "The largest share of this node's managed resources a run may delete without --allow-prune.")
+    var maxPruneShare = 0.5
+
+    @Flag(help: "Restart running VMs whose change libvirt cannot apply live (as restartPolicy: allowed does per VM).")
+    var allowRestart = false
+
+    @Option(help: "Seconds a VM gets to shut down (ACPI) before it is destroyed.")
+    var shutdownTimeout = 60
+
+    func pipeline(_ source: DesiredStateSource, stateDirectory: String, dryRun: Bool = false) -> RunPipeline {
+        RunPipeline(
+            source: source, stateDirectory: stateDirectory, node: node, dryRun: dryRun,
+            pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
+            vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
+        )
+    }
+}
