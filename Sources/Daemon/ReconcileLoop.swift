@@ -63,13 +63,13 @@ public struct ReconcileLoop: Service {
                                 + (git.sshKey.map { ["--ssh-key", $0] } ?? []) + (git.knownHosts.map { ["--ssh-known-hosts", $0] } ?? []))
     }
 
-    /// After a failure: 5 s, doubling, at most 5 minutes (or the interval, if shorter).
+    /// After a failure: 5 s, doubling, at most 5 minutes, whatever the interval (retries
+    /// come sooner than a long interval at first, and stop hammering a short one).
     /// Otherwise the interval, ±10 %.
     func nextDelay() async -> Duration {
         let failures = await status.snapshot.consecutiveFailures
         if failures > 0 {
-            let backoff = Duration.seconds(5) * (1 << min(failures - 1, 10))
-            return min(backoff, min(.seconds(300), interval))
+            return min(Duration.seconds(5) * (1 << min(failures - 1, 10)), .seconds(300))
         }
         return interval * Double.random(in: 0.9...1.1)
     }

@@ -175,6 +175,20 @@ final class DaemonFixture {
         #expect(fixture.waitUntil(5) { fixture.hostsFile.contains("fixed-address 10.0.0.203;") })
     }
 
+    @Test func aFailingRunIsRetriedWithBackoffNotEveryInterval() throws {
+        let fixture = try DaemonFixture(restart: "echo dhcpd would not start >&2; exit 1")
+        try fixture.start(interval: 0.5)
+        // Failed runs at about 0 s and 5 s; the next would be at 15 s. Every 0.5 s would be 16 runs.
+        usleep(8_000_000)
+        let runs = fixture.runs()
+        #expect(runs.allSatisfy { $0.status == .failed } && (2...3).contains(runs.count), "\(runs.map(\.startedAt))")
+        if runs.count >= 2 {
+            let gap = runs[0].startedAt.timeIntervalSince(runs[1].startedAt)
+            #expect(gap > 4 && gap < 7, "retried after \(gap) s")
+        }
+        #expect(try fixture.http("GET", "/healthz").status == 200)  // unhealthy only after five failures in a row
+    }
+
     @Test func whileSuspendedRunsPlanButApplyNothing() throws {
         let fixture = try DaemonFixture()
         try fixture.start(interval: 600)
