@@ -2,13 +2,15 @@ import Basics
 import Foundation
 import Testing
 
-@Suite struct StateLockTests {
+@Suite final class StateLockTests {
     let directory: String
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-lock-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     @Test func aSecondHolderIsRefusedWithTheFirstOnesPid() throws {
         do {

@@ -3,8 +3,10 @@ import Foundation
 import RunLog
 import Testing
 
-@Suite struct RunLogTests {
+@Suite final class RunLogTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-log-\(UUID().uuidString)").path
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func report(_ status: RunReport.Status, dryRun: Bool = false) -> RunReport {
         var run = RunReport(trigger: "manual", revision: "sha256:0123", node: "hv1", dryRun: dryRun, startedAt: Date(timeIntervalSince1970: 1_800_000_000))
