@@ -46,4 +46,12 @@ public struct DesiredState: Sendable {
     public static func load(directory: String, displayedAs: String? = nil) throws -> DesiredState {
         try DesiredStateLoader(directory: directory, displayedAs: displayedAs).load()
     }
+
+    /// The hosts a directory declares (``Node/implicitLocal`` when none), read from the few
+    /// files that mention `Host` before the whole directory is loaded; nil when they do not
+    /// decode cleanly. For starting work early: the full ``load(directory:displayedAs:)``
+    /// still decides.
+    public static func declaredHosts(directory: String) -> [Node]? {
+        DesiredStateLoader(directory: directory).declaredHosts().map { $0.isEmpty ? [.implicitLocal] : $0 }
+    }
 }

@@ -27,4 +27,12 @@ public protocol Provider: Sendable {
 
     /// Runs a handler named by a notification, e.g. `service[dhcpd]`.
     func trigger(_ handler: ResourceID) async throws
+
+    /// Starts reading live state before the desired state is loaded; the next
+    /// ``plan(_:owned:)`` uses that read. Optional: by default, nothing.
+    func prefetch()
+}
+
+extension Provider {
+    public func prefetch() {}
 }

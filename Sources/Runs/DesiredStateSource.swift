@@ -52,9 +52,11 @@ public enum DesiredStateSource: Sendable {
     }
 
     /// Loads it; the state directory's lock must be held (the mirror lives there).
-    public func load(stateDirectory: String) throws -> Loaded {
+    /// `beforeValidating` gets the directory of YAML files about to be loaded.
+    public func load(stateDirectory: String, beforeValidating: (String) -> Void = { _ in }) throws -> Loaded {
         switch self {
         case .directory(let directory):
+            beforeValidating(directory)
             let state = try Self.validate(directory: directory, displayedAs: nil, revision: "", note: nil)
             return Loaded(state: state, revision: state.revision, note: nil)
         case .repository(let git):
@@ -71,6 +73,7 @@ public enum DesiredStateSource: Sendable {
                               description: "\(error)" + (git.offline ? " (offline: nothing is fetched)" : ""))
             }
             let note = "\(commit.author): \(commit.subject)"
+            beforeValidating(export)
             let state = try Self.validate(directory: export, displayedAs: git.path, revision: commit.id, note: note)
             return Loaded(state: state, revision: commit.id, note: note)
         }

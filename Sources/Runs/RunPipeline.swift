@@ -1,3 +1,4 @@
+import Basics
 import DesiredState
 import Engine
 import Foundation
@@ -43,9 +44,10 @@ public struct RunPipeline: Sendable {
         log: RunLog, onPlan: (Plan) -> Void = { _ in },
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> Result {
+        let early = EarlyProviders(node: node, vmOptions: vmOptions)
         let loaded: DesiredStateSource.Loaded
         do {
-            loaded = try source.load(stateDirectory: stateDirectory)
+            loaded = try source.load(stateDirectory: stateDirectory, beforeValidating: early.start)
         } catch let failure as DesiredStateSource.Failure {
             var report = RunReport(trigger: trigger, revision: failure.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
             report.revisionNote = failure.note
@@ -56,7 +58,8 @@ public struct RunPipeline: Sendable {
             return .unloadable(report, failure)
         }
         let host = try NodeSelection.host(named: node, in: loaded.state)
-        let reconciler = Reconciler(node: host.name, providers: ProviderSet.for(host, vmOptions: vmOptions), recorder: log)
+        let providers = early.providers(for: host) ?? ProviderSet.for(host, vmOptions: vmOptions)
+        let reconciler = Reconciler(node: host.name, providers: providers, recorder: log)
         var planned: Plan?
         let report = try await reconciler.run(
             loaded.state, revision: loaded.revision, revisionNote: loaded.note,
@@ -68,5 +71,34 @@ public struct RunPipeline: Sendable {
             onProgress: onProgress
         )
         return .ran(report, plan: planned)
+    }
+}
+
+/// The node's providers made from a quick read of the Host documents, so that they start
+/// reading live state (``Provider/prefetch()``) while the whole desired state loads. Used
+/// only if the loaded state names the same host; otherwise the providers are made afresh.
+private final class EarlyProviders: @unchecked Sendable {
+    let node: String?
+    let vmOptions: LibvirtProvider.Options
+    private var started: EarlyRead<(Node, [any Provider])?>?
+
+    init(node: String?, vmOptions: LibvirtProvider.Options) {
+        self.node = node
+        self.vmOptions = vmOptions
+    }
+
+    func start(_ directory: String) {
+        started = EarlyRead { [node, vmOptions] in
+            guard let hosts = DesiredState.declaredHosts(directory: directory),
+                  let host = try? NodeSelection.host(named: node, in: hosts, declared: hosts != [.implicitLocal]) else { return nil }
+            let providers = ProviderSet.for(host, vmOptions: vmOptions)
+            providers.forEach { $0.prefetch() }
+            return (host, providers)
+        }
+    }
+
+    func providers(for host: Node) -> [any Provider]? {
+        guard let (early, providers) = (try? started?.value()) ?? nil, early == host else { return nil }
+        return providers
     }
 }

@@ -17,6 +17,18 @@ import Testing
         #expect(state.counts.map(\.count) == [1, 1, 2, 2, 5, 1])
     }
 
+    @Test func hostsAreReadAheadFromTheFilesThatMentionThem() throws {
+        let host = "kind: Host\nname: hv1\nroles: [firewall]\nnetns: fw\n"
+        let state = try TemporaryDesiredState(["a/hosts.yaml": host, "b/vms.yaml": Base.network])
+        let early = try #require(DesiredState.declaredHosts(directory: state.directory))
+        #expect(early == (try state.load()).hosts)
+        #expect(early.first?.netns == "fw")
+        let none = try TemporaryDesiredState(["vms.yaml": Base.network])
+        #expect(DesiredState.declaredHosts(directory: none.directory) == [.implicitLocal])
+        let broken = try TemporaryDesiredState(["hosts.yaml": "kind: Host\nname: hv1\nroles: [router]\n"])
+        #expect(DesiredState.declaredHosts(directory: broken.directory) == nil)
+    }
+
     @Test func unquotedMACIsAMACAndStoredLowerCase() throws {
         let dir = try TemporaryDesiredState(["vm.yaml": Base.network + "---\n" + Base.vm.replacingOccurrences(of: "00:25:22:bd:d1:20", with: "52:54:00:AB:22:33")])
         let vm = try #require(try dir.load().virtualMachines.first)

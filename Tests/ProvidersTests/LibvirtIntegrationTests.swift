@@ -122,8 +122,10 @@ import TestSupport
         let before = try lab.virsh("dumpxml", "--inactive", foreign)
 
         // Beside our VM, and after it is removed: untouched.
-        #expect(try await run(try desired(lab)).status == .converged)
-        #expect(try await run(try desired(lab, present: false), allowPrune: true).status == .converged)
+        let ours = try await run(try desired(lab))
+        #expect(ours.status == .converged, "\(ours.outcomes)")
+        let removed = try await run(try desired(lab, present: false), allowPrune: true)
+        #expect(removed.status == .converged, "\(removed.outcomes) \(removed.error ?? "")")
         // Its name wanted by a VM: a conflict, shown in the plan, the VM fails, the domain stays.
         let plan = try await run(try desired(lab, name: foreign), dryRun: true)
         #expect(plan.outcomes.last?.error == "a domain named \(foreign) exists on qemu:///system and is not managed by reconcile")

@@ -20,6 +20,8 @@ public struct FirewallProvider: Provider {
     /// again costs half a second. A rule changed by someone else in between makes the one
     /// atomic restore fail, not go wrong.
     private let lastRead = Locked<IPTablesRuleset?>(nil)
+    /// A read started by ``prefetch()``, for the next plan.
+    private let early = Locked<EarlyRead<IPTablesRuleset>?>(nil)
 
     public init(host: Node, runner: CommandRunner? = nil) {
         node = host
@@ -60,8 +62,15 @@ public struct FirewallProvider: Provider {
 
     // MARK: - Plan
 
+    /// Starts both `iptables-save`s now, on a thread of their own: they take as long as
+    /// loading a large desired state, so the two overlap.
+    public func prefetch() {
+        early.withLock { $0 = EarlyRead { try readRuleset() } }
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let live = try readRuleset()
+        let started = early.withLock { read in defer { read = nil }; return read }
+        let live = try started?.value() ?? readRuleset()
         lastRead.withLock { $0 = live }
         let addresses = try ourAddresses()
         return FirewallComparison(desired: desired, want: FirewallRules(desired), live: live, addresses: addresses, node: node).resources()

@@ -247,7 +247,8 @@ public struct LibvirtProvider: Provider {
         }
     }
 
-    /// Asks the guest to shut down and waits up to the timeout; then pulls the plug.
+    /// Asks the guest to shut down and waits up to the timeout; then pulls the plug. A guest
+    /// that stops by itself in between is stopped all the same.
     private func stop(_ name: String, connection: Connection) throws {
         guard try connection.domain(named: name)?.state == .running else { return }
         if (try? connection.shutdown(name)) != nil {
@@ -257,7 +258,12 @@ public struct LibvirtProvider: Provider {
                 Thread.sleep(forTimeInterval: 0.25)
             }
         }
-        try connection.destroy(name)
+        do {
+            try connection.destroy(name)
+        } catch {
+            guard try connection.domain(named: name)?.state == .running else { return }
+            throw error
+        }
     }
 
     private func createVolume(_ name: String, vms: [String: VirtualMachine], connection: Connection) throws {
