@@ -141,10 +141,19 @@ extension DesiredStateLoader {
     /// while the rest loads; nil when those files do not decode cleanly.
     func declaredHosts() -> [Node]? {
         guard let files = try? yamlFiles() else { return nil }
-        let marker = Array("Host".utf8)
         let candidates = files.concurrentMap { file -> Bool in
             guard let data = FileManager.default.contents(atPath: file) else { return false }
-            return data.withUnsafeBytes { bytes in bytes.firstRange(of: marker) != nil }
+            // A plain byte loop: Data's generic search costs as much as decoding the file.
+            return data.withUnsafeBytes { raw in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                guard bytes.count >= 4 else { return false }
+                for index in 0...(bytes.count - 4) where bytes[index] == UInt8(ascii: "H") {
+                    if bytes[index + 1] == UInt8(ascii: "o"), bytes[index + 2] == UInt8(ascii: "s"), bytes[index + 3] == UInt8(ascii: "t") {
+                        return true
+                    }
+                }
+                return false
+            }
         }
         let hostFiles = zip(files, candidates).filter(\.1).map(\.0)
         let results = Self.decodeConcurrently(hostFiles, displayed: hostFiles)

@@ -119,27 +119,7 @@ public struct LibvirtProvider: Provider {
         var pending: [PropertyChange] = []
         switch (live.state == .running, vm.state) {
         case (true, .running):
-            let guest = try GuestDelta(wanted: wanted, running: live)
-            if let memory = guest.liveMemory, !changes.contains(where: { $0.property == "memory" }) {
-                changes.append(memory)
-            }
-            let restart = restartAllowed(vm) && !guest.needRestart.isEmpty
-            let waiting = Set(guest.needRestart.map(\.property))
-            changes = changes.map { change in
-                var change = change
-                if waiting.contains(change.property) {
-                    change.note = restart ? "restart" : "restart pending"
-                } else if change.property == "memory", guest.liveMemory != nil {
-                    change.note = "live"
-                }
-                return change
-            }
-            if restart {
-                changes.append(PropertyChange("power", from: "running", to: "restarted", note: "graceful shutdown, then start"))
-            } else {
-                pending = guest.needRestart.filter { change in !changes.contains { $0.property == change.property } }
-                    .map { var change = $0; change.note = "restart pending"; return change }
-            }
+            (changes, pending) = try runningGuest(vm, wanted: wanted, live: live, changes: changes)
         case (true, .stopped):
             changes.append(PropertyChange("state", from: "running", to: "stopped",
                                           note: "shutdown, destroyed after \(options.shutdownTimeout.seconds) s"))
@@ -150,6 +130,33 @@ public struct LibvirtProvider: Provider {
         }
         return Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: volumes,
                         source: vm.location, pendingChanges: pending)
+    }
+
+    /// For a VM that runs and should: the stored changes noted with how they take effect
+    /// (`live`, `restart`, `restart pending`), a `power` change when a restart is allowed and
+    /// needed, and otherwise what waits for one.
+    private func runningGuest(
+        _ vm: VirtualMachine, wanted: DomainDefinition, live: Connection.DomainInfo, changes stored: [PropertyChange]
+    ) throws -> (changes: [PropertyChange], pending: [PropertyChange]) {
+        let guest = try GuestDelta(wanted: wanted, running: live)
+        var changes = stored
+        if let memory = guest.liveMemory, !changes.contains(where: { $0.property == "memory" }) { changes.append(memory) }
+        let restart = restartAllowed(vm) && !guest.needRestart.isEmpty
+        let waiting = Set(guest.needRestart.map(\.property))
+        for index in changes.indices {
+            if waiting.contains(changes[index].property) {
+                changes[index].note = restart ? "restart" : "restart pending"
+            } else if changes[index].property == "memory", guest.liveMemory != nil {
+                changes[index].note = "live"
+            }
+        }
+        if restart {
+            changes.append(PropertyChange("power", from: "running", to: "restarted", note: "graceful shutdown, then start"))
+            return (changes, [])
+        }
+        let pending = guest.needRestart.filter { change in !changes.contains { $0.property == change.property } }
+            .map { change in PropertyChange(change.property, from: change.from, to: change.to, note: "restart pending") }
+        return (changes, pending)
     }
 
     /// Owned domains no longer desired on this node, and the owned volumes that go with
@@ -258,11 +265,16 @@ public struct LibvirtProvider: Provider {
                 Thread.sleep(forTimeInterval: 0.25)
             }
         }
-        do {
-            try connection.destroy(name)
-        } catch {
-            guard try connection.domain(named: name)?.state == .running else { return }
-            throw error
+        // libvirt's destroy gives up when QEMU is slow to die (a loaded host): try again.
+        for attempt in 1...3 {
+            do {
+                try connection.destroy(name)
+                return
+            } catch {
+                guard try connection.domain(named: name)?.state == .running else { return }
+                if attempt == 3 { throw error }
+                Thread.sleep(forTimeInterval: 1)
+            }
         }
     }
 
