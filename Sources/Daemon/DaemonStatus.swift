@@ -26,7 +26,7 @@ public actor DaemonStatus {
 
     func suspended(_ suspension: Suspension?) { snapshot.suspension = suspension }
 
-    /// Records a finished run; returns whether it failed (for the backoff).
+    /// Records a finished run: what was applied, and the failures in a row (for the backoff).
     func finished(_ report: RunReport, invalid: Bool) {
         snapshot.running = false
         snapshot.attemptedRevision = report.revision

@@ -93,7 +93,8 @@ public struct ReconcileLoop: Service {
                 }
                 pipeline.source = pipeline.source.offline
             }
-            let drift = await status.snapshot.appliedRevision != nil
+            // A change made to an applied revision is someone else's: drift.
+            let applied = await status.snapshot.appliedRevision
             await status.started()
             let task = Task { [pipeline, log] in try await pipeline.run(log: log) }
             let result = try await withGracefulShutdownHandler {
@@ -103,9 +104,8 @@ public struct ReconcileLoop: Service {
             }
             switch result {
             case .ran(let report, _):
-                let applied = await status.snapshot.appliedRevision
                 await status.finished(report, invalid: false)
-                RunMetrics.record(report, drift: drift && applied == report.revision)
+                RunMetrics.record(report, drift: applied == report.revision)
                 logger.info("run #\(report.id ?? 0) (\(trigger)): \(report.status.rawValue), \(report.counts.updated) updated")
             case .unloadable(let report, let failure):
                 await status.finished(report, invalid: failure.invalid != nil)

@@ -97,8 +97,11 @@ private final class EarlyProviders: @unchecked Sendable {
         }
     }
 
+    /// The early providers, if they were made for `host` (where its document is written
+    /// does not matter: a repository's files are read from a temporary export).
     func providers(for host: Node) -> [any Provider]? {
-        guard let (early, providers) = (try? started?.value()) ?? nil, early == host else { return nil }
-        return providers
+        guard var (early, providers) = (try? started?.value()) ?? nil else { return nil }
+        early.location = host.location
+        return early == host ? providers : nil
     }
 }

@@ -251,7 +251,7 @@ final class CLIFixture {
 
         // With a timeout it waits for the holder to finish, then finds nothing to do.
         let waiting = try fixture.run("--dry-run", "--lock-timeout", "30")
-        #expect(waiting.status == 0)
+        #expect(waiting.status == 0, "\(waiting.stdout)\(waiting.stderr)")
         first.waitUntilExit()
         #expect(first.terminationStatus == 0)
     }
