@@ -92,10 +92,16 @@ public final class Connection {
     }
 
     /// Every domain, active or not, with state, autostart and inactive XML: one pass.
+    /// A domain undefined by someone else between the listing and its reading is left out.
     public func domains() throws(LibvirtError) -> [DomainInfo] {
         try listAll("list domains on \(uri)", { virConnectListAllDomains(handle, $0, 0) }, free: virDomainFree) {
-            (domain) throws(LibvirtError) in try info(domain)
-        }.sorted { $0.name < $1.name }
+            (domain) throws(LibvirtError) -> DomainInfo? in
+            do {
+                return try info(domain)
+            } catch where error.isNotFound {
+                return nil
+            }
+        }.compactMap { $0 }.sorted { $0.name < $1.name }
     }
 
     /// One domain by name, or nil when there is none (and only then).
