@@ -96,7 +96,7 @@ public final class Connection {
     public func domains() throws(LibvirtError) -> [DomainInfo] {
         try listAll("list domains on \(uri)", { virConnectListAllDomains(handle, $0, 0) }, free: virDomainFree) {
             (domain) throws(LibvirtError) -> DomainInfo? in
-            do {
+            do throws(LibvirtError) {
                 return try info(domain)
             } catch where error.isNotFound {
                 return nil
