@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "DesiredStateTests", dependencies: ["Basics", "DesiredState"], exclude: ["SchemaCorpus"]),
-        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics", "TestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "Basics"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),

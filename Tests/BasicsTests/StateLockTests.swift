@@ -1,6 +1,7 @@
 import Basics
 import Foundation
 import Testing
+import TestSupport
 
 @Suite final class StateLockTests {
     let directory: String
@@ -37,19 +38,15 @@ import Testing
 
     @Test func aLockLeftByAKilledProcessIsTakenOver() throws {
         // flock(1) takes the lock and, without forking (-F), becomes `sleep`; we SIGKILL it.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["-F", directory + "/lock", "sleep", "60"]
-        try holder.run()
-        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let holder = try SpawnedProcess(["flock", "-F", directory + "/lock", "sleep", "60"], log: "/dev/null")
         var held = false
         for _ in 0..<50 where !held {
             held = (try? StateLock(directory: directory, timeout: 0)) == nil
             if !held { usleep(20_000) }
         }
         #expect(held, "the child never took the lock")
-        kill(holder.processIdentifier, SIGKILL)
-        holder.waitUntilExit()
+        holder.signal(SIGKILL)
+        _ = holder.wait(timeout: 10)
         _ = try StateLock(directory: directory, timeout: 0)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Libvirt
 import RunLog
 import Testing
+import TestSupport
 
 /// A desired state for node `hv1`: one stopped VM (a test-prefixed domain in the real
 /// libvirtd, removed afterwards) and DHCP with its dhcpd files in a temporary directory, a
@@ -84,14 +85,8 @@ final class CLIFixture {
     }
 
     /// Starts `reconcile` without waiting for it.
-    func start(_ arguments: String...) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ReconcileBinary.path)
-        process.arguments = ["--dir", desired, "--state-dir", state] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    func start(_ arguments: String...) throws -> SpawnedProcess {
+        try SpawnedProcess([ReconcileBinary.path, "--dir", desired, "--state-dir", state] + arguments, log: path("started.log"))
     }
 
     /// Waits up to ten seconds for a file to appear and returns its content.
@@ -242,18 +237,16 @@ final class CLIFixture {
         let fixture = try CLIFixture()
         try fixture.declare(restart: "two-second-restart.sh")
         let first = try fixture.start()
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
         #expect(fixture.waitFor("restart.pid") != nil)
 
         let second = try fixture.run("--dry-run")
         #expect(second.status == 75)
-        #expect(second.stderr.hasPrefix("reconcile: \(fixture.state): another run holds the lock: pid \(first.processIdentifier) since 20"))
+        #expect(second.stderr.hasPrefix("reconcile: \(fixture.state): another run holds the lock: pid \(first.pid) since 20"))
 
         // With a timeout it waits for the holder to finish, then finds nothing to do.
         let waiting = try fixture.run("--dry-run", "--lock-timeout", "30")
         #expect(waiting.status == 0, "\(waiting.stdout)\(waiting.stderr)")
-        first.waitUntilExit()
-        #expect(first.terminationStatus == 0)
+        #expect(first.wait(timeout: 30) == 0)
     }
 
     @Test func aRunKilledMidwayIsConvergedByTheNextAndTheDatabaseIsIntact() throws {
@@ -262,10 +255,9 @@ final class CLIFixture {
         let first = try fixture.start()
         // Killed while restarting dhcpd: the hosts file is written, the restart has not finished.
         let sleeper = try #require(fixture.waitFor("restart.pid").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-        kill(first.processIdentifier, SIGKILL)
+        first.signal(SIGKILL)
         kill(sleeper, SIGKILL)
-        first.waitUntilExit()
-        #expect(first.terminationReason == .uncaughtSignal)
+        #expect(first.wait(timeout: 30) == 128 + SIGKILL)
         #expect(FileManager.default.fileExists(atPath: fixture.path("hosts.conf")))
 
         try fixture.declare(restart: "restart.sh")

@@ -6,6 +6,7 @@ import Foundation
 public final class NetworkLab {
     public let id = String(UUID().uuidString.prefix(6)).lowercased()
     private var namespaces: [String] = []
+    private var spawned: [SpawnedProcess] = []
 
     /// Creates the namespace for `role` (e.g. `fw`) with its loopback up; returns its name.
     public func namespace(_ role: String) throws -> String {
@@ -42,12 +43,7 @@ public final class NetworkLab {
 
     /// Starts a long-running process inside a namespace; the lab stops it at the end.
     public func spawn(_ namespace: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", namespace] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        spawned.append(try SpawnedProcess(["ip", "netns", "exec", namespace] + arguments, log: "/dev/null"))
     }
 
     /// Stops the processes running inside the lab's namespaces (only the test started any),
@@ -59,6 +55,7 @@ public final class NetworkLab {
             let pids = ((try? Self.ip("netns", "pids", namespace)) ?? "").split(separator: "\n").compactMap { Int32($0) }
             for pid in pids { kill(pid, SIGTERM) }
         }
+        spawned = []  // each is stopped by its pid and waited for
         if !namespaces.isEmpty { usleep(200_000) }
         for namespace in namespaces { _ = try? Self.ip("netns", "del", namespace) }
     }
