@@ -53,38 +53,21 @@ public struct CommandRunner: Sendable {
         // Glibc's Swift module lacks posix_spawn_file_actions_addchdir_np: a shell changes directory.
         let located = directory.map { ["sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
         let full = netns.isEmpty ? located : ["ip", "netns", "exec", netns] + located
-        guard let program = full.first else { throw SystemError(operation: "run an empty command", code: EINVAL) }
         let stdin = try Self.makePipe(), stdout = try Self.makePipe(), stderr = try Self.makePipe()
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        // dup2 onto 0-2 clears close-on-exec there; every other descriptor is marked
-        // close-on-exec, also those libraries opened without it (a daemon's listening socket
-        // must not stay open in a dhcpd a restart script leaves running).
-        Self.closeOnExec()
         posix_spawn_file_actions_adddup2(&actions, stdin.read, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout.write, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr.write, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), defaults = sigset_t()
-        sigemptyset(&noSignals)
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = full.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
-        for descriptor in [stdin.read, stdout.write, stderr.write] { close(descriptor) }
-        guard spawned == 0 else {
+        let pid: pid_t
+        do {
+            defer { for descriptor in [stdin.read, stdout.write, stderr.write] { close(descriptor) } }
+            pid = try Spawn.start(full, actions: &actions)
+        } catch {
             for descriptor in [stdin.write, stdout.read, stderr.read] { close(descriptor) }
-            throw SystemError(operation: "run \(program)", code: spawned)
+            throw error
         }
 
         let out = PipeCollector(stdout.read), err = PipeCollector(stderr.read)
@@ -92,9 +75,8 @@ public struct CommandRunner: Sendable {
         close(stdin.write)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Output(
-            status: exitStatus,
+            status: Spawn.exitStatus(status),
             stdout: String(decoding: out.wait(timeout: drainTimeout), as: UTF8.self),
             stderr: String(decoding: err.wait(timeout: drainTimeout), as: UTF8.self)
         )
@@ -108,16 +90,6 @@ public struct CommandRunner: Sendable {
             throw Failure(arguments: arguments, status: result.status, stderr: result.stderr)
         }
         return result.stdout
-    }
-
-    /// Marks every open descriptor above stderr close-on-exec. (Glibc's Swift module lacks
-    /// posix_spawn_file_actions_addclosefrom_np.)
-    private static func closeOnExec() {
-        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
-        for descriptor in descriptors.compactMap({ Int32($0) }) where descriptor > 2 {
-            let flags = fcntl(descriptor, F_GETFD)
-            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
-        }
     }
 
     /// A pipe whose ends are close-on-exec (Glibc's module does not export pipe2).

@@ -1,10 +1,11 @@
+import Basics
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A long-running program a test starts (a daemon), its output in a file, stopped by its
-/// pid: SIGTERM at the end if the test did not stop it itself. posix_spawn and waitpid:
+/// pid: SIGTERM at the end if the test did not stop it itself. ``Spawn`` and waitpid:
 /// Foundation's `Process.waitUntilExit` sometimes never returns for a killed child here.
 public final class SpawnedProcess {
     public let pid: pid_t
@@ -19,24 +20,7 @@ public final class SpawnedProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // No blocked signals, SIGPIPE back to its default: a test thread's mask would
-        // otherwise be inherited, and the process would ignore the SIGTERM that stops it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), defaults = sigset_t()
-        sigemptyset(&noSignals)
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard result == 0 else { throw NSError(domain: "spawn", code: Int(result)) }
-        self.pid = pid
+        pid = try Spawn.start(arguments, actions: &actions)
     }
 
     /// Sends `signal`.
@@ -49,7 +33,7 @@ public final class SpawnedProcess {
         repeat {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                exitStatus = Spawn.exitStatus(status)
                 return exitStatus
             }
             usleep(20_000)
