@@ -45,6 +45,9 @@ public struct Plan: Sendable {
 /// Groups resources into levels: each depends only on resources of earlier levels.
 enum DependencyOrder {
     static func levels(_ resources: [Resource]) -> [[Resource]] {
+        let sorted = resources.sorted { $0.id < $1.id }
+        // Most plans (all firewall and DHCP ones) have no dependencies: one level.
+        guard sorted.contains(where: { !$0.dependsOn.isEmpty }) else { return sorted.isEmpty ? [] : [sorted] }
         let byID = Dictionary(resources.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var depth: [ResourceID: Int] = [:]
         func depthOf(_ id: ResourceID, visiting: Set<ResourceID>) -> Int {
@@ -56,7 +59,7 @@ enum DependencyOrder {
             return value
         }
         var levels: [[Resource]] = []
-        for resource in resources.sorted(by: { $0.id < $1.id }) {
+        for resource in sorted {
             let level = depthOf(resource.id, visiting: [])
             while levels.count <= level { levels.append([]) }
             levels[level].append(resource)

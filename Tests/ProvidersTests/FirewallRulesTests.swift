@@ -94,7 +94,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
     @Test func onlyChangedChainsAreRewrittenAndOldOnesRemoved() throws {
         let want = FirewallRules(try desiredState(Self.yaml))
         var live = IPTablesRuleset()
-        for (table, chains) in want.chains { live.tables[table] = chains }
+        for (table, chains) in want.chains { live.tables[table] = chains.mapValues { $0.map(\.text) } }
         live.tables["filter"]?["FORWARD"] = ["-j DOCKER", "-m comment --comment reconcile -j RC-FORWARD"]
         live.tables["nat"]?["PREROUTING"] = ["-m comment --comment reconcile -j RC-PREROUTING"]
         live.tables["nat"]?["OUTPUT"] = ["-m comment --comment reconcile -j RC-OUTPUT"]

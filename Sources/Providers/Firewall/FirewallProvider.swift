@@ -21,7 +21,13 @@ public struct FirewallProvider: Provider {
     /// atomic restore fail, not go wrong.
     private let lastRead = Locked<IPTablesRuleset?>(nil)
     /// A read started by ``prefetch()``, for the next plan.
-    private let early = Locked<EarlyRead<IPTablesRuleset>?>(nil)
+    private let early = Locked<EarlyRead<LiveState>?>(nil)
+
+    /// What a plan reads: the rules, and our public addresses (nil: no such interface).
+    struct LiveState {
+        var ruleset: IPTablesRuleset
+        var addresses: Set<String>?
+    }
 
     public init(host: Node, runner: CommandRunner? = nil) {
         node = host
@@ -48,32 +54,44 @@ public struct FirewallProvider: Provider {
         guard shown.status == 0 else {
             throw CommandRunner.Failure(arguments: ["ip", "-o", "-4", "addr", "show", "dev", interface], status: shown.status, stderr: shown.stderr)
         }
-        let text = shown.stdout
+        return Self.addresses(in: shown.stdout, labelled: label)
+    }
+
+    /// The addresses `ip -o -4 addr show` lists with `label`, read as UTF-8 bytes: thousands of
+    /// pairs mean thousands of lines.
+    static func addresses(in shown: String, labelled label: String) -> Set<String> {
+        let label = Array(label.utf8)
+        let continued = label + [UInt8(ascii: "\\")]  // `ip -o` ends the label with its line continuation
         var addresses: Set<String> = []
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ").map(String.init)
-            // `ip -o` ends the label with a backslash (its line continuation).
-            guard let inet = words.firstIndex(of: "inet"), inet + 1 < words.count,
-                  words.contains(where: { $0.trimmingCharacters(in: ["\\"]) == label }) else { continue }
-            addresses.insert(String(words[inet + 1].split(separator: "/")[0]))
+        for line in shown.utf8.split(separator: UInt8(ascii: "\n")) {
+            let words = line.split(separator: UInt8(ascii: " "))
+            guard let inet = words.firstIndex(where: { $0.elementsEqual("inet".utf8) }), inet + 1 < words.count,
+                  words.contains(where: { $0.elementsEqual(label) || $0.elementsEqual(continued) }) else { continue }
+            addresses.insert(String(decoding: words[inet + 1].prefix { $0 != UInt8(ascii: "/") }, as: UTF8.self))
         }
         return addresses
     }
 
     // MARK: - Plan
 
-    /// Starts both `iptables-save`s now, on a thread of their own: they take as long as
-    /// loading a large desired state, so the two overlap.
+    /// The rules and the public addresses, read at once.
+    func readLiveState() throws -> LiveState {
+        let addresses = EarlyRead { try ourAddresses() }
+        let ruleset = try readRuleset()
+        return LiveState(ruleset: ruleset, addresses: try addresses.value())
+    }
+
+    /// Starts reading live state now, on threads of their own: both `iptables-save`s take as
+    /// long as loading a large desired state, so the two overlap.
     public func prefetch() {
-        early.withLock { $0 = EarlyRead { try readRuleset() } }
+        early.withLock { $0 = EarlyRead { try readLiveState() } }
     }
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let started = early.withLock { read in defer { read = nil }; return read }
-        let live = try started?.value() ?? readRuleset()
-        lastRead.withLock { $0 = live }
-        let addresses = try ourAddresses()
-        return FirewallComparison(desired: desired, want: FirewallRules(desired), live: live, addresses: addresses, node: node).resources()
+        let live = try started?.value() ?? readLiveState()
+        lastRead.withLock { $0 = live.ruleset }
+        return FirewallComparison(desired: desired, want: FirewallRules(desired), live: live.ruleset, addresses: live.addresses, node: node).resources()
     }
 
     // MARK: - Converge

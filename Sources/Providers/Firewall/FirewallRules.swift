@@ -32,7 +32,13 @@ struct FirewallRules {
     /// A labelled public address left on the interface without its pair (e.g. after a crash).
     static let addressType = "public_address"
 
-    private(set) var rules: [Rule] = []
+    /// Every chain reconcile wants, per table, with its rules in order (possibly none).
+    private(set) var chains: [String: [String: [Rule]]] = [
+        "filter": ["RC-FORWARD": []], "nat": ["RC-PREROUTING": [], "RC-OUTPUT": [], "RC-POSTROUTING": []],
+    ]
+
+    /// Every rule, chain by chain.
+    var rules: [Rule] { chains.values.flatMap { $0.values.joined() } }
 
     init(_ desired: DesiredState) {
         let rulesByVM = Dictionary(grouping: desired.firewallRules, by: \.vm)
@@ -62,14 +68,13 @@ struct FirewallRules {
     }
 
     private mutating func add(_ table: String, _ chain: String, _ text: String, _ owner: ResourceID, _ source: SourceLocation?) {
-        rules.append(Rule(table: table, chain: chain, text: text, owner: owner, source: source))
+        chains[table, default: [:]][chain, default: []].append(Rule(table: table, chain: chain, text: text, owner: owner, source: source))
     }
 
-    /// Every chain reconcile wants, per table, with its rules in order (possibly none).
-    var chains: [String: [String: [String]]] {
-        var chains: [String: [String: [String]]] = ["filter": ["RC-FORWARD": []], "nat": ["RC-PREROUTING": [], "RC-OUTPUT": [], "RC-POSTROUTING": []]]
-        for rule in rules { chains[rule.table, default: [:]][rule.chain, default: []].append(rule.text) }
-        return chains
+    /// Whether a live chain holds exactly the wanted rules, in order (nil: the chain is absent).
+    static func same(_ live: [String]?, _ wanted: [Rule]?) -> Bool {
+        guard let live, let wanted else { return live == nil && wanted == nil }
+        return live.elementsEqual(wanted) { $0 == $1.text }
     }
 
     /// `RC-VM-<name>`, or a prefix and a hash of the name when that passes iptables' 28 characters.

@@ -39,14 +39,18 @@ struct IPTablesRuleset: Equatable, Sendable {
 
     func rules(_ table: String, _ chain: String) -> [String]? { tables[table]?[chain] }
 
-    /// The `rc:…` comment tag of a rule, quoted or not: `rc:rule:web`.
+    /// The `rc:…` comment tag of a rule, quoted or not: `rc:rule:web`. On UTF-8 bytes, as
+    /// `parse`: it runs for every rule of a chain that differs.
     static func tag(of rule: String) -> String? {
-        guard let range = rule.range(of: "--comment ") else { return nil }
-        var rest = rule[range.upperBound...]
-        if rest.first == "\"" {
-            rest = rest.dropFirst()
-            return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+        let bytes = rule.utf8
+        guard var start = bytes.firstRange(of: "--comment ".utf8)?.upperBound else { return nil }
+        var end = UInt8(ascii: " ")
+        if start < bytes.endIndex, bytes[start] == UInt8(ascii: "\"") {
+            start = bytes.index(after: start)
+            end = UInt8(ascii: "\"")
         }
-        return String(rest.prefix { $0 != " " })
+        let tag = bytes[start...].prefix { $0 != end }
+        if end == UInt8(ascii: "\""), tag.endIndex == bytes.endIndex { return nil }  // no closing quote
+        return String(tag)
     }
 }

@@ -5,42 +5,48 @@ import Engine
 /// chains no longer wanted. Nothing else.
 struct RestoreScript {
     private(set) var lines: [String] = []
-    /// Input line number (1-based) → the desired-state object the line comes from.
-    private(set) var origins: [Int: String] = [:]
+    /// Per input line, the desired-state object it comes from (for errors), if any.
+    private var origins: [Origin?] = []
+
+    private enum Origin {
+        case rule(FirewallRules.Rule)
+        case removedChain(String)
+
+        var description: String {
+            switch self {
+            case .rule(let rule): rule.owner.description + (rule.source.map { ", \($0)" } ?? "")
+            case .removedChain(let chain): "\(FirewallRules.chainType)[\(chain)] (no longer declared)"
+            }
+        }
+    }
 
     init(want: FirewallRules, live: IPTablesRuleset) {
-        let wanted = want.chains
-        var owners: [String: FirewallRules.Rule] = [:]
-        for rule in want.rules { owners["\(rule.table)/\(rule.chain)/\(rule.text)"] = rule }
         for table in ["filter", "nat"] {
-            let wantedChains = wanted[table] ?? [:]
+            let wantedChains = want.chains[table] ?? [:]
             let liveChains = live.tables[table] ?? [:]
-            let changed = wantedChains.keys.sorted().filter { liveChains[$0] != wantedChains[$0] }
+            let changed = wantedChains.keys.sorted().filter { !FirewallRules.same(liveChains[$0], wantedChains[$0]) }
             let removed = liveChains.keys.sorted().filter { $0.hasPrefix("RC-") && wantedChains[$0] == nil }
             let jumps = FirewallRules.jumps.filter { $0.table == table && live.rules(table, $0.chain)?.first != FirewallRules.jumpRule($0.target) }
             guard !changed.isEmpty || !removed.isEmpty || !jumps.isEmpty else { continue }
-            lines.append("*\(table)")
+            append("*\(table)")
             // Declaring a user chain under --noflush creates it, or flushes it when it exists.
-            for chain in changed + removed { lines.append(":\(chain) - [0:0]") }
+            for chain in changed + removed { append(":\(chain) - [0:0]") }
             for chain in changed {
-                for rule in wantedChains[chain] ?? [] {
-                    lines.append("-A \(chain) \(rule)")
-                    if let owner = owners["\(table)/\(chain)/\(rule)"] {
-                        origins[lines.count] = owner.owner.description + (owner.source.map { ", \($0)" } ?? "")
-                    }
-                }
+                for rule in wantedChains[chain] ?? [] { append("-A \(chain) \(rule.text)", from: .rule(rule)) }
             }
             for jump in jumps {
                 let rule = FirewallRules.jumpRule(jump.target)
-                for _ in (live.rules(table, jump.chain) ?? []).filter({ $0 == rule }) { lines.append("-D \(jump.chain) \(rule)") }
-                lines.append("-I \(jump.chain) 1 \(rule)")
+                for _ in (live.rules(table, jump.chain) ?? []).filter({ $0 == rule }) { append("-D \(jump.chain) \(rule)") }
+                append("-I \(jump.chain) 1 \(rule)")
             }
-            for chain in removed {
-                lines.append("-X \(chain)")
-                origins[lines.count] = "\(FirewallRules.chainType)[\(chain)] (no longer declared)"
-            }
-            lines.append("COMMIT")
+            for chain in removed { append("-X \(chain)", from: .removedChain(chain)) }
+            append("COMMIT")
         }
+    }
+
+    private mutating func append(_ line: String, from origin: Origin? = nil) {
+        lines.append(line)
+        origins.append(origin)
     }
 
     var isEmpty: Bool { lines.isEmpty }
@@ -52,7 +58,7 @@ struct RestoreScript {
         guard let range = message.range(of: #"line [0-9]+"#, options: .regularExpression),
               let number = Int(message[range].dropFirst(5)), number >= 1, number <= lines.count
         else { return message }
-        let origin = origins[number].map { " (\($0))" } ?? ""
+        let origin = origins[number - 1].map { " (\($0.description))" } ?? ""
         return "line \(number)\(origin): \(lines[number - 1]): \(message)"
     }
 }

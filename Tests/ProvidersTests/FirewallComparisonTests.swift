@@ -1,0 +1,118 @@
+import DesiredState
+import Engine
+@testable import Providers
+import Testing
+
+/// What the comparison makes of live rules that differ from the wanted ones in each way drift
+/// happens, without iptables: the integration tests show the same on a real one.
+@Suite struct FirewallComparisonTests {
+    static let yaml = FirewallRulesTests.yaml + """
+
+        ---
+        kind: VirtualMachine
+        name: cpro0051
+        memory: 1GiB
+        vcpus: 1
+        interfaces: [{network: private, mac: "00:25:22:bd:d1:33", ip: 10.0.0.51}]
+        ---
+        kind: FirewallRule
+        name: mail
+        vm: cpro0051
+        protocol: tcp
+        source: 0.0.0.0/0
+        ports: [25]
+        """
+
+    let desired: DesiredState
+    let want: FirewallRules
+    /// The live rules as reconcile leaves them.
+    let converged: IPTablesRuleset
+
+    init() throws {
+        desired = try desiredState(Self.yaml)
+        want = FirewallRules(desired)
+        var live = IPTablesRuleset()
+        for (table, chains) in want.chains { live.tables[table] = chains.mapValues { $0.map(\.text) } }
+        for jump in FirewallRules.jumps { live.tables[jump.table]?[jump.chain] = [FirewallRules.jumpRule(jump.target), "-j FOREIGN"] }
+        converged = live
+    }
+
+    /// The resources that need work, as `~ type[name]: change; change`, sorted.
+    func work(_ change: (inout IPTablesRuleset) -> Void) -> [String] {
+        var live = converged
+        change(&live)
+        var node = Node.implicitLocal
+        node.publicInterface = "pub0"
+        let comparison = FirewallComparison(desired: desired, want: want, live: live, addresses: ["203.0.113.7"], node: node)
+        return comparison.resources().filter(\.needsWork).map { resource in
+            "\(resource.action?.symbol ?? "!") \(resource.id): " + resource.changes.map(\.description).sorted().joined(separator: "; ")
+        }.sorted()
+    }
+
+    @Test func convergedRulesNeedNothing() {
+        #expect(work { _ in }.isEmpty)
+    }
+
+    @Test func aHandRuleInOurChainIsTheChainsChange() {
+        #expect(work { $0.tables["filter"]?["RC-VM-cpro0007"]?.insert("-j ACCEPT", at: 0) } == [
+            "~ iptables_chain[RC-VM-cpro0007]: rule: filter/RC-VM-cpro0007: -j ACCEPT → (none)",
+        ])
+    }
+
+    @Test func aMissingRuleIsCreatedAndAFlushedChainRefilled() {
+        #expect(work { $0.tables["filter"]?["RC-VM-cpro0051"] = [] } == [
+            "+ firewall_rule[mail]: rule: filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
+            "~ iptables_chain[RC-VM-cpro0051]: rule: filter/RC-VM-cpro0051: -j DROP; rule: filter/RC-VM-cpro0051: -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        ])
+    }
+
+    @Test func aDeletedChainIsCreatedWithItsRules() {
+        #expect(work { $0.tables["filter"]?["RC-VM-cpro0051"] = nil } == [
+            "+ firewall_rule[mail]: rule: filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
+            "+ iptables_chain[RC-VM-cpro0051]: rule: filter/RC-VM-cpro0051: -j DROP; rule: filter/RC-VM-cpro0051: -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        ])
+    }
+
+    @Test func chainsAndRulesNoLongerDeclaredAreDeleted() {
+        #expect(work { live in
+            live.tables["filter"]?["RC-VM-gone"] = ["-m comment --comment \"rc:rule:old\" -j ACCEPT", "-j DROP"]
+            live.tables["filter"]?["RC-VM-cpro0051"]?.insert("-m comment --comment \"rc:rule:older\" -j ACCEPT", at: 1)
+            live.tables["filter"]?["RC-VM-empty"] = []
+        } == [
+            "- firewall_rule[old]: ",
+            "- firewall_rule[older]: ",
+            "- iptables_chain[RC-VM-empty]: ",
+            "- iptables_chain[RC-VM-gone]: ",
+        ])
+    }
+
+    @Test func rulesInAnotherOrderAreTheChainsChange() {
+        #expect(work { $0.tables["filter"]?["RC-VM-cpro0007"]?.swapAt(1, 2) } == ["~ iptables_chain[RC-VM-cpro0007]: rule order: changed by hand → as declared"])
+    }
+
+    @Test func aPairMissingOneOfItsRulesIsChanged() {
+        #expect(work { $0.tables["nat"]?["RC-OUTPUT"] = [] } == [
+            "~ nat_pair[cpro0007]: rule: nat/RC-OUTPUT: -d 203.0.113.7/32 -m comment --comment \"rc:pair:cpro0007\" -j DNAT --to-destination 10.0.0.7",
+        ])
+    }
+
+    @Test func aRuleMovedToAnotherChainIsChanged() {
+        #expect(work { live in
+            live.tables["filter"]?["RC-VM-cpro0051"]?.removeAll { $0.contains("rc:rule:mail") }
+            live.tables["filter"]?["RC-VM-cpro0007"]?.insert("-p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT", at: 1)
+        } == [
+            "~ firewall_rule[mail]: rule: filter/RC-VM-cpro0007: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT → (none); "
+                + "rule: filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
+        ])
+    }
+
+    @Test func aMovedOrDeletedJumpIsPutBackFirst() {
+        #expect(work { live in
+            live.tables["filter"]?["FORWARD"]?.reverse()
+            live.tables["nat"]?["OUTPUT"] = ["-j FOREIGN"]
+        } == [
+            "+ iptables_jump[nat/OUTPUT]: jump to RC-OUTPUT: rule 1",
+            "~ iptables_jump[filter/FORWARD]: jump to RC-FORWARD: rule 2 → rule 1",
+        ])
+    }
+}
