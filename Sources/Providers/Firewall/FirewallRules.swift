@@ -19,6 +19,9 @@ struct FirewallRules {
         var source: SourceLocation?
     }
 
+    /// The tables reconcile has chains in; it reads and writes no other.
+    static let tables = ["filter", "nat"]
+
     /// Built-in chain → our chain it jumps to, first thing, per table.
     static let jumps: [(table: String, chain: String, target: String)] = [
         ("filter", "FORWARD", "RC-FORWARD"),

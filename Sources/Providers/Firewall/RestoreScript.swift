@@ -21,7 +21,7 @@ struct RestoreScript {
     }
 
     init(want: FirewallRules, live: IPTablesRuleset) {
-        for table in ["filter", "nat"] {
+        for table in FirewallRules.tables {
             let wantedChains = want.chains[table] ?? [:]
             let liveChains = live.tables[table] ?? [:]
             let changed = wantedChains.keys.sorted().filter { !FirewallRules.same(liveChains[$0], wantedChains[$0]) }
