@@ -125,7 +125,7 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         guard !resources.isEmpty else { return }
         try database.write { db in
             let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO inventory (node, resource, addedAt) VALUES (?, ?, ?)")
-            let now = Date()
+            let now = Date().databaseValue  // converted once, not per row
             for resource in resources { try insert.execute(arguments: [node, resource.description, now]) }
         }
     }
