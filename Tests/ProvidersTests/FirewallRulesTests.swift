@@ -118,7 +118,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
     @Test func manyPortsAreSplitAcrossMultiportRules() throws {
         let ports = (1...20).map { "\(1000 + $0)" }.joined(separator: ", ")
         let state = try desiredState(Self.yaml.replacingOccurrences(of: "ports: [80, 443, \"8000-8100\"]", with: "ports: [\(ports)]"))
-        let rules = FirewallRules(state).rules.filter { $0.owner.name == "web" }
+        let rules = (FirewallRules(state).chains["filter"]?["RC-VM-cpro0007"] ?? []).filter { $0.owner.name == "web" }
         #expect(rules.count == 2)
         #expect(rules[0].text.contains("--dports 1001,1002,1003,1004,1005,1006,1007,1008,1009,1010,1011,1012,1013,1014,1015 "))
         #expect(rules[1].text.contains("--dports 1016,1017,1018,1019,1020 "))
@@ -149,5 +149,17 @@ func desiredState(_ yaml: String) throws -> DesiredState {
         #expect(ruleset.rules("filter", "INPUT") == ["-p tcp -m tcp --dport 22 -j ACCEPT"])
         #expect(ruleset.rules("filter", "RC-VM-a").map { $0.compactMap(IPTablesRuleset.tag(of:)) } == ["rc:rule:web"])
         #expect(ruleset.rules("nat", "PREROUTING").flatMap { $0.first.flatMap(IPTablesRuleset.tag(of:)) } == "reconcile")
+        #expect(IPTablesRuleset.tag(of: "-m comment --comment \"rc:rule:web -j ACCEPT") == nil)
+        #expect(IPTablesRuleset.tag(of: "-j ACCEPT") == nil)
+    }
+
+    @Test func onlyLabelledPublicAddressesAreOurs() {
+        let shown = """
+            3: pub0    inet 198.51.100.1/24 brd 198.51.100.255 scope global pub0\\       valid_lft forever preferred_lft forever
+            3: pub0    inet 203.0.113.7/32 scope global pub0:rc\\       valid_lft forever preferred_lft forever
+            3: pub0    inet 203.0.113.9/32 scope global pub0:rcx\\       valid_lft forever preferred_lft forever
+            3: pub0    inet 203.0.113.51/32 scope global pub0:rc
+            """
+        #expect(FirewallProvider.addresses(in: shown, labelled: "pub0:rc") == ["203.0.113.7", "203.0.113.51"])
     }
 }

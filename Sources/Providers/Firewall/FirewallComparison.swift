@@ -106,7 +106,9 @@ struct FirewallComparison {
 
         // In no particular order: the plan orders resources itself.
         for (id, entry) in wanted {
-            let exists = id.type == FirewallRules.chainType ? live.tables.values.contains { $0[id.name] != nil } : entry.inMatchingChain || current[id] != nil
+            let exists = id.type == FirewallRules.chainType
+                ? live.tables.values.contains { $0[id.name] != nil }
+                : entry.inMatchingChain || current[id] != nil
             var changes = Self.diff(from: current[id] ?? [], to: entry.lines)
             var conflict: String?
             if id.type == FirewallRules.pairType, let pair = pairs[id.name] {

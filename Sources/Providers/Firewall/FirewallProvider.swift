@@ -7,8 +7,8 @@ import Foundation
 ///
 /// reconcile owns the chains named `RC-*` and one comment-tagged jump from each built-in
 /// chain it needs; nothing else in any table is touched. Live state is one `iptables-save`
-/// (filter and nat are kept); apply is one `iptables-restore --noflush -w`, tested first with `--test`,
-/// holding every rule of each changed `RC-*` chain. Public addresses go on the host's
+/// (its filter and nat tables); apply is one `iptables-restore --noflush -w`, tested first
+/// with `--test`, holding every rule of each changed `RC-*` chain. Public addresses go on the host's
 /// `publicInterface` with the label `<interface>:rc`, which is how reconcile knows its own.
 public struct FirewallProvider: Provider {
     public let name = "iptables"

@@ -40,9 +40,6 @@ struct FirewallRules {
         "filter": ["RC-FORWARD": []], "nat": ["RC-PREROUTING": [], "RC-OUTPUT": [], "RC-POSTROUTING": []],
     ]
 
-    /// Every rule, chain by chain.
-    var rules: [Rule] { chains.values.flatMap { $0.values.joined() } }
-
     init(_ desired: DesiredState) {
         let rulesByVM = Dictionary(grouping: desired.firewallRules, by: \.vm)
         for vm in desired.virtualMachines {

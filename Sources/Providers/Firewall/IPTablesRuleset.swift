@@ -51,6 +51,6 @@ struct IPTablesRuleset: Equatable, Sendable {
         }
         let tag = bytes[start...].prefix { $0 != end }
         if end == UInt8(ascii: "\""), tag.endIndex == bytes.endIndex { return nil }  // no closing quote
-        return String(tag)
+        return String(decoding: tag, as: UTF8.self)
     }
 }
