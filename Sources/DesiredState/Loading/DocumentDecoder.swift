@@ -19,9 +19,9 @@ struct DecodedObject: Sendable {
 /// Turns one YAML document into a typed object by its `kind`.
 enum DocumentDecoder {
     static func decode(_ document: YAMLDocument, context: FileContext) -> DecodedObject? {
+        var expected: String { Kind.allCases.map(\.rawValue).joined(separator: ", ") }  // for messages only
         // An empty document (`---` alone, or `--- ~`) declares nothing.
         guard let root = document.root, !root.isNull else { return nil }
-        let expected = Kind.allCases.map(\.rawValue).joined(separator: ", ")
         guard case .mapping(let mapping) = root else {
             context.report(root.mark, "a document must be a mapping with a \"kind\", not \(root.typeDescription)")
             return nil

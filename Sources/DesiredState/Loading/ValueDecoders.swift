@@ -123,8 +123,8 @@ enum Decode {
 
     static func uuid(_ node: YAMLNode, _ field: Field) -> String? {
         guard let text = string(node, field) else { return nil }
-        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard groups.map(\.count) == [8, 4, 4, 4, 12], groups.allSatisfy({ $0.allSatisfy(\.isHexDigit) }) else {
+        let groups = text.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+        guard groups.map(\.count) == [8, 4, 4, 4, 12], groups.allSatisfy({ $0.allSatisfy(\.isASCIIHexDigit) }) else {
             return field.fail(node, "\(field.path) \"\(text)\" is not a UUID (8-4-4-4-12 hex digits)")
         }
         return text.lowercased()

@@ -16,15 +16,16 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(parsing text: some StringProtocol) throws(ParseError) {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPv4Address(parts[0]) else { throw .malformed }
+        let slash = text.utf8.firstIndex(of: UInt8(ascii: "/"))
+        guard let address = IPv4Address(text[..<(slash ?? text.endIndex)]) else { throw .malformed }
         var prefix = 32
-        if parts.count == 2 {
-            let digits = parts[1]
+        if let slash {
+            let digits = text.utf8[text.utf8.index(after: slash)...]
             guard !digits.isEmpty, digits.count <= 2, digits.allSatisfy(\.isASCIIDigit),
-                  digits.count == 1 || digits.first != "0", let value = Int(digits), value <= 32
+                  digits.count == 1 || digits.first != UInt8(ascii: "0")
             else { throw .malformed }
-            prefix = value
+            prefix = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            guard prefix <= 32 else { throw .malformed }
         }
         let network = IPv4Network(address: address, prefixLength: prefix)
         guard network.networkAddress == address else {
@@ -50,5 +51,13 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
+    /// 0-9 only (`isNumber` also takes other scripts' digits, and asks Unicode tables).
+    var isASCIIDigit: Bool { asciiValue?.isASCIIDigit ?? false }
+}
+
+extension UInt8 {
+    var isASCIIDigit: Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) }
+    var isASCIIHexDigit: Bool {
+        isASCIIDigit || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self | 0x20)
+    }
 }
