@@ -30,8 +30,10 @@ let package = Package(
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         // Safe Swift over libvirt: connections, domains; errors read on the failing thread.
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        // glibc's <malloc.h> (malloc_trim), for the daemon's heap between runs.
+        .systemLibrary(name: "CMalloc"),
         // Command runner (argument arrays, never a shell), atomic file writes, the state lock.
-        .target(name: "Basics"),
+        .target(name: "Basics", dependencies: ["CMalloc"]),
         // The desired-state model: kinds, loading from a directory, validation with positions.
         .target(name: "DesiredState", dependencies: ["Basics", "YAML", .product(name: "Crypto", package: "swift-crypto")]),
         // Resources, plans, the converge loop, notifications, pruning guards, run reports.

@@ -116,5 +116,7 @@ public struct ReconcileLoop: Service {
             await status.skipped()
             logger.error("run (\(trigger)) did not start: \(error)")
         }
+        // What the run loaded is freed; without this the daemon keeps its peak between runs.
+        Heap.returnFreedMemory()
     }
 }
