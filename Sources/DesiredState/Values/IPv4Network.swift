@@ -51,7 +51,7 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Character {
-    /// 0-9 only (`isNumber` also takes other scripts' digits, and asks Unicode tables).
+    /// 0-9, read from the ASCII value (`isNumber` asks Unicode's tables).
     var isASCIIDigit: Bool { asciiValue?.isASCIIDigit ?? false }
 }
 
