@@ -32,7 +32,7 @@ enum StatusServer {
                             body: .init(byteBuffer: ByteBuffer(string: healthy ? "ok\n" : "failing: \(snapshot.lastError ?? "")\n")))
         }
         router.get("/") { _, _ -> Response in
-            let page = StatusPage(snapshot: await status.snapshot, runs: try log.recentRuns(limit: 20))
+            let page = StatusPage(snapshot: await status.snapshot, runs: try log.recentRuns(limit: 20, changedLimit: StatusPage.listedPerRun))
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.html)))

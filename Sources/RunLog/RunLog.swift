@@ -164,33 +164,40 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         }
     }
 
-    /// The last `limit` runs, newest first, each with its recorded outcomes.
-    public func recentRuns(limit: Int) throws -> [RunReport] {
-        try runs(limit: limit).compactMap { summary in try summary.id.flatMap { try run(id: $0) } }
+    /// The last `limit` runs, newest first, each with its recorded outcomes (see ``run(id:changedLimit:)``).
+    public func recentRuns(limit: Int, changedLimit: Int? = nil) throws -> [RunReport] {
+        try runs(limit: limit).compactMap { summary in try summary.id.flatMap { try run(id: $0, changedLimit: changedLimit) } }
     }
 
-    /// One run with every recorded resource outcome, or nil if there is no such run.
-    public func run(id: Int64) throws -> RunReport? {
+    /// One run with every recorded resource outcome, or nil if there is no such run. With
+    /// `changedLimit`, only the first that many outcomes other than unchanged (a first apply
+    /// at 7,000 VMs records 49,000); the run's counts still tell how many there are.
+    public func run(id: Int64, changedLimit: Int? = nil) throws -> RunReport? {
         try database.read { db in
             guard let row = try RunRow.fetchOne(db, key: id) else { return nil }
+            let rows = try changedLimit.map { limit in
+                try Row.fetchAll(db, sql: "SELECT * FROM outcome WHERE runId = ? AND outcome != ? ORDER BY position LIMIT ?",
+                                 arguments: [id, ResourceOutcome.Kind.unchanged.rawValue, limit])
+            } ?? Row.fetchAll(db, sql: "SELECT * FROM outcome WHERE runId = ? ORDER BY position", arguments: [id])
+            let lastPosition: Int = rows.last?["position"] ?? -1
             var changes: [Int: [PropertyChange]] = [:]
-            for change in try Row.fetchAll(db, sql: "SELECT * FROM outcomeChange WHERE runId = ? ORDER BY rowid", arguments: [id]) {
+            for change in try Row.fetchAll(db, sql: "SELECT * FROM outcomeChange WHERE runId = ? AND position <= ? ORDER BY rowid",
+                                           arguments: [id, lastPosition]) {
                 changes[change["position"], default: []].append(
                     PropertyChange(change["property"], from: change["fromValue"], to: change["toValue"], note: change["note"]))
             }
-            let outcomes = try Row.fetchAll(db, sql: "SELECT * FROM outcome WHERE runId = ? ORDER BY position", arguments: [id])
-                .map { row -> ResourceOutcome in
-                    let resourceText: String = row["resource"]
-                    let kindText: String = row["outcome"]
-                    let actionText: String? = row["action"]
-                    return ResourceOutcome(
-                        ResourceID(parsing: resourceText) ?? ResourceID("unknown", resourceText),
-                        ResourceOutcome.Kind(rawValue: kindText) ?? .failed,
-                        action: actionText.flatMap(Resource.Action.init(rawValue:)),
-                        changes: changes[row["position"]] ?? [],
-                        error: row["error"]
-                    )
-                }
+            let outcomes = rows.map { row -> ResourceOutcome in
+                let resourceText: String = row["resource"]
+                let kindText: String = row["outcome"]
+                let actionText: String? = row["action"]
+                return ResourceOutcome(
+                    ResourceID(parsing: resourceText) ?? ResourceID("unknown", resourceText),
+                    ResourceOutcome.Kind(rawValue: kindText) ?? .failed,
+                    action: actionText.flatMap(Resource.Action.init(rawValue:)),
+                    changes: changes[row["position"]] ?? [],
+                    error: row["error"]
+                )
+            }
             return row.report(outcomes: outcomes)
         }
     }

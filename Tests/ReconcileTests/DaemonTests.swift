@@ -229,6 +229,24 @@ final class DaemonFixture {
         #expect(dom.contains("changes-pending (dry-run)"))
     }
 
+    @Test func theStatusPageListsFiftyResourcesOfABigRunAndCountsTheRest() throws {
+        let fixture = try DaemonFixture()
+        let log = try RunLog(stateDirectory: fixture.state)
+        var big = RunReport(trigger: "manual", revision: "sha256:big", node: "gw1", dryRun: false, startedAt: Date())
+        big.id = try log.begin(big)
+        big.status = .converged
+        big.outcomes = (1...5_000).map { ResourceOutcome(ResourceID("firewall_rule", "r\($0)"), .updated, action: .create) }
+        big.counts = RunReport.Counts(big.outcomes)
+        try log.finish(big)
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(10) { fixture.runs().count == 2 && fixture.runs().first?.status == .converged })
+
+        let page = try fixture.http("GET", "/").body
+        #expect(page.contains("updated firewall_rule[r50]<br>… and 4950 more: <code>reconcile show \(big.id ?? 0)</code>"), "\(page)")
+        #expect(!page.contains("firewall_rule[r51]"))
+        #expect(page.utf8.count < 20_000)
+    }
+
     @Test func sigkillMidRunLeavesAHistoryTheNextDaemonCompletesAndSigtermExits0() throws {
         let fixture = try DaemonFixture(restart: "echo $$ > RESTARTS.pid\nsleep 3\necho restarted >> RESTARTS")
         try fixture.start(interval: 600)

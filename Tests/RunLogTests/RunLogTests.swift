@@ -39,6 +39,28 @@ import Testing
         #expect(try log.run(id: 999) == nil)
     }
 
+    @Test func aLargeRunCanBeReadWithItsFirstChangedOutcomesOnly() throws {
+        let log = try RunLog(stateDirectory: directory)
+        var run = report(.running)
+        run.id = try log.begin(run)
+        run.status = .converged
+        run.outcomes = (0..<200).map { index in
+            index.isMultiple(of: 2)
+                ? ResourceOutcome(ResourceID("firewall_rule", "r\(index)"), .unchanged)
+                : ResourceOutcome(ResourceID("firewall_rule", "r\(index)"), .updated, action: .create,
+                                  changes: [PropertyChange("rule", from: nil, to: "-j ACCEPT \(index)")])
+        }
+        run.counts = RunReport.Counts(run.outcomes)
+        try log.finish(run)
+
+        let id = try #require(run.id)
+        let firstTen = try #require(try log.run(id: id, changedLimit: 10))
+        #expect(firstTen.outcomes == Array(run.outcomes.filter { $0.outcome == .updated }.prefix(10)))
+        #expect(firstTen.counts.updated == 100)
+        #expect(try log.recentRuns(limit: 5, changedLimit: 3).first?.outcomes.map(\.resource.name) == ["r1", "r3", "r5"])
+        #expect(try log.run(id: id)?.outcomes.count == 100)  // unchanged ones without changes are not recorded
+    }
+
     @Test func aRunStillMarkedRunningIsInterruptedWhenTheNextBegins() throws {
         let log = try RunLog(stateDirectory: directory)
         let dead = try log.begin(report(.running))
