@@ -35,7 +35,7 @@ struct StatusPage {
                         + more(driftCount - drift.count, run: runs.first).map { "<li>\($0)</li>" }.joined() + "</ul>")
         body.append("<h2>Last runs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>trigger</th><th>revision</th><th>status</th><th>changed</th></tr>")
         for run in runs {
-            let total = run.counts.updated + run.counts.wouldUpdate + run.counts.failed + run.counts.skipped
+            let total = run.counts.total - run.counts.unchanged
             let listed = run.outcomes.filter { $0.outcome != .unchanged }
             let changed = (listed.map(describe) + more(total - listed.count, run: run)).joined(separator: "<br>")
             body.append("<tr><td>#\(run.id ?? 0)</td><td>\(Self.format(run.startedAt))</td><td>\(escape(run.trigger))</td>"
