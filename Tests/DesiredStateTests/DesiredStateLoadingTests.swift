@@ -83,3 +83,45 @@ import Testing
         #expect(throws: (any Error).self) { try DesiredState.load(directory: "/nonexistent/reconcile") }
     }
 }
+
+@Suite struct DesiredStateLimitsTests {
+    @Test func symlinksToADirectoryAlreadyReadAreReportedNotFollowed() throws {
+        let state = try TemporaryDesiredState(["net.yaml": Base.network, "sub/vm.yaml": Base.vm])
+        try FileManager.default.createSymbolicLink(atPath: state.directory + "/loop", withDestinationPath: ".")
+        try FileManager.default.createSymbolicLink(atPath: state.directory + "/sub/up", withDestinationPath: "..")
+        let diagnostics = state.diagnostics()
+        #expect(diagnostics.contains { $0.hasPrefix("loop:1:1: a symbolic link to the directory") })
+        #expect(diagnostics.contains { $0.hasPrefix("sub/up:1:1: a symbolic link to the directory") })
+        #expect(diagnostics.count == 2)
+    }
+
+    @Test func aSymlinkToAnotherDirectoryIsReadOnce() throws {
+        let state = try TemporaryDesiredState(["net.yaml": Base.network])
+        let other = try TemporaryDesiredState(["vm.yaml": Base.vm])
+        try FileManager.default.createSymbolicLink(atPath: state.directory + "/vms", withDestinationPath: other.directory)
+        #expect(try state.load().virtualMachines.count == 1)
+    }
+
+    @Test func aFileOverTheSizeLimitIsRefusedWithoutBeingRead() throws {
+        let state = try TemporaryDesiredState(["net.yaml": Base.network])
+        let big = state.directory + "/big.yaml"
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        #expect(truncate(big, off_t(33 << 20)) == 0)  // sparse: costs no disk
+        #expect(state.diagnostics() == ["big.yaml:1:1: this file is 34603008 bytes; the limit is 33554432"])
+    }
+
+    @Test func deepNestingIsAnInvalidDesiredStateWithItsPosition() throws {
+        let state = try TemporaryDesiredState(["deep.yaml": "x:\n" + String(repeating: "- ", count: 70_000) + "x\n"])
+        let diagnostics = state.diagnostics()
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics.first?.hasPrefix("deep.yaml:2:127: nested deeper than 64 levels") == true)
+    }
+
+    @Test func aMappingOf20000UnknownKeysListsTheFirstProblemsAndCountsTheRest() throws {
+        let keys = (0..<20_000).map { "k\($0): 1" }.joined(separator: "\n")
+        let state = try TemporaryDesiredState(["a.yaml": "kind: Network\nname: n\ncidr: 10.9.0.0/24\nbridge: b\n" + keys + "\n"])
+        let diagnostics = state.diagnostics()
+        #expect(diagnostics.count == 201)
+        #expect(diagnostics.last == "a.yaml:20004:1: … and 19800 more problems in this file")
+    }
+}

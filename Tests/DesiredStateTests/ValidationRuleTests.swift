@@ -154,6 +154,11 @@ let ruleCases: [RuleCase] = [
              "a.yaml:15:12: duplicate disk name \"root\" in VM cpro0007"),
     RuleCase("firewall rule for a VM without an address", Base.network + "---\n" + Base.vm.replacingOccurrences(of: ", ip: 10.0.0.7", with: "") + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: all\nsource: 0.0.0.0/0\n",
              "a.yaml:16:5: VM cpro0007 has no interface with an ip for this rule to protect"),
+    // A short name that spells a long name's shortened chain: any two colliding names are refused.
+    RuleCase("two VMs never share a firewall chain", Base.network + "---\n"
+        + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-collision-00002789b") + "---\n"
+        + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-colli-47df65a71945").replacingOccurrences(of: "d1:20, ip: 10.0.0.7", with: "d1:21, ip: 10.0.0.8"),
+        "a.yaml:15:7: firewall chain RC-VM-rcq-colli-47df65a71945 (from the name rcq-colli-47df65a71945) is already used by VirtualMachine rcq-collision-00002789b (a.yaml:8:7)"),
     RuleCase("errors in several files are all reported, in file order", files: [
         "b.yaml": "kind: Network\nname: B\n", "a.yaml": "kind: Nope\n",
     ], "a.yaml:1:7: unknown kind \"Nope\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost",

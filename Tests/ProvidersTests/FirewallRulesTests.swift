@@ -126,10 +126,12 @@ func desiredState(_ yaml: String) throws -> DesiredState {
 
     @Test func longVMNamesGetStableChainNamesWithinTheLimit() {
         let name = FirewallRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-7")
-        #expect(name.count <= 28 && name.hasPrefix("RC-VM-a-very-long-v"))
+        #expect(name.count == 28 && name.hasPrefix("RC-VM-a-very-lo-"))
         #expect(name == FirewallRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-7"))
         #expect(name != FirewallRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-8"))
         #expect(FirewallRules.chainName(vm: "cpro0007") == "RC-VM-cpro0007")
+        // The pair whose 32-bit FNV hashes collided (one chain for two VMs).
+        #expect(FirewallRules.chainName(vm: "rcq-collision-00002789b") != FirewallRules.chainName(vm: "rcq-collision-0000689c8"))
     }
 
     @Test func parsesIptablesSaveAndTags() {

@@ -18,6 +18,7 @@ struct CrossDocumentValidator {
     private var publicIPs: [IPv4Address: Claim] = [:]
     private var pairedPrivateIPs: [IPv4Address: Claim] = [:]
     private var uuids: [String: Claim] = [:]
+    private var firewallChains: [String: Claim] = [:]
 
     init(objects: [DecodedObject]) {
         self.objects = objects
@@ -46,9 +47,8 @@ struct CrossDocumentValidator {
         let networksByName = Dictionary(networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let hostsByName = Dictionary(hosts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
 
-        for (index, (network, object)) in networkObjects.enumerated() {
-            checkNetwork(network, object, earlier: networkObjects[..<index].map(\.0))
-        }
+        for (network, object) in networkObjects { checkNetwork(network, object) }
+        checkOverlaps(networkObjects)
         for (vm, object) in vms {
             checkVirtualMachine(vm, object, hosts: hosts.isEmpty ? nil : hostsByName, networks: networksByName)
         }
@@ -80,7 +80,7 @@ struct CrossDocumentValidator {
 
     // MARK: - Per kind
 
-    private mutating func checkNetwork(_ network: Network, _ object: DecodedObject, earlier: [Network]) {
+    private mutating func checkNetwork(_ network: Network, _ object: DecodedObject) {
         if let gateway = network.gateway {
             if !network.cidr.contains(gateway) {
                 report(object, ["gateway"], "gateway \(gateway) is outside cidr \(network.cidr)")
@@ -89,8 +89,30 @@ struct CrossDocumentValidator {
                 report(object, ["gateway"], "gateway \(gateway) is the \(which) address of \(network.cidr)")
             }
         }
-        if let other = earlier.first(where: { $0.cidr.overlaps(network.cidr) && $0.name != network.name }) {
-            report(object, ["cidr"], "cidr \(network.cidr) overlaps network \(other.name) (\(other.cidr))")
+    }
+
+    /// Networks whose CIDRs share addresses, found in one sorted sweep (not every pair: the
+    /// time must stay linear-ish in the input). CIDRs nest or are disjoint, so a network that
+    /// starts before the furthest end seen so far lies inside the network that reaches it.
+    /// Reported on the later document of each pair, naming the earlier.
+    private mutating func checkOverlaps(_ networks: [(Network, DecodedObject)]) {
+        let order = networks.indices.sorted { a, b in
+            let (x, y) = (networks[a].0.cidr, networks[b].0.cidr)
+            return (x.networkAddress, x.prefixLength, a) < (y.networkAddress, y.prefixLength, b)
+        }
+        var widest: Int?  // the network reaching furthest so far
+        var reported: Set<Int> = []
+        for index in order {
+            let cidr = networks[index].0.cidr
+            if let holder = widest, cidr.networkAddress <= networks[holder].0.cidr.broadcastAddress,
+               networks[holder].0.name != networks[index].0.name {
+                let (earlier, later) = holder < index ? (holder, index) : (index, holder)
+                if reported.insert(later).inserted {
+                    let (network, other) = (networks[later].0, networks[earlier].0)
+                    report(networks[later].1, ["cidr"], "cidr \(network.cidr) overlaps network \(other.name) (\(other.cidr))")
+                }
+            }
+            if widest.map({ cidr.broadcastAddress > networks[$0].0.cidr.broadcastAddress }) ?? true { widest = index }
         }
     }
 
@@ -98,6 +120,9 @@ struct CrossDocumentValidator {
         _ vm: VirtualMachine, _ object: DecodedObject, hosts: [String: Node]?, networks: [String: Network]
     ) {
         claimName(.VirtualMachine, vm.name, object)
+        // Long names are shortened to fit iptables; two VMs must never share a policy chain.
+        claim(\.firewallChains, vm.firewallChain, "firewall chain \(vm.firewallChain) (from the name \(vm.name))",
+              "VirtualMachine \(vm.name)", object, ["name"])
         if let uuid = vm.uuid { claim(\.uuids, uuid, "uuid \(uuid)", "VirtualMachine \(vm.name)", object, ["uuid"]) }
         switch (hosts, vm.host) {
         case (let hosts?, nil):

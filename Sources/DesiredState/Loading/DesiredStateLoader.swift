@@ -24,23 +24,42 @@ struct DesiredStateLoader {
         var objects: [DecodedObject] = []
         var diagnostics: [Diagnostic] = []
         var digest = ""
+        var size = 0
     }
 
     let directory: String
     /// The name messages use for `directory`.
     var displayedAs: String?
 
+    /// Bounds on what one desired state may hold; past them loading stops with an error.
+    enum Limits {
+        /// One file: the 7,000-VM benchmark is 6.5 MB in all.
+        static let fileBytes = 32 << 20
+        static let totalBytes = 512 << 20
+        static let files = 100_000
+        /// Directories below the desired-state directory.
+        static let directoryDepth = 32
+    }
+
     func load() throws -> DesiredState {
-        let files = try yamlFiles()
+        let walk = try walkFiles()
+        let files = walk.files
         let results = Self.decodeConcurrently(files, displayed: files.map(displayName))
         let objects = results.flatMap(\.objects)
-        var diagnostics = results.flatMap(\.diagnostics)
+        var diagnostics = walk.diagnostics + results.flatMap(\.diagnostics)
+        let total = results.reduce(0) { $0 + $1.size }
+        if total > Limits.totalBytes, let first = files.first {
+            diagnostics.append(Diagnostic(SourceLocation(file: displayName(first), line: 1, column: 1),
+                                          "the desired state holds \(total) bytes of YAML; the limit is \(Limits.totalBytes)"))
+        }
+        guard diagnostics.isEmpty else {
+            throw InvalidDesiredState(diagnostics: diagnostics.sorted { $0.location < $1.location })
+        }
         var validator = CrossDocumentValidator(objects: objects)
         var state = validator.validate(fileCount: files.count)
         state.revision = Self.revision(files: files, digests: results.map(\.digest), under: directory)
-        diagnostics += validator.diagnostics
-        guard diagnostics.isEmpty else {
-            throw InvalidDesiredState(diagnostics: diagnostics.sorted { $0.location < $1.location })
+        guard validator.diagnostics.isEmpty else {
+            throw InvalidDesiredState(diagnostics: validator.diagnostics.sorted { $0.location < $1.location })
         }
         return state
     }
@@ -48,17 +67,45 @@ struct DesiredStateLoader {
     /// Paths of every `*.yaml`/`*.yml` below `directory`, sorted, skipping hidden entries
     /// (`.git` above all).
     func yamlFiles() throws -> [String] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        let walk = try walkFiles()
+        if !walk.diagnostics.isEmpty { throw InvalidDesiredState(diagnostics: walk.diagnostics) }
+        return walk.files
+    }
+
+    /// The files found, and what stopped the walk from reading a directory.
+    struct Walk {
+        var files: [String] = []
+        var diagnostics: [Diagnostic] = []
+        /// Directories read, by device and inode: a symbolic link to one already read (`ln -s .
+        /// loop`) is reported, never followed again.
+        var visited: [DirectoryID: String] = [:]
+    }
+
+    struct DirectoryID: Hashable {
+        var device: UInt64
+        var inode: UInt64
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    func walkFiles() throws -> Walk {
+        var info = stat()
+        guard stat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw Error.notADirectory(directory)
         }
-        var files: [String] = []
-        try collectYAMLFiles(in: directory.hasSuffix("/") ? String(directory.dropLast()) : directory, into: &files)
-        return files.sorted()
+        var walk = Walk()
+        let root = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        walk.visited[DirectoryID(info)] = root
+        try collectYAMLFiles(in: root, depth: 0, into: &walk)
+        walk.files.sort()
+        return walk
     }
 
     /// Walks one directory with readdir(3), whose entry types spare a stat per file.
-    private func collectYAMLFiles(in path: String, into files: inout [String]) throws {
+    private func collectYAMLFiles(in path: String, depth: Int, into walk: inout Walk) throws {
         guard let handle = opendir(path) else {
             throw Error.unreadable(path, String(cString: strerror(errno)))
         }
@@ -68,15 +115,28 @@ struct DesiredStateLoader {
             guard !name.hasPrefix(".") else { continue }
             let child = path + "/" + name
             var type = Int32(entry.pointee.d_type)
-            if type == DT_UNKNOWN || type == DT_LNK {
-                var info = stat()
+            var info = stat()
+            if type == DT_UNKNOWN || type == DT_LNK || type == DT_DIR {
                 guard stat(child, &info) == 0 else { continue }  // a dangling link declares nothing
                 type = info.st_mode & S_IFMT == S_IFDIR ? Int32(DT_DIR) : info.st_mode & S_IFMT == S_IFREG ? Int32(DT_REG) : type
             }
             if type == DT_DIR {
-                try collectYAMLFiles(in: child, into: &files)
+                let here = SourceLocation(file: displayName(child), line: 1, column: 1)
+                if let earlier = walk.visited[DirectoryID(info)] {
+                    walk.diagnostics.append(Diagnostic(here, "a symbolic link to the directory \(displayName(earlier)), which is already read; a directory is read once"))
+                } else if depth + 1 > Limits.directoryDepth {
+                    walk.diagnostics.append(Diagnostic(here, "directories nested deeper than \(Limits.directoryDepth) levels"))
+                } else {
+                    walk.visited[DirectoryID(info)] = child
+                    try collectYAMLFiles(in: child, depth: depth + 1, into: &walk)
+                }
             } else if type == DT_REG, name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
-                files.append(child)
+                guard walk.files.count < Limits.files else {
+                    walk.diagnostics.append(Diagnostic(SourceLocation(file: displayName(child), line: 1, column: 1),
+                                                       "more than \(Limits.files) YAML files"))
+                    return
+                }
+                walk.files.append(child)
             }
         }
     }
@@ -113,8 +173,15 @@ struct DesiredStateLoader {
 
     static func decodeFile(_ path: String, displayed: String) -> FileResult {
         let context = FileContext(path: displayed)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            context.report(Mark(line: 1, column: 1), "cannot read this file")
+        let data: Data
+        do {
+            data = try BoundedFile.read(path, limit: Limits.fileBytes)
+        } catch let tooLarge as BoundedFile.TooLarge {
+            context.report(Mark(line: 1, column: 1), "this file is \(tooLarge.size) bytes; the limit is \(tooLarge.limit)")
+            return FileResult(diagnostics: context.diagnostics)
+        } catch {
+            let why = (error as? SystemError).map { String(cString: strerror($0.code)) } ?? "\(error)"
+            context.report(Mark(line: 1, column: 1), "cannot read this file: \(why)")
             return FileResult(diagnostics: context.diagnostics)
         }
         let text = [UInt8](data)
@@ -131,7 +198,7 @@ struct DesiredStateLoader {
                 context.report(error.mark, error.message)
             }
         }
-        return FileResult(objects: objects, diagnostics: context.diagnostics, digest: digest)
+        return FileResult(objects: objects, diagnostics: context.diagnostics, digest: digest, size: data.count)
     }
 }
 
@@ -142,7 +209,7 @@ extension DesiredStateLoader {
     func declaredHosts() -> [Node]? {
         guard let files = try? yamlFiles() else { return nil }
         let candidates = files.concurrentMap { file -> Bool in
-            guard let data = FileManager.default.contents(atPath: file) else { return false }
+            guard let data = try? BoundedFile.read(file, limit: Limits.fileBytes) else { return false }
             // A plain byte loop: Data's generic search costs as much as decoding the file.
             return data.withUnsafeBytes { raw in
                 let bytes = raw.bindMemory(to: UInt8.self)

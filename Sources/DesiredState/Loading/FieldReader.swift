@@ -37,12 +37,15 @@ struct FieldReader {
         self.mapping = mapping
         self.what = what
         values.reserveCapacity(mapping.entries.count)
+        // A set, not a search of the keys before: a mapping of 20,000 keys must stay linear.
+        var seen: Set<String> = []
         for (index, entry) in mapping.entries.enumerated() {
             guard case .scalar(let key) = entry.key, key.resolved == .string else {
                 field.context.report(entry.key.mark, "keys must be strings, not \(entry.key.typeDescription)")
                 continue
             }
-            if let first = mapping.entries[..<index].first(where: { $0.key.scalarValue == key.value }) {
+            if !seen.insert(key.value).inserted,
+               let first = mapping.entries[..<index].first(where: { $0.key.scalarValue == key.value }) {
                 field.context.report(key.mark, "duplicate key \"\(key.value)\" (first at line \(first.key.mark.line))")
                 continue
             }

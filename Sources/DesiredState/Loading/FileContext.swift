@@ -15,7 +15,18 @@ final class FileContext {
         SourceLocation(file: path, line: mark.line, column: mark.column)
     }
 
+    /// More problems than this in one file are counted, not listed: 20,000 unknown keys are
+    /// one mistake, not 20,000 lines to read.
+    static let listedPerFile = 200
+    private var unlisted = 0
+
     func report(_ mark: Mark, _ message: String) {
+        guard diagnostics.count < Self.listedPerFile else {
+            unlisted += 1
+            let summary = Diagnostic(location(mark), "… and \(unlisted) more problems in this file")
+            if unlisted == 1 { diagnostics.append(summary) } else { diagnostics[diagnostics.count - 1] = summary }
+            return
+        }
         diagnostics.append(Diagnostic(location(mark), message))
     }
 }

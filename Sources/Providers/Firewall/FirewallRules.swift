@@ -77,15 +77,8 @@ struct FirewallRules {
         return live.elementsEqual(wanted) { $0 == $1.text }
     }
 
-    /// `RC-VM-<name>`, or a prefix and a hash of the name when that passes iptables' 28 characters.
-    static func chainName(vm: String) -> String {
-        let plain = "RC-VM-" + vm
-        guard plain.count > 28 else { return plain }
-        var hash: UInt32 = 2_166_136_261  // FNV-1a: stable across runs and machines
-        for byte in vm.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        let hex = String(hash, radix: 16)
-        return "RC-VM-" + vm.prefix(13) + "-" + String(repeating: "0", count: 8 - hex.count) + hex
-    }
+    /// The chain of a VM's inbound policy (see ``VirtualMachine/firewallChain(for:)``).
+    static func chainName(vm: String) -> String { VirtualMachine.firewallChain(for: vm) }
 
     /// One FirewallRule as iptables-save prints it: one rule, or several when it lists more
     /// than the 15 ports a multiport match takes.

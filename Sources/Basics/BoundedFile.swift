@@ -1,0 +1,42 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reading a whole file that must not be larger than a limit: the size is checked before a
+/// byte is read, so a 10 GB file (or `/dev/zero` behind a link) fails at once.
+public enum BoundedFile {
+    public struct TooLarge: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var size: Int
+        public var limit: Int
+
+        public var description: String { "\(path) is \(size) bytes; the limit is \(limit) bytes" }
+    }
+
+    /// The file's bytes. Throws ``SystemError`` (ENOENT included) or ``TooLarge``.
+    public static func read(_ path: String, limit: Int) throws -> Data {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SystemError.lastError("open \(path)") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw SystemError.lastError("stat \(path)") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError(operation: "read \(path)", code: EINVAL) }
+        guard Int(info.st_size) <= limit else { throw TooLarge(path: path, size: Int(info.st_size), limit: limit) }
+        var data = Data(count: Int(info.st_size))
+        var offset = 0
+        let failure: Int32? = data.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            while offset < buffer.count {
+                let count = Glibc.read(descriptor, base + offset, buffer.count - offset)
+                if count < 0, errno == EINTR { continue }
+                if count < 0 { return errno }
+                if count == 0 { break }  // the file shrank while read
+                offset += count
+            }
+            return nil
+        }
+        if let failure { throw SystemError(operation: "read \(path)", code: failure) }
+        return data.prefix(offset)
+    }
+}
