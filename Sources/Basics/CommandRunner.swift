@@ -10,21 +10,25 @@ import Glibc
 /// Process, whose exit detection hangs when the command leaves a daemon behind (a restart
 /// script starting dhcpd) that inherited Process's internal descriptors.
 public struct CommandRunner: Sendable {
-    /// A command that exited non-zero: its arguments, status and stderr.
+    /// A command that exited non-zero or timed out: its arguments, status and stderr.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var arguments: [String]
         public var status: Int32
         public var stderr: String
+        /// Set when it was killed at its timeout, in seconds.
+        public var timedOutAfter: Double?
 
-        public init(arguments: [String], status: Int32, stderr: String) {
+        public init(arguments: [String], status: Int32, stderr: String, timedOutAfter: Double? = nil) {
             self.arguments = arguments
             self.status = status
             self.stderr = stderr
+            self.timedOutAfter = timedOutAfter
         }
 
         public var description: String {
             let detail = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            return "\(arguments.joined(separator: " ")) exited \(status)" + (detail.isEmpty ? "" : ": \(detail)")
+            let what = timedOutAfter.map { "timed out after \(CommandRunner.seconds($0)) (killed)" } ?? "exited \(status)"
+            return "\(arguments.joined(separator: " ")) \(what)" + (detail.isEmpty ? "" : ": \(detail)")
         }
     }
 
@@ -33,23 +37,39 @@ public struct CommandRunner: Sendable {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// Set when the command was killed at its timeout, in seconds.
+        public var timedOutAfter: Double?
     }
+
+    /// How long a command may run unless told otherwise: generous for `iptables-restore` of
+    /// 77,000 rules (~3 s here), short enough that a stuck command cannot hold the lock for long.
+    public static let defaultTimeout: Double = 300
 
     /// Runs every command inside this network namespace when not empty.
     public var netns: String
     /// Where the command runs; nil: this process's working directory.
     public var directory: String?
+    /// Seconds a command may run before it and its process group are killed.
+    public var timeout: Double
 
-    public init(netns: String = "", directory: String? = nil) {
+    public init(netns: String = "", directory: String? = nil, timeout: Double = CommandRunner.defaultTimeout) {
         self.netns = netns
         self.directory = directory
+        self.timeout = timeout
+    }
+
+    /// `90 s`, `1.5 s`: how timeouts read in messages.
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
     /// Runs `arguments` (the first is looked up on PATH) and returns its output whatever the status.
     ///
-    /// Output is collected until the command exits, then for at most `drainTimeout` seconds
-    /// more: a daemon the command started may keep its stdout open.
-    public func output(_ arguments: [String], input: Data? = nil, drainTimeout: Double = 1) throws -> Output {
+    /// The command runs in a process group of its own; after `timeout` seconds (the runner's
+    /// by default) the whole group is killed and the output says so (`timedOutAfter`). Output
+    /// is collected until the command exits, then for at most `drainTimeout` seconds more: a
+    /// daemon the command started may keep its stdout open.
+    public func output(_ arguments: [String], input: Data? = nil, timeout: Double? = nil, drainTimeout: Double = 1) throws -> Output {
         // Glibc's Swift module lacks posix_spawn_file_actions_addchdir_np: a shell changes directory.
         let located = directory.map { ["sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
         let full = netns.isEmpty ? located : ["ip", "netns", "exec", netns] + located
@@ -71,24 +91,25 @@ public struct CommandRunner: Sendable {
         }
 
         let out = PipeCollector(stdout.read), err = PipeCollector(stderr.read)
+        let watchdog = Watchdog(processGroup: pid, after: timeout ?? self.timeout)
         if let input { Self.writeAll(input, to: stdin.write) }
         close(stdin.write)
+        let timedOut = watchdog.waitForExit(of: pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         return Output(
             status: Spawn.exitStatus(status),
             stdout: String(decoding: out.wait(timeout: drainTimeout), as: UTF8.self),
-            stderr: String(decoding: err.wait(timeout: drainTimeout), as: UTF8.self)
+            stderr: String(decoding: err.wait(timeout: drainTimeout), as: UTF8.self),
+            timedOutAfter: timedOut ? timeout ?? self.timeout : nil
         )
     }
 
     /// Runs `arguments` and returns its stdout; throws ``Failure`` when it exits non-zero.
     @discardableResult
-    public func run(_ arguments: [String], input: Data? = nil) throws -> String {
-        let result = try output(arguments, input: input)
-        guard result.status == 0 else {
-            throw Failure(arguments: arguments, status: result.status, stderr: result.stderr)
-        }
+    public func run(_ arguments: [String], input: Data? = nil, timeout: Double? = nil) throws -> String {
+        let result = try output(arguments, input: input, timeout: timeout)
+        guard result.status == 0, result.timedOutAfter == nil else { throw Failure(arguments, result) }
         return result.stdout
     }
 
@@ -109,6 +130,48 @@ public struct CommandRunner: Sendable {
                 if written < 0 { if errno == EINTR { continue } else { return } }  // the command stopped reading
                 offset += written
             }
+        }
+    }
+}
+
+extension CommandRunner.Failure {
+    /// The failure `output` describes (a non-zero status or a timeout).
+    public init(_ arguments: [String], _ output: CommandRunner.Output) {
+        self.init(arguments: arguments, status: output.status, stderr: output.stderr, timedOutAfter: output.timedOutAfter)
+    }
+}
+
+/// Kills a command's process group when it outlives its timeout.
+///
+/// The command is waited for without being reaped (`waitid` with `WNOWAIT`), so its pid,
+/// which is its group's id, cannot be reused by another process before the watchdog stands down.
+private final class Watchdog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var exited = false
+    private var fired = false
+    private let timer: DispatchSourceTimer
+
+    init(processGroup: pid_t, after seconds: Double) {
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + seconds)
+        timer.setEventHandler { [self] in
+            lock.withLock {
+                guard !exited else { return }
+                fired = true
+                kill(-processGroup, SIGKILL)
+            }
+        }
+        timer.resume()
+    }
+
+    /// Waits until `pid` has exited (not reaping it); true when the watchdog killed it.
+    func waitForExit(of pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0, errno == EINTR {}
+        timer.cancel()
+        return lock.withLock {
+            exited = true
+            return fired
         }
     }
 }

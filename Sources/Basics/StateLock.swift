@@ -3,39 +3,54 @@ import Foundation
 import Glibc
 #endif
 
-/// An exclusive lock on a state directory, held for the whole of a run (dry-runs too).
+/// An exclusive lock held for the whole of a run (dry-runs too): on a state directory, or on
+/// a target a run writes (a network namespace, a libvirt URI, a dhcpd config).
 ///
-/// It is an flock(2) on `<state-dir>/lock`: the kernel drops it when the holder dies, so a
-/// lock left by a killed run is simply taken. The file names the holder's pid and start time
-/// for the message a waiting run prints. Not `Sendable`: it owns a file descriptor.
+/// It is an flock(2) on a file (`<state-dir>/lock`): the kernel drops it when the holder dies,
+/// so a lock left by a killed run is simply taken. The file names the holder's pid, start
+/// time and note for the message a waiting run prints. Not `Sendable`: it owns a file descriptor.
 public final class StateLock {
     /// Another live process holds the lock.
     public struct Held: Error, Sendable, CustomStringConvertible {
         public var holder: String
+        /// What is locked, when it is not the state directory: `network namespace fw1`.
+        public var target: String?
 
-        public var description: String { "another run holds the lock: \(holder)" }
+        public init(holder: String, target: String? = nil) {
+            self.holder = holder
+            self.target = target
+        }
+
+        public var description: String {
+            target.map { "another run writes \($0): \(holder)" } ?? "another run holds the lock: \(holder)"
+        }
     }
 
     private let descriptor: Int32
 
-    /// Takes the lock, waiting up to `timeout` seconds (0: do not wait).
+    /// Takes the state directory's lock, waiting up to `timeout` seconds (0: do not wait).
     /// - Throws: ``Held`` naming the holder, or ``SystemError`` if the file cannot be opened.
-    public init(directory: String, timeout: Double, clock: () -> Date = Date.init) throws {
-        let path = directory + "/lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    public convenience init(directory: String, timeout: Double, clock: () -> Date = Date.init) throws {
+        try self.init(path: directory + "/lock", timeout: timeout, clock: clock)
+    }
+
+    /// Takes the lock of the file `path`; `target` names what it guards in messages and
+    /// `note` is written beside the pid (e.g. the holder's state directory).
+    public init(path: String, target: String? = nil, note: String? = nil, timeout: Double, clock: () -> Date = Date.init) throws {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw SystemError.lastError("open \(path)") }
         let deadline = clock().addingTimeInterval(timeout)
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK, clock() < deadline else {
                 let holder = Self.readHolder(descriptor)
                 close(descriptor)
-                throw Held(holder: holder)
+                throw Held(holder: holder, target: target)
             }
             usleep(100_000)
         }
         self.descriptor = descriptor
         let since = ISO8601DateFormatter().string(from: clock())
-        let holder = "pid \(getpid()) since \(since)\n"
+        let holder = "pid \(getpid()) since \(since)" + (note.map { ", \($0)" } ?? "") + "\n"
         ftruncate(descriptor, 0)
         _ = holder.withCString { pwrite(descriptor, $0, strlen($0), 0) }
     }

@@ -79,6 +79,7 @@ public struct ReconcileLoop: Service {
         await status.suspended(suspension)
         var pipeline = self.pipeline
         pipeline.trigger = trigger
+        pipeline.lockTimeout = lockTimeout
         pipeline.dryRun = pipeline.dryRun || suspension != nil
         do {
             let lock = try StateLock(directory: pipeline.stateDirectory, timeout: lockTimeout)

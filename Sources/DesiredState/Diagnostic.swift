@@ -1,3 +1,5 @@
+import Basics
+
 /// Where something was written: a desired-state file and a 1-based line and column.
 public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var file: String
@@ -22,9 +24,10 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation
     public var message: String
 
+    /// Control characters in `message` (it may quote a hostile value) are escaped.
     public init(_ location: SourceLocation, _ message: String) {
         self.location = location
-        self.message = message
+        self.message = message.escapingControlCharacters
     }
 
     public var description: String { "\(location): \(message)" }

@@ -1,3 +1,5 @@
+import Basics
+
 /// Prints a plan for a person: deletions first, property-level changes, a summary line.
 ///
 /// ```
@@ -17,23 +19,26 @@ public struct PlanRenderer: Sendable {
         self.color = color
     }
 
+    /// Every text from the desired or the live state is printed with its control characters
+    /// escaped (a hand-made rule's comment or a file's content must not drive the terminal).
     public func render(_ plan: Plan) -> String {
         var lines: [String] = []
         for resource in plan.resources where resource.needsWork || !resource.pendingChanges.isEmpty {
+            let id = resource.id.description.escapingControlCharacters
             if !resource.needsWork {
-                lines.append(paint("= \(resource.id)", .yellow) + "  stored, not yet in effect:")
-                lines += resource.pendingChanges.map { "    \($0)" }
+                lines.append(paint("= \(id)", .yellow) + "  stored, not yet in effect:")
+                lines += resource.pendingChanges.map { "    \($0)".escapingControlCharacters }
                 continue
             }
             if let conflict = resource.conflict {
-                lines.append(paint("! \(resource.id)", .red) + "  conflict: \(conflict)")
+                lines.append(paint("! \(id)", .red) + "  conflict: \(conflict.escapingControlCharacters)")
                 continue
             }
             guard let action = resource.action else { continue }
-            let head = paint("\(action.symbol) \(resource.id)", action.colour)
-            lines.append(head + (action == .create ? resource.summary.map { "  \($0)" } ?? "" : ""))
+            let head = paint("\(action.symbol) \(id)", action.colour)
+            lines.append(head + (action == .create ? resource.summary.map { "  \($0.escapingControlCharacters)" } ?? "" : ""))
             let shown = action == .update || (action == .create && resource.summary == nil) ? resource.changes : []
-            lines += shown.map { "    \($0)" }
+            lines += shown.map { "    \($0)".escapingControlCharacters }
         }
         lines += plan.pendingHandlers.map { paint("~ \($0)", .yellow) + "  pending: notified by a run that ended before running it" }
         lines.append(summary(plan.counts))

@@ -110,7 +110,8 @@ public final class Repository: @unchecked Sendable {
         }
         let author = git_commit_author(peeled).flatMap { $0.pointee.name.map { String(cString: $0) } } ?? ""
         let subject = git_commit_summary(peeled).map { String(cString: $0) } ?? ""
-        return Commit(id: String(cString: hex), author: author, subject: subject)
+        // Whoever can push writes these: they must not drive the terminal they are shown on.
+        return Commit(id: String(cString: hex), author: author.escapingControlCharacters, subject: subject.escapingControlCharacters)
     }
 
     /// Writes the YAML files of `commit`'s tree below `path` (empty: the root) into `directory`,

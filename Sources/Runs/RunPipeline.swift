@@ -17,6 +17,10 @@ public struct RunPipeline: Sendable {
     public var dryRun: Bool
     public var pruneGuard: PruneGuard
     public var vmOptions: LibvirtProvider.Options
+    /// Take over objects reconcile did not create where they stand in the way (`--adopt`).
+    public var adopt = false
+    /// Seconds to wait for another run writing the same targets (see ``TargetLocks``).
+    public var lockTimeout: Double = 0
 
     public init(
         source: DesiredStateSource, stateDirectory: String, node: String? = nil, trigger: String = "manual",
@@ -39,12 +43,15 @@ public struct RunPipeline: Sendable {
         case unloadable(RunReport, DesiredStateSource.Failure)
     }
 
-    /// Runs it. Throws only when `node` names no declared Host or the log cannot be written.
+    /// Runs it. Throws when `node` names no declared Host, another run writes the node's
+    /// targets (``StateLock/Held``), or the log cannot be written.
     public func run(
         log: RunLog, onPlan: (Plan) -> Void = { _ in },
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> Result {
-        let early = EarlyProviders(node: node, vmOptions: vmOptions)
+        let early = EarlyProviders(node: node, stateDirectory: stateDirectory) { [vmOptions, adopt] host in
+            ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt)
+        }
         let loaded: DesiredStateSource.Loaded
         do {
             loaded = try source.load(stateDirectory: stateDirectory, beforeValidating: early.start)
@@ -58,7 +65,11 @@ public struct RunPipeline: Sendable {
             return .unloadable(report, failure)
         }
         let host = try NodeSelection.host(named: node, in: loaded.state)
-        let providers = early.providers(for: host) ?? ProviderSet.for(host, vmOptions: vmOptions)
+        // One writer per target: the early read holds the locks, or they are taken now.
+        let (providers, locks) = try early.providers(for: host)
+            ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt),
+                TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout))
+        defer { withExtendedLifetime(locks) {} }
         let reconciler = Reconciler(node: host.name, providers: providers, recorder: log)
         var planned: Plan?
         let report = try await reconciler.run(
@@ -77,31 +88,45 @@ public struct RunPipeline: Sendable {
 /// The node's providers made from a quick read of the Host documents, so that they start
 /// reading live state (``Provider/prefetch()``) while the whole desired state loads. Used
 /// only if the loaded state names the same host; otherwise the providers are made afresh.
+/// The node's target locks are taken first (without waiting): no read starts while another
+/// run writes.
 private final class EarlyProviders: @unchecked Sendable {
     let node: String?
-    let vmOptions: LibvirtProvider.Options
-    private var started: EarlyRead<(Node, [any Provider])?>?
+    let stateDirectory: String
+    let make: @Sendable (Node) -> [any Provider]
+    private var started: EarlyRead<Early?>?
 
-    init(node: String?, vmOptions: LibvirtProvider.Options) {
+    /// What the early read made; the locks are not `Sendable` but only move to the caller.
+    private struct Early: @unchecked Sendable {
+        var host: Node
+        var providers: [any Provider]
+        var locks: [StateLock]
+    }
+
+    init(node: String?, stateDirectory: String, make: @escaping @Sendable (Node) -> [any Provider]) {
         self.node = node
-        self.vmOptions = vmOptions
+        self.stateDirectory = stateDirectory
+        self.make = make
     }
 
     func start(_ directory: String) {
-        started = EarlyRead { [node, vmOptions] in
+        started = EarlyRead { [node, stateDirectory, make] in
             guard let hosts = DesiredState.declaredHosts(directory: directory),
-                  let host = try? NodeSelection.host(named: node, in: hosts, declared: hosts != [.implicitLocal]) else { return nil }
-            let providers = ProviderSet.for(host, vmOptions: vmOptions)
+                  let host = try? NodeSelection.host(named: node, in: hosts, declared: hosts != [.implicitLocal]),
+                  let locks = try? TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: 0) else { return nil }
+            let providers = make(host)
             providers.forEach { $0.prefetch() }
-            return (host, providers)
+            return Early(host: host, providers: providers, locks: locks)
         }
     }
 
-    /// The early providers, if they were made for `host` (where its document is written
-    /// does not matter: a repository's files are read from a temporary export).
-    func providers(for host: Node) -> [any Provider]? {
-        guard var (early, providers) = (try? started?.value()) ?? nil else { return nil }
-        early.location = host.location
-        return early == host ? providers : nil
+    /// The early providers and their locks, if they were made for `host` (where its document
+    /// is written does not matter: a repository's files are read from a temporary export).
+    /// Otherwise the early locks are released here.
+    func providers(for host: Node) -> ([any Provider], [StateLock])? {
+        guard var early = (try? started?.value()) ?? nil else { return nil }
+        started = nil
+        early.host.location = host.location
+        return early.host == host ? (early.providers, early.locks) : nil
     }
 }

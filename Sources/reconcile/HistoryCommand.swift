@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 
@@ -38,7 +39,7 @@ struct HistoryCommand: ParsableCommand {
                     "\(run.counts.failed)", RunFormat.seconds(run.duration),
                 ]
             }
-            print(RunFormat.table(header: ["RUN", "STARTED", "TRIGGER", "MODE", "STATUS", "NODE", "REVISION", "CHANGED", "FAILED", "DURATION"], rows: rows))
+            printEscaped(RunFormat.table(header: ["RUN", "STARTED", "TRIGGER", "MODE", "STATUS", "NODE", "REVISION", "CHANGED", "FAILED", "DURATION"], rows: rows))
         }
     }
 }
@@ -71,18 +72,18 @@ struct ShowCommand: ParsableCommand {
         case .json:
             printJSON(report)
         case .text:
-            print("Run #\(id): \(report.status.rawValue), \(report.dryRun ? "dry-run" : "apply") on \(report.node)")
-            print("  started   \(RunFormat.time(report.startedAt)), took \(RunFormat.seconds(report.duration))")
-            print("  trigger   \(report.trigger)")
-            print("  revision  \(report.revision)" + (report.revisionNote.map { " (\($0))" } ?? ""))
-            print("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
-            if let error = report.error { print("  error     \(error)") }
+            printEscaped("Run #\(id): \(report.status.rawValue), \(report.dryRun ? "dry-run" : "apply") on \(report.node)")
+            printEscaped("  started   \(RunFormat.time(report.startedAt)), took \(RunFormat.seconds(report.duration))")
+            printEscaped("  trigger   \(report.trigger)")
+            printEscaped("  revision  \(report.revision)" + (report.revisionNote.map { " (\($0))" } ?? ""))
+            printEscaped("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
+            if let error = report.error { printEscaped("  error     \(error)") }
             // Unchanged resources are counted above, not recorded one by one.
             for outcome in report.outcomes {
-                print("\(outcome.outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(outcome.resource)"
+                printEscaped("\(outcome.outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(outcome.resource)"
                       + (outcome.action.map { " (\($0.rawValue))" } ?? ""))
-                for change in outcome.changes { print("    \(change)") }
-                if let error = outcome.error { print("    \(error)") }
+                for change in outcome.changes { printEscaped("    \(change)") }
+                if let error = outcome.error { printEscaped("    \(error)") }
             }
         }
     }
@@ -109,4 +110,10 @@ enum RunFormat {
                 .trimmingCharacters(in: .whitespaces)
         }.joined(separator: "\n")
     }
+}
+
+/// Prints what the run log recorded (commit subjects, tools' errors, live values) with its
+/// control characters escaped.
+private func printEscaped(_ text: String) {
+    print(text.escapingControlCharacters)
 }

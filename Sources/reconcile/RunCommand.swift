@@ -23,7 +23,8 @@ struct RunCommand: AsyncParsableCommand {
               reconcile --repo https://git.example.org/cloud.git --ref main --path pool1 --dry-run
 
             Exits 0 converged (or nothing to do), 1 a resource failed or a guard refused,
-            2 dry-run found changes, 64 usage, 65 invalid desired state, 75 lock held.
+            2 dry-run found changes, 64 usage, 65 invalid desired state, 75 lock held (the
+            state directory's, or another run writing the same namespace, libvirt or dhcpd).
             """
     )
 
@@ -55,11 +56,15 @@ struct RunCommand: AsyncParsableCommand {
         let (lock, log) = try state.open(lockTimeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
         let source = repo.map { git.source($0, offline: offline) } ?? .directory(directory)
-        let pipeline = converge.pipeline(source, stateDirectory: state.stateDir, dryRun: dryRun)
+        var pipeline = converge.pipeline(source, stateDirectory: state.stateDir, dryRun: dryRun)
+        pipeline.lockTimeout = lockTimeout
         let printer = RunPrinter(format: output, color: Terminal.wantsColor)
         let result: RunPipeline.Result
         do {
             result = try await pipeline.run(log: log, onPlan: printer.plan, onProgress: printer.progress)
+        } catch let held as StateLock.Held {
+            Terminal.printError("\(held)")  // another run writes this node's namespace, libvirt or dhcpd
+            throw ExitStatus.locked
         } catch {
             Terminal.printError("\(error)")  // no such --node, an unreadable directory
             throw ExitStatus.usage

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 
@@ -17,10 +18,11 @@ struct RunPrinter: Sendable {
 
     func progress(_ outcome: ResourceOutcome) {
         guard format == .text else { return }
+        let resource = outcome.resource.description.escapingControlCharacters
         switch outcome.outcome {
-        case .updated: print("  \(renderer.paint("✓", .green)) \(outcome.resource)")
-        case .failed: print("  \(renderer.paint("✗", .red)) \(outcome.resource): \(outcome.error ?? "failed")")
-        case .skipped: print("  - \(outcome.resource): \(outcome.error ?? "skipped")")
+        case .updated: print("  \(renderer.paint("✓", .green)) \(resource)")
+        case .failed: print("  \(renderer.paint("✗", .red)) \(resource): \((outcome.error ?? "failed").escapingControlCharacters)")
+        case .skipped: print("  - \(resource): \((outcome.error ?? "skipped").escapingControlCharacters)")
         case .unchanged, .wouldUpdate: return
         }
         fflush(nil)
@@ -31,7 +33,7 @@ struct RunPrinter: Sendable {
         case .json:
             printJSON(RunOutput(plan: plan.map(RunOutput.PlanOutput.init), run: report))
         case .text:
-            if let error = report.error { print(renderer.paint("error: \(error)", .red)) }
+            if let error = report.error { print(renderer.paint("error: \(error.escapingControlCharacters)", .red)) }
             let total = report.counts.total
             let seconds = String(format: "%.1f", report.duration)
             if report.dryRun {

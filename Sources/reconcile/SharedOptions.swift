@@ -39,11 +39,16 @@ struct ConvergeOptions: ParsableArguments {
     @Option(help: "Seconds a VM gets to shut down (ACPI) before it is destroyed.")
     var shutdownTimeout = 60
 
+    @Flag(help: "Take over what reconcile did not create where it stands in the way (today: a DHCP hosts file without reconcile's header). Shown in the plan.")
+    var adopt = false
+
     func pipeline(_ source: DesiredStateSource, stateDirectory: String, dryRun: Bool = false) -> RunPipeline {
-        RunPipeline(
+        var pipeline = RunPipeline(
             source: source, stateDirectory: stateDirectory, node: node, dryRun: dryRun,
             pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
             vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
         )
+        pipeline.adopt = adopt
+        return pipeline
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// What the standard output is connected to.
@@ -9,6 +10,6 @@ enum Terminal {
     }
 
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data("reconcile: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("reconcile: \(message.escapingControlCharacters)\n".utf8))
     }
 }

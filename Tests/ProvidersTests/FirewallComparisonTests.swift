@@ -38,12 +38,14 @@ import Testing
     }
 
     /// The resources that need work, as `~ type[name]: change; change`, sorted.
-    func work(_ change: (inout IPTablesRuleset) -> Void) -> [String] {
+    func work(inventory: Set<ResourceID> = [], addresses: [String: String] = ["203.0.113.7": "pub0"],
+              _ change: (inout IPTablesRuleset) -> Void) -> [String] {
         var live = converged
         change(&live)
         var node = Node.implicitLocal
         node.publicInterface = "pub0"
-        let comparison = FirewallComparison(desired: desired, want: want, live: live, addresses: ["203.0.113.7"], node: node)
+        let comparison = FirewallComparison(desired: desired, want: want, live: live,
+                                            addresses: .init(interfaces: ["pub0", "old0"], ours: addresses), node: node, inventory: inventory)
         return comparison.resources().filter(\.needsWork).map { resource in
             "\(resource.action?.symbol ?? "!") \(resource.id): " + resource.changes.map(\.description).sorted().joined(separator: "; ")
         }.sorted()
@@ -74,7 +76,7 @@ import Testing
     }
 
     @Test func chainsAndRulesNoLongerDeclaredAreDeleted() {
-        #expect(work { live in
+        #expect(work(inventory: [ResourceID(FirewallRules.chainType, "RC-VM-empty")]) { live in
             live.tables["filter"]?["RC-VM-gone"] = ["-m comment --comment \"rc:rule:old\" -j ACCEPT", "-j DROP"]
             live.tables["filter"]?["RC-VM-cpro0051"]?.insert("-m comment --comment \"rc:rule:older\" -j ACCEPT", at: 1)
             live.tables["filter"]?["RC-VM-empty"] = []
@@ -106,13 +108,59 @@ import Testing
         ])
     }
 
-    @Test func aMovedOrDeletedJumpIsPutBackFirst() {
+    @Test func aDeletedJumpIsPutBackFirstAndAMovedOneStaysWhereTheOperatorPutIt() {
         #expect(work { live in
-            live.tables["filter"]?["FORWARD"]?.reverse()
+            live.tables["filter"]?["FORWARD"]?.reverse()  // a foreign rule above ours: the operator's choice
             live.tables["nat"]?["OUTPUT"] = ["-j FOREIGN"]
         } == [
             "+ iptables_jump[nat/OUTPUT]: jump to RC-OUTPUT: rule 1",
-            "~ iptables_jump[filter/FORWARD]: jump to RC-FORWARD: rule 2 → rule 1",
+        ])
+    }
+
+    @Test func aDoubledJumpIsDrift() {
+        #expect(work { $0.tables["filter"]?["FORWARD"]?.append(FirewallRules.jumpRule("RC-FORWARD")) } == [
+            "~ iptables_jump[filter/FORWARD]: jumps to RC-FORWARD: 2 → 1",
+        ])
+        let restore = RestoreScript(want: want, ownership: ChainOwnership(live: {
+            var live = converged
+            live.tables["filter"]?["FORWARD"] = ["-j FOREIGN", FirewallRules.jumpRule("RC-FORWARD"), FirewallRules.jumpRule("RC-FORWARD")]
+            return live
+        }(), inventory: []))
+        #expect(restore.lines == [
+            "*filter", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD",
+            "-I FORWARD 2 -m comment --comment reconcile -j RC-FORWARD", "COMMIT",
+        ])
+    }
+
+    @Test func aForeignRCChainIsNeverOursToRemove() {
+        var live = converged
+        live.tables["filter"]?["RC-HANDMADE"] = ["-s 192.0.2.1/32 -j DROP"]
+        live.tables["filter"]?["INPUT"] = ["-j RC-HANDMADE"]
+        #expect(work { $0 = live }.isEmpty)
+        #expect(RestoreScript(want: want, ownership: ChainOwnership(live: live, inventory: [])).isEmpty)
+        // One reconcile created (the inventory says so, or its rules carry our tags) is removed.
+        let recorded: Set<ResourceID> = [ResourceID(FirewallRules.chainType, "RC-HANDMADE")]
+        #expect(work(inventory: recorded) { $0 = live } == ["- iptables_chain[RC-HANDMADE]: "])
+        var tagged = converged
+        tagged.tables["filter"]?["RC-VM-gone"] = ["-m comment --comment \"rc:rule:old\" -j ACCEPT"]
+        #expect(work { $0 = tagged } == ["- firewall_rule[old]: "])
+    }
+
+    @Test func aForeignChainHoldingAWantedNameIsAConflict() {
+        var live = converged
+        live.tables["filter"]?["RC-VM-cpro0051"] = ["-j ACCEPT"]
+        live.tables["filter"]?["RC-FORWARD"]?.removeAll { $0.contains("rc:vm:cpro0051") }
+        var node = Node.implicitLocal
+        node.publicInterface = "pub0"
+        let chain = FirewallComparison(desired: desired, want: want, live: live, addresses: .init(interfaces: ["pub0"], ours: ["203.0.113.7": "pub0"]),
+                                       node: node, inventory: []).resources().first { $0.id == ResourceID(FirewallRules.chainType, "RC-VM-cpro0051") }
+        #expect(chain?.conflict == "chain RC-VM-cpro0051 exists in the filter table and was not created by reconcile; rename or remove it")
+    }
+
+    @Test func ourAddressesLeftOnAnOldPublicInterfaceAreRemoved() {
+        #expect(work(addresses: ["203.0.113.7": "old0"]) { _ in } == [
+            "- public_address[203.0.113.7 on old0]: address: 203.0.113.7 on old0 → (none)",
+            "~ nat_pair[cpro0007]: address: 203.0.113.7 on pub0",
         ])
     }
 }

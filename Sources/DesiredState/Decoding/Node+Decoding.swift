@@ -24,21 +24,29 @@ extension Node {
 
 extension Node.DHCPSettings {
     static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
-        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["config", "hostsFile", "restart"]) else {
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["config", "hostsFile", "restart", "restartTimeout"]) else {
             return nil
         }
-        let config = reader.optional("config", Decode.text)
-        let hostsFile = reader.optional("hostsFile", Decode.text)
+        let config = reader.optional("config", Decode.absolutePath)
+        let hostsFile = reader.optional("hostsFile", Decode.absolutePath)
         let restart = reader.optional("restart", Decode.list(Decode.text))
-        guard let config, let hostsFile, let restart else { return nil }
+        let restartTimeout = reader.optional("restartTimeout", Decode.integer(in: 1...3600))
+        guard let config, let hostsFile, let restart, let restartTimeout else { return nil }
         if let restart, restart.isEmpty {
             reader.report("restart", "\(field.path).restart must name a command")
             return nil
         }
-        return Self(
+        let settings = Self(
             config: config ?? defaults.config,
             hostsFile: hostsFile ?? defaults.hostsFile,
-            restart: restart ?? defaults.restart
+            restart: restart ?? defaults.restart,
+            restartTimeout: restartTimeout ?? defaults.restartTimeout
         )
+        // reconcile rewrites the hosts file whole: it must never be dhcpd.conf itself.
+        guard settings.hostsFile != settings.config else {
+            reader.report("hostsFile", "\(field.path).hostsFile must not be the config file \(settings.config): reconcile rewrites it whole")
+            return nil
+        }
+        return settings
     }
 }

@@ -21,11 +21,14 @@ public struct Node: Sendable, Hashable {
         public var config: String
         public var hostsFile: String
         public var restart: [String]
+        /// Seconds the restart command may take before it (and its process group) is killed.
+        public var restartTimeout: Int
 
         public static let defaults = DHCPSettings(
             config: "/etc/dhcp/dhcpd.conf",
             hostsFile: "/etc/dhcp/reconcile-hosts.conf",
-            restart: ["systemctl", "restart", "isc-dhcp-server"]
+            restart: ["systemctl", "restart", "isc-dhcp-server"],
+            restartTimeout: 60
         )
     }
 

@@ -1,3 +1,4 @@
+import Basics
 import YAML
 
 /// Decoders from one YAML node to one typed value. Each reports its own problem and returns nil.
@@ -10,6 +11,8 @@ enum Decode {
             return field.fail(node, "\(field.path) must be a string, not \(node.typeDescription)")
         }
         switch scalar.resolved {
+        case .string where scalar.value.escapingControlCharacters != scalar.value:
+            return field.fail(node, "\(field.path) must not contain control characters (\"\(scalar.value)\")")
         case .string: return scalar.value
         case .null: return field.fail(node, "\(field.path) has no value")
         case .bool, .int, .float:
@@ -39,6 +42,16 @@ enum Decode {
             return field.fail(node, "\(field.path) must be a non-empty string without control characters")
         }
         return text
+    }
+
+    /// An absolute path without `.` or `..` components: what a file reconcile writes is named by.
+    static func absolutePath(_ node: YAMLNode, _ field: Field) -> String? {
+        guard let path = text(node, field) else { return nil }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard path.hasPrefix("/"), !components.contains(where: { $0 == "." || $0 == ".." || $0.isEmpty }) else {
+            return field.fail(node, "\(field.path) \"\(path)\" must be an absolute path without '.', '..' or '//'")
+        }
+        return path
     }
 
     /// A DNS host name (RFC 1123): labels of letters, digits and '-', separated by dots.

@@ -61,12 +61,14 @@ struct DHCPConfigScanner {
     }
 
     /// Host declarations in `path` and every file it includes, except `excluding` (our own file).
-    static func scanTree(_ path: String, excluding: String) -> [HostDeclaration] {
+    /// A file that does not exist declares nothing; one that cannot be read stops the scan
+    /// (the clash check must not pass on what it could not see).
+    static func scanTree(_ path: String, excluding: String) throws -> [HostDeclaration] {
         var seen: Set<String> = [excluding]
         var pending = [path]
         var hosts: [HostDeclaration] = []
         while let file = pending.popLast() {
-            guard seen.insert(file).inserted, let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            guard seen.insert(file).inserted, let text = try DHCPProvider.read(file) else { continue }
             let result = scan(text, file: file)
             hosts += result.hosts
             pending += result.includes.reversed()
@@ -74,11 +76,21 @@ struct DHCPConfigScanner {
         return hosts
     }
 
+    /// A MAC as dhcpd reads it (`52:54:0:77:0:51`, any case) in the form reconcile writes
+    /// (`52:54:00:77:00:51`), so that one NIC written two ways still clashes.
+    static func normalizedMAC(_ text: String) -> String {
+        let groups = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard groups.count == 6, groups.allSatisfy({ (1...2).contains($0.count) && $0.allSatisfy(\.isHexDigit) }) else {
+            return text.lowercased()
+        }
+        return groups.map { $0.count == 1 ? "0" + $0.lowercased() : $0.lowercased() }.joined(separator: ":")
+    }
+
     private static func read(_ statement: [Token], into host: inout HostDeclaration) {
         let words = statement.map(\.text)
         switch words.first {
         case "hardware" where words.count >= 3:
-            host.mac = words[2].lowercased()
+            host.mac = normalizedMAC(words[2])
         case "fixed-address" where words.count >= 2:
             host.ips = words.dropFirst().joined().split(separator: ",").map(String.init)
         case "option" where words.count >= 3 && words[1] == "host-name":

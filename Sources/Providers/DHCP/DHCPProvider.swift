@@ -12,29 +12,41 @@ import Foundation
 public struct DHCPProvider: Provider {
     public static let hostType = "dhcp_host"
     public static let includeType = "dhcpd_include"
+    /// The hosts file itself, planned only when it is not (yet) reconcile's: a file without
+    /// reconcile's header is someone else's, and adopting it must be asked for.
+    public static let hostsFileType = "dhcp_hosts_file"
     public static let service = ResourceID("service", "dhcpd")
 
     public let name = "dhcpd"
-    public let resourceTypes: Set<String> = [hostType, includeType, service.type]
+    public let resourceTypes: Set<String> = [hostType, includeType, hostsFileType, service.type]
 
     let settings: Node.DHCPSettings
     let runner: CommandRunner
+    /// Take over an existing hosts file that reconcile did not write (`--adopt`).
+    let adopt: Bool
     /// The hosts file as it was before this run wrote it, for restoring when dhcpd will not start.
     /// `.some(nil)` when there was no file; nil until this run writes it.
     private let previous = Locked<String??>(nil)
 
-    public init(host: Node, runner: CommandRunner? = nil) {
+    /// The largest dhcpd.conf, include or hosts file read (7,000 reservations are ~1 MB).
+    static let fileLimit = 64 << 20
+
+    public init(host: Node, runner: CommandRunner? = nil, adopt: Bool = false) {
         settings = host.dhcp
         self.runner = runner ?? CommandRunner(netns: host.netns)
+        self.adopt = adopt
     }
 
     // MARK: - Plan
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let live = try readLiveReservations()
-        let foreign = DHCPConfigScanner.scanTree(settings.config, excluding: settings.hostsFile)
+        let liveText = try Self.read(settings.hostsFile)
+        let live = liveText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
+        let foreign = try DHCPConfigScanner.scanTree(settings.config, excluding: settings.hostsFile)
+        let ownership = try hostsFileResource(liveText)
+        let dependsOn = ownership.map { [$0.id] } ?? []
         let notify = [Notify(Self.service)]
-        var resources: [Resource] = []
+        var resources: [Resource] = ownership.map { [$0] } ?? []
         let wanted = DHCPReservation.all(in: desired)
         for reservation in wanted {
             let id = ResourceID(Self.hostType, reservation.name)
@@ -42,43 +54,85 @@ public struct DHCPProvider: Provider {
             guard let current = live[reservation.name] else {
                 resources.append(Resource(
                     id, action: .create, summary: "\(reservation.mac) → \(reservation.ip) (\(reservation.hostname))",
-                    notifies: notify, conflict: conflict, source: reservation.source
+                    dependsOn: dependsOn, notifies: notify, conflict: conflict, source: reservation.source
                 ))
                 continue
             }
             let changes = zip(current.properties, reservation.properties).compactMap { live, want in
                 live.1 == want.1 ? nil : PropertyChange(want.0, from: live.1, to: want.1)
             }
-            resources.append(Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, notifies: notify,
-                                      conflict: changes.isEmpty ? nil : conflict, source: reservation.source))
+            resources.append(Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: dependsOn,
+                                      notifies: notify, conflict: changes.isEmpty ? nil : conflict, source: reservation.source))
         }
         let wantedNames = Set(wanted.map(\.name))
         for name in live.keys.sorted() where !wantedNames.contains(name) {
-            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, notifies: notify))
+            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, dependsOn: dependsOn, notifies: notify))
         }
         resources.append(try includeResource())
         return resources
     }
 
-    private func readLiveReservations() throws -> [String: DHCPReservation] {
+    /// A file's text; nil only when it does not exist. Any other failure (permissions, a
+    /// directory, invalid UTF-8, too large) stops the plan: absent would be the unsafe answer.
+    static func read(_ path: String) throws -> String? {
+        let data: Data
         do {
-            let text = try String(contentsOfFile: settings.hostsFile, encoding: .utf8)
-            return DHCPHostsFile.parse(text, file: settings.hostsFile)
-        } catch CocoaError.fileReadNoSuchFile {
-            return [:]  // not written yet: every reservation is to be created
+            data = try BoundedFile.read(path, limit: fileLimit)
+        } catch let error as SystemError where error.code == ENOENT {
+            return nil
         }
+        guard let text = String(validatingUTF8: [CChar](data.map { CChar(bitPattern: $0) }) + [0]) else {
+            throw RunError("\(path) is not UTF-8 text")
+        }
+        return text
     }
 
-    /// The `include "<hostsFile>";` line dhcpd.conf needs.
+    /// The hosts file as a resource of its own when reconcile may not simply write it: it is
+    /// dhcpd.conf under another name, or it exists without reconcile's header (someone else's
+    /// file — `hostsFile: /etc/passwd`). The reservations depend on it, so they are skipped
+    /// while it is in conflict.
+    private func hostsFileResource(_ liveText: String?) throws -> Resource? {
+        let id = ResourceID(Self.hostsFileType, settings.hostsFile)
+        let hostsPath = URL(fileURLWithPath: settings.hostsFile).resolvingSymlinksInPath().path
+        if hostsPath == URL(fileURLWithPath: settings.config).resolvingSymlinksInPath().path {
+            return Resource(id, action: .update, conflict: "\(settings.hostsFile) is the dhcpd config \(settings.config); the hosts file must be a file of its own",
+                            isInventoried: false)
+        }
+        guard let liveText, !liveText.hasPrefix(DHCPHostsFile.header) else { return nil }
+        guard adopt else {
+            return Resource(id, action: .update, conflict: "\(settings.hostsFile) exists and was not written by reconcile (it does not start with reconcile's header); "
+                                + "choose another hostsFile, or run with --adopt to take it over (its host blocks become reconcile's)",
+                            isInventoried: false)
+        }
+        let blocks = DHCPHostsFile.parse(liveText, file: settings.hostsFile).count
+        return Resource(id, action: .update, changes: [PropertyChange("owner", from: "not reconcile (\(blocks) host blocks)", to: "reconcile (adopted)")],
+                        notifies: [Notify(Self.service)], isInventoried: false)
+    }
+
+    /// The `include "<hostsFile>";` line dhcpd.conf needs, exactly once.
     private func includeResource() throws -> Resource {
         let id = ResourceID(Self.includeType, settings.config)
-        guard let text = try? String(contentsOfFile: settings.config, encoding: .utf8) else {
-            return Resource(id, action: .create, conflict: "cannot read \(settings.config)", isInventoried: false)
+        let text: String?
+        do {
+            text = try Self.read(settings.config)
+        } catch {
+            return Resource(id, action: .create, conflict: "cannot read \(settings.config): \(error)", isInventoried: false)
         }
-        let includes = DHCPConfigScanner.scan(text, file: settings.config).includes
-        guard !includes.contains(settings.hostsFile) else { return Resource(id, action: nil, isInventoried: false) }
-        return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
-                        notifies: [Notify(Self.service)], isInventoried: false)
+        guard let text else {
+            return Resource(id, action: .create, conflict: "\(settings.config) does not exist", isInventoried: false)
+        }
+        let count = DHCPConfigScanner.scan(text, file: settings.config).includes.filter { $0 == settings.hostsFile }.count
+        switch count {
+        case 0:
+            return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
+                            notifies: [Notify(Self.service)], isInventoried: false)
+        case 1:
+            return Resource(id, action: nil, isInventoried: false)
+        default:
+            // Two writers, or a hand edit: dhcpd -t rejects the hosts declared twice.
+            return Resource(id, action: .update, changes: [PropertyChange("include lines", from: "\(count)", to: "1")],
+                            notifies: [Notify(Self.service)], isInventoried: false)
+        }
     }
 
     /// A host declaration outside our file that would clash with `reservation`.
@@ -101,20 +155,22 @@ public struct DHCPProvider: Provider {
 
     public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
         do {
-            let oldText = (try? String(contentsOfFile: settings.hostsFile, encoding: .utf8))
+            let oldText = try Self.read(settings.hostsFile)
             var entries = oldText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
             let wanted = Dictionary(DHCPReservation.all(in: desired).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             for resource in resources where resource.id.type == Self.hostType {
                 entries[resource.id.name] = resource.action == .delete ? nil : wanted[resource.id.name]
             }
             let candidate = DHCPHostsFile.render(Array(entries.values))
-            let addInclude = resources.contains { $0.id.type == Self.includeType }
+            let include = resources.first { $0.id.type == Self.includeType }
+            let addInclude = include?.action == .create
             try check(candidate, addingInclude: addInclude)
             if candidate != oldText {
                 previous.withLock { if $0 == nil { $0 = .some(oldText) } }
                 try AtomicFile.write(Data(candidate.utf8), to: settings.hostsFile)
             }
             if addInclude { try appendInclude() }
+            if include?.action == .update { try removeDuplicateIncludes() }
             return [:]
         } catch {
             return resources.failing(with: "\(error)")
@@ -123,8 +179,9 @@ public struct DHCPProvider: Provider {
 
     /// Runs `dhcpd -t` on a copy of dhcpd.conf that includes `candidate` instead of the live file.
     private func check(_ candidate: String, addingInclude: Bool) throws {
+        // Private (0700): it holds every reservation, and a killed run leaves it behind.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-dhcpd-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: directory) }
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
         let configPath = directory.appendingPathComponent("dhcpd.conf").path
@@ -134,6 +191,7 @@ public struct DHCPProvider: Provider {
         if addingInclude { config += "\ninclude \"\(candidatePath)\";\n" }
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
         let result = try CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
+        if result.timedOutAfter != nil { throw CommandRunner.Failure(["dhcpd", "-t", "-cf", configPath], result) }
         guard result.status == 0 else {
             let text = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
             throw RunError("dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: text))")
@@ -147,21 +205,51 @@ public struct DHCPProvider: Provider {
         }
         defer { try? handle.close() }
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data("\n# Added by reconcile: the host reservations it manages.\ninclude \"\(settings.hostsFile)\";\n".utf8))
+        try handle.write(contentsOf: Data("\n\(Self.includeComment)\ninclude \"\(settings.hostsFile)\";\n".utf8))
         try handle.synchronize()
     }
+
+    /// Removes the include lines of our hosts file after the first (and the comment reconcile
+    /// wrote above each); every other line of dhcpd.conf stays as it is.
+    private func removeDuplicateIncludes() throws {
+        guard let text = try Self.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        let include = "include \"\(settings.hostsFile)\";"
+        var lines = text.components(separatedBy: "\n")
+        var seen = false
+        var index = 0
+        while index < lines.count {
+            guard lines[index].trimmingCharacters(in: .whitespaces) == include else { index += 1; continue }
+            if !seen { seen = true; index += 1; continue }
+            lines.remove(at: index)
+            if index > 0, lines[index - 1] == Self.includeComment {
+                lines.remove(at: index - 1)
+                index -= 1
+            }
+        }
+        var info = stat()
+        let mode = stat(settings.config, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+        try AtomicFile.write(Data(lines.joined(separator: "\n").utf8), to: settings.config, mode: mode)
+    }
+
+    static let includeComment = "# Added by reconcile: the host reservations it manages."
 
     // MARK: - Restart
 
     public func trigger(_ handler: ResourceID) async throws {
-        let first = try runner.output(settings.restart)
+        let timeout = Double(settings.restartTimeout)
+        let first = try runner.output(settings.restart, timeout: timeout)
+        if first.timedOutAfter != nil {
+            // Not retried now (a stuck restart would hold the run twice as long): the handler
+            // stays pending, so the next run restarts again.
+            throw RunError("\(CommandRunner.Failure(settings.restart, first)); the restart stays pending for the next run (set dhcp.restartTimeout on the Host to allow longer)")
+        }
         guard first.status != 0 else { return }
         let failure = "dhcpd did not start (\(settings.restart.joined(separator: " ")) exited \(first.status)): \(DHCPDOutput.errors(in: first.stderr + first.stdout))"
         guard let old = previous.withLock({ stored in defer { stored = nil }; return stored }) else { throw RunError(failure) }
         // Put back the file dhcpd last ran with, and start it again with that.
         if let old { try AtomicFile.write(Data(old.utf8), to: settings.hostsFile) } else { try? FileManager.default.removeItem(atPath: settings.hostsFile) }
-        let second = try runner.output(settings.restart)
-        let restored = second.status == 0 ? "restored the previous hosts file and restarted dhcpd"
+        let second = try runner.output(settings.restart, timeout: timeout)
+        let restored = second.status == 0 && second.timedOutAfter == nil ? "restored the previous hosts file and restarted dhcpd"
             : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"
         throw RunError("\(failure); \(restored)")
     }

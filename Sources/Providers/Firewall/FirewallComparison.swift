@@ -13,14 +13,21 @@ struct FirewallComparison {
     /// Our labelled public addresses; nil when the public interface does not exist.
     let addresses: Set<String>?
     let node: Node
+    /// Which live RC-* chains are ours.
+    let ownership: ChainOwnership
+    /// Our labelled addresses on other interfaces than the public one (it changed): to remove.
+    let strayAddresses: [String: String]
     private let pairs: [String: IPPair]
 
-    init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: Set<String>?, node: Node) {
+    init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: FirewallProvider.PublicAddresses,
+         node: Node, inventory: Set<ResourceID>) {
         self.desired = desired
         self.want = want
         self.live = live
-        self.addresses = addresses
+        self.addresses = node.publicInterface.flatMap(addresses.on) ?? (node.publicInterface == nil ? [] : nil)
+        strayAddresses = addresses.ours.filter { $0.value != node.publicInterface }
         self.node = node
+        ownership = ChainOwnership(live: live, inventory: inventory)
         pairs = Dictionary(desired.ipPairs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -61,7 +68,7 @@ struct FirewallComparison {
             }
         }
         for (table, liveChains) in live.tables {
-            for chain in liveChains.keys where chain.hasPrefix("RC-") && want.chains[table]?[chain] == nil {
+            for chain in liveChains.keys where chain.hasPrefix("RC-") && want.chains[table]?[chain] == nil && ownership.owns(table, chain) {
                 chains.insert(Chain(table: table, name: chain))
             }
         }
@@ -111,6 +118,10 @@ struct FirewallComparison {
                 : entry.inMatchingChain || current[id] != nil
             var changes = Self.diff(from: current[id] ?? [], to: entry.lines)
             var conflict: String?
+            if id.type == FirewallRules.chainType, let table = FirewallRules.tables.first(where: { want.chains[$0]?[id.name] != nil }),
+               ownership.isForeign(table, id.name) {
+                conflict = "chain \(id.name) exists in the \(table) table and was not created by reconcile; rename or remove it"
+            }
             if id.type == FirewallRules.pairType, let pair = pairs[id.name] {
                 if node.publicInterface == nil {
                     conflict = "host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)"
@@ -135,14 +146,19 @@ struct FirewallComparison {
         for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && removedPairs.isEmpty {
             resources.append(Resource(ResourceID(FirewallRules.addressType, address), action: .delete, isInventoried: false))
         }
+        for (address, interface) in strayAddresses.sorted(by: { $0.key < $1.key }) {
+            resources.append(Resource(ResourceID(FirewallRules.addressType, "\(address) on \(interface)"), action: .delete,
+                                      changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false))
+        }
         resources += FirewallRules.jumps.map { jump in
             let id = ResourceID(FirewallRules.jumpType, "\(jump.table)/\(jump.chain)")
+            if FirewallRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
             let rules = live.rules(jump.table, jump.chain) ?? []
-            let rule = FirewallRules.jumpRule(jump.target)
-            if rules.first == rule { return Resource(id, action: nil, isInventoried: false) }
-            let position = rules.firstIndex(of: rule).map { "rule \($0 + 1)" }
-            return Resource(id, action: position == nil ? .create : .update,
-                            changes: [PropertyChange("jump to \(jump.target)", from: position, to: "rule 1")], isInventoried: false)
+            let copies = rules.filter { $0 == FirewallRules.jumpRule(jump.target) }.count
+            guard copies > 1 else {
+                return Resource(id, action: .create, changes: [PropertyChange("jump to \(jump.target)", from: nil, to: "rule 1")], isInventoried: false)
+            }
+            return Resource(id, action: .update, changes: [PropertyChange("jumps to \(jump.target)", from: "\(copies)", to: "1")], isInventoried: false)
         }
         return resources
     }

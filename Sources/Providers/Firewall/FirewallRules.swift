@@ -31,6 +31,19 @@ struct FirewallRules {
     ]
     static func jumpRule(_ target: String) -> String { "-m comment --comment reconcile -j \(target)" }
 
+    /// Where reconcile's jump sits in its built-in chain (0-based), when it is there exactly
+    /// once; nil when it is missing or doubled (two writers, a hand edit), which is drift.
+    ///
+    /// Its place among foreign rules is the operator's: reconcile inserts it at the top when it
+    /// is missing and otherwise leaves it where it is, so a rule put above it on purpose
+    /// (`iptables -I FORWARD 1 -s 192.0.2.66 -j DROP`, a blocklist) keeps applying to VMs.
+    static func jumpPosition(_ jump: (table: String, chain: String, target: String), in live: IPTablesRuleset) -> Int? {
+        let rules = live.rules(jump.table, jump.chain) ?? []
+        let rule = jumpRule(jump.target)
+        guard let first = rules.firstIndex(of: rule), rules[(first + 1)...].firstIndex(of: rule) == nil else { return nil }
+        return first
+    }
+
     static let ruleType = "firewall_rule", pairType = "nat_pair", chainType = "iptables_chain", jumpType = "iptables_jump"
     /// A labelled public address left on the interface without its pair (e.g. after a crash).
     static let addressType = "public_address"

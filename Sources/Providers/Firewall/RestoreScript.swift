@@ -2,7 +2,8 @@ import Engine
 
 /// The one `iptables-restore --noflush` input that makes the RC-* chains as wanted: every
 /// rule of each chain that differs, the jumps from built-in chains, and the removal of
-/// chains no longer wanted. Nothing else.
+/// chains no longer wanted. Nothing else: chains that are someone else's (see
+/// ``ChainOwnership``) are neither rewritten nor removed.
 struct RestoreScript {
     private(set) var lines: [String] = []
     /// Per input line, the desired-state object it comes from (for errors), if any.
@@ -20,13 +21,16 @@ struct RestoreScript {
         }
     }
 
-    init(want: FirewallRules, live: IPTablesRuleset) {
+    init(want: FirewallRules, ownership: ChainOwnership) {
+        let live = ownership.live
         for table in FirewallRules.tables {
             let wantedChains = want.chains[table] ?? [:]
             let liveChains = live.tables[table] ?? [:]
-            let changed = wantedChains.keys.sorted().filter { !FirewallRules.same(liveChains[$0], wantedChains[$0]) }
-            let removed = liveChains.keys.sorted().filter { $0.hasPrefix("RC-") && wantedChains[$0] == nil }
-            let jumps = FirewallRules.jumps.filter { $0.table == table && live.rules(table, $0.chain)?.first != FirewallRules.jumpRule($0.target) }
+            let changed = wantedChains.keys.sorted().filter {
+                !FirewallRules.same(liveChains[$0], wantedChains[$0]) && !ownership.isForeign(table, $0)
+            }
+            let removed = liveChains.keys.sorted().filter { $0.hasPrefix("RC-") && wantedChains[$0] == nil && ownership.owns(table, $0) }
+            let jumps = FirewallRules.jumps.filter { $0.table == table && FirewallRules.jumpPosition($0, in: live) == nil }
             guard !changed.isEmpty || !removed.isEmpty || !jumps.isEmpty else { continue }
             append("*\(table)")
             // Declaring a user chain under --noflush creates it, or flushes it when it exists.
@@ -35,9 +39,11 @@ struct RestoreScript {
                 for rule in wantedChains[chain] ?? [] { append("-A \(chain) \(rule.text)", from: .rule(rule)) }
             }
             for jump in jumps {
+                // Duplicates go; the first copy's place is kept (at the top when there is none).
                 let rule = FirewallRules.jumpRule(jump.target)
-                for _ in (live.rules(table, jump.chain) ?? []).filter({ $0 == rule }) { append("-D \(jump.chain) \(rule)") }
-                append("-I \(jump.chain) 1 \(rule)")
+                let rules = live.rules(table, jump.chain) ?? []
+                for _ in rules.filter({ $0 == rule }) { append("-D \(jump.chain) \(rule)") }
+                append("-I \(jump.chain) \((rules.firstIndex(of: rule) ?? 0) + 1) \(rule)")
             }
             for chain in removed { append("-X \(chain)", from: .removedChain(chain)) }
             append("COMMIT")

@@ -1,0 +1,36 @@
+import Engine
+
+/// Which live `RC-*` chains are reconcile's: those its inventory records, and those its
+/// marks point to (a rule inside tagged `rc:…`, or a tagged rule of ours jumping to it).
+/// Any other chain is someone else's, whatever its name: never flushed, never deleted
+/// (a hand-made `RC-HANDMADE` was once deleted as "no longer declared").
+struct ChainOwnership {
+    let live: IPTablesRuleset
+    let inventory: Set<ResourceID>
+    /// Chains a rule of ours jumps to: reconcile's jumps from the built-in chains and the
+    /// `rc:vm:` dispatch rules of `RC-FORWARD`.
+    private let targets: Set<String>
+
+    init(live: IPTablesRuleset, inventory: Set<ResourceID>) {
+        self.live = live
+        self.inventory = inventory
+        var targets: Set<String> = []
+        for jump in FirewallRules.jumps where live.rules(jump.table, jump.chain)?.contains(FirewallRules.jumpRule(jump.target)) == true {
+            targets.insert(jump.target)
+        }
+        for rule in live.rules("filter", "RC-FORWARD") ?? [] where IPTablesRuleset.tag(of: rule)?.hasPrefix("rc:") == true {
+            if let target = rule.split(separator: " ").split(whereSeparator: { $0 == "-j" }).last?.first { targets.insert(String(target)) }
+        }
+        self.targets = targets
+    }
+
+    func owns(_ table: String, _ chain: String) -> Bool {
+        inventory.contains(ResourceID(FirewallRules.chainType, chain)) || targets.contains(chain)
+            || (live.rules(table, chain) ?? []).contains { IPTablesRuleset.tag(of: $0)?.hasPrefix("rc:") == true }
+    }
+
+    /// Whether `chain` exists in `table` and is someone else's.
+    func isForeign(_ table: String, _ chain: String) -> Bool {
+        live.rules(table, chain) != nil && !owns(table, chain)
+    }
+}

@@ -1,0 +1,56 @@
+import Basics
+import DesiredState
+import Foundation
+
+/// The locks on what a node's run writes, whatever its state directory: one writer per
+/// network namespace (iptables), libvirt URI and dhcpd config. Two runs with different
+/// `--state-dir`s on one namespace once left every jump and include line doubled.
+///
+/// Lock files live in `/run/lock/reconcile` (per boot, shared by every state directory).
+public enum TargetLocks {
+    public static let directory = "/run/lock/reconcile"
+
+    /// What `host` has a run write, as (lock file key, how to name it).
+    static func targets(of host: Node) -> [(key: String, name: String)] {
+        var targets: [(String, String)] = []
+        if host.roles.contains(.firewall) {
+            targets.append(("netns-" + namespaceIdentity(host.netns), host.netns.isEmpty ? "the host's network namespace" : "network namespace \(host.netns)"))
+        }
+        if host.roles.contains(.hypervisor) { targets.append(("libvirt-" + host.libvirt, "libvirt \(host.libvirt)")) }
+        if host.roles.contains(.dhcp) {
+            let config = URL(fileURLWithPath: host.dhcp.config).resolvingSymlinksInPath().path
+            targets.append(("dhcpd-" + config, "dhcpd config \(config)"))
+        }
+        return targets
+    }
+
+    /// A namespace by device and inode, so that two names for one namespace are one target;
+    /// by name when it does not exist (yet).
+    static func namespaceIdentity(_ netns: String) -> String {
+        var info = stat()
+        let path = netns.isEmpty ? "/proc/self/ns/net" : "/run/netns/\(netns)"
+        guard stat(path, &info) == 0 else { return "name-" + netns }
+        return "\(info.st_dev)-\(info.st_ino)"
+    }
+
+    /// Takes every lock of `host`, waiting up to `timeout` seconds for each.
+    /// - Throws: ``StateLock/Held`` naming the target and its holder, or the error of
+    ///   creating the lock directory.
+    public static func acquire(for host: Node, stateDirectory: String, timeout: Double) throws -> [StateLock] {
+        let targets = targets(of: host)
+        guard !targets.isEmpty else { return [] }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try targets.map { target in
+            try StateLock(path: directory + "/" + fileName(target.key), target: target.name,
+                          note: "state directory \(stateDirectory)", timeout: timeout)
+        }
+    }
+
+    /// A key as a file name: unsafe bytes become `_`, long keys keep their end.
+    static func fileName(_ key: String) -> String {
+        let safe = String(key.unicodeScalars.map { scalar in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "-._".unicodeScalars.contains(scalar)) ? Character(scalar) : "_"
+        })
+        return String(safe.suffix(200)) + ".lock"
+    }
+}
