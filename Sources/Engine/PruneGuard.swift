@@ -1,8 +1,9 @@
-/// Refuses deletions that look like an accident: all of a node's managed resources, more than
-/// a share of them, or a guarded one (a running VM's disk), unless the run allows pruning.
+/// Refuses deletions that look like an accident, unless the run allows pruning: a guarded one
+/// (a running VM's disk), all of a node's declared objects, more than a share of them, or
+/// objects the inventory does not know (a new or wrong state directory).
 public struct PruneGuard: Sendable {
     public var allowPrune: Bool
-    /// The largest share of managed resources a run may delete without `--allow-prune`.
+    /// The largest share of declared objects a run may delete without `--allow-prune`.
     public var maxShare: Double
 
     public init(allowPrune: Bool = false, maxShare: Double = 0.5) {
@@ -12,23 +13,32 @@ public struct PruneGuard: Sendable {
 
     /// Why the plan's deletions are refused, or nil when they may go ahead.
     ///
-    /// "Managed" counts what reconcile manages on the node now: every inventoried resource of
-    /// the plan that exists, changed or not, whether or not the inventory remembers it.
-    public func refusal(_ plan: Plan) -> String? {
+    /// The share counts declared objects only (``Resource/isDeclaredObject``): VMs, pairs,
+    /// rules and reservations that exist on the node now, changed or not. Scaffolding such as
+    /// shared chains and include lines would otherwise make "remove everything" look small.
+    /// - Parameter inventory: what this state directory's runs created or managed on the node.
+    public func refusal(_ plan: Plan, inventory: Set<ResourceID>) -> String? {
         guard !allowPrune else { return nil }
-        let managed = plan.resources.filter { $0.isInventoried && $0.action != .create }.count
-        let deletions = plan.deletions.filter(\.isInventoried)
         if let guarded = plan.deletions.first(where: \.guardedDeletion) {
             return "refusing to delete \(guarded.id) without --allow-prune"
         }
-        guard !deletions.isEmpty, managed > 0 else { return nil }
+        let counted = plan.resources.filter { $0.isInventoried && $0.isDeclaredObject }
+        let managed = counted.filter { $0.action != .create }.count
+        let deletions = counted.filter { $0.action == .delete }
+        guard !deletions.isEmpty else { return nil }
+        let unknown = deletions.filter { !inventory.contains($0.id) }
+        if !unknown.isEmpty {
+            let examples = unknown.prefix(3).map(\.id.description).joined(separator: ", ")
+            return "refusing to delete \(unknown.count) objects this state directory's inventory does not list (\(examples)"
+                + "\(unknown.count > 3 ? ", …" : "")) without --allow-prune; is --state-dir the one that manages this node?"
+        }
         if deletions.count >= managed {
-            return "refusing to delete all \(managed) managed resources of this node without --allow-prune"
+            return "refusing to delete all \(managed) declared objects of this node (VMs, pairs, rules, reservations) without --allow-prune"
         }
         let share = Double(deletions.count) / Double(managed)
         if share > maxShare {
             let percent = Int((maxShare * 100).rounded())
-            return "refusing to delete \(deletions.count) of \(managed) managed resources (more than \(percent)%) without --allow-prune"
+            return "refusing to delete \(deletions.count) of \(managed) declared objects of this node (more than \(percent)%) without --allow-prune"
         }
         return nil
     }

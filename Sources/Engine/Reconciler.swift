@@ -58,7 +58,7 @@ public struct Reconciler: Sendable {
             let plan = Plan(resources, pendingHandlers: pending)
             onPlan(plan)
             // 3. Guard deletions.
-            if let refusal = options.pruneGuard.refusal(plan) {
+            if let refusal = options.pruneGuard.refusal(plan, inventory: owned) {
                 report.status = options.dryRun ? .changesPending : .refused
                 report.error = refusal
                 report.outcomes = plannedOutcomes(plan)
@@ -67,7 +67,11 @@ public struct Reconciler: Sendable {
                 report.outcomes = plannedOutcomes(plan)
                 report.outcomes.forEach(onProgress)
             } else {
-                // 4b. Converge, verify, notify.
+                // 4b. What exists as declared is this state directory's to manage from now on
+                // (a new state directory learns what an earlier one made), then converge,
+                // verify, notify.
+                let known = plan.resources.filter { $0.isInventoried && ($0.action == nil || $0.action == .update) && !owned.contains($0.id) }
+                try recorder.addToInventory(known.map(\.id), node: node)
                 let converger = Converger(providers: providers, desired: desired, owned: owned, node: node,
                                           recorder: recorder, progress: onProgress)
                 report.outcomes = await converger.apply(plan)

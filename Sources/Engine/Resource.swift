@@ -40,15 +40,20 @@ public struct Resource: Sendable {
     public var guardedDeletion: Bool
     /// Whether the inventory records it; handlers and adopted singletons are not recorded.
     public var isInventoried: Bool
+    /// Whether it stands for an object a user declares (a VM, an IP pair, a firewall rule, a
+    /// reservation), as the prune guard counts them; false for scaffolding reconcile adds
+    /// around them (shared chains, jumps, include lines) and for parts of an object (a VM's volumes).
+    public var isDeclaredObject: Bool
     /// Where the desired state declares it.
     public var source: SourceLocation?
 
     public init(
         _ id: ResourceID, action: Action?, changes: [PropertyChange] = [], summary: String? = nil,
         dependsOn: [ResourceID] = [], notifies: [Notify] = [], conflict: String? = nil,
-        guardedDeletion: Bool = false, isInventoried: Bool = true, source: SourceLocation? = nil,
+        guardedDeletion: Bool = false, isInventoried: Bool = true, isDeclaredObject: Bool = true, source: SourceLocation? = nil,
         pendingChanges: [PropertyChange] = []
     ) {
+        self.isDeclaredObject = isDeclaredObject
         self.id = id
         self.action = action
         self.changes = changes

@@ -207,8 +207,8 @@ func reconcile(
         #expect(plan.resources.map(\.id) == [thingB, domain, thingA])
     }
 
-    @Test(arguments: [(4, 4, "refusing to delete all 4 managed resources of this node without --allow-prune"),
-                      (3, 4, "refusing to delete 3 of 4 managed resources (more than 50%) without --allow-prune")])
+    @Test(arguments: [(4, 4, "refusing to delete all 4 declared objects of this node (VMs, pairs, rules, reservations) without --allow-prune"),
+                      (3, 4, "refusing to delete 3 of 4 declared objects of this node (more than 50%) without --allow-prune")])
     func largeDeletionsAreRefusedWithoutAllowPrune(_ removed: Int, _ total: Int, _ message: String) async throws {
         let state = try TemporaryStateDirectory()
         let machine = FakeMachine()

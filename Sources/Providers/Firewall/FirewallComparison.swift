@@ -136,10 +136,10 @@ struct FirewallComparison {
             }
             let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
             resources.append(Resource(id, action: action, changes: changes, summary: summary(id),
-                                      conflict: action == nil ? nil : conflict, source: entry.source))
+                                      conflict: action == nil ? nil : conflict, isDeclaredObject: !FirewallRules.isScaffolding(id), source: entry.source))
         }
         for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
-            resources.append(Resource(id, action: .delete))
+            resources.append(Resource(id, action: .delete, isDeclaredObject: !FirewallRules.isScaffolding(id)))
         }
         let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
         let removedPairs = Set(resources.filter { $0.action == .delete && $0.id.type == FirewallRules.pairType }.map(\.id.name))

@@ -29,6 +29,11 @@ struct FirewallRules {
         ("nat", "OUTPUT", "RC-OUTPUT"),
         ("nat", "POSTROUTING", "RC-POSTROUTING"),
     ]
+    /// The shared chains the built-in ones jump to: scaffolding, not objects anyone declared.
+    static func isScaffolding(_ id: ResourceID) -> Bool {
+        id.type == chainType && jumps.contains { $0.target == id.name }
+    }
+
     static func jumpRule(_ target: String) -> String { "-m comment --comment reconcile -j \(target)" }
 
     /// Where reconcile's jump sits in its built-in chain (0-based), when it is there exactly

@@ -83,11 +83,12 @@ public struct LibvirtProvider: Provider {
                 volumes.append(id)
                 if pools[disk.pool] == nil { pools[disk.pool] = try connection.volumes(pool: disk.pool).map { Set($0.map(\.name)) } }
                 guard let existing = pools[disk.pool] ?? nil else {
-                    resources.append(Resource(id, action: .create, conflict: "storage pool \(disk.pool) does not exist on \(node.libvirt)", source: vm.location))
+                    resources.append(Resource(id, action: .create, conflict: "storage pool \(disk.pool) does not exist on \(node.libvirt)",
+                                              isDeclaredObject: false, source: vm.location))
                     continue
                 }
                 let summary = "\(disk.size) in \(disk.pool)" + (disk.image.map { ", backed by \($0)" } ?? "")
-                resources.append(Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary, source: vm.location))
+                resources.append(Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary, isDeclaredObject: false, source: vm.location))
             }
             var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes)
             if domain.conflict == nil, domain.action != nil, vm.state == .running, let missing = try attachments.missing(for: vm, networks: networks) {
@@ -177,7 +178,7 @@ public struct LibvirtProvider: Provider {
                 guard owned.contains(volume) else { continue }
                 poolOfVolume.withLock { $0[disk.volume] = disk.pool }
                 resources.append(Resource(volume, action: .delete, summary: "in \(disk.pool)",
-                                          dependsOn: removed ? [id] : [], guardedDeletion: running))
+                                          dependsOn: removed ? [id] : [], guardedDeletion: running, isDeclaredObject: false))
             }
         }
         return resources
