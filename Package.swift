@@ -77,6 +77,6 @@ let package = Package(
         // Namespaces, bridges and storage pools made for one test and removed after it.
         .target(name: "TestSupport", dependencies: ["Basics", "Libvirt"], path: "Tests/TestSupport"),
         .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState", "Libvirt", "TestSupport"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Engine", "Libvirt", "RunLog", "TestSupport"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Daemon", "Engine", "Libvirt", "RunLog", "TestSupport"]),
     ]
 )

@@ -18,13 +18,16 @@ public struct Daemon: Sendable {
     public var port: Int
     /// nil: every webhook is refused (401).
     public var webhookSecret: Data?
+    /// `/healthz` fails when one run takes longer than this many seconds.
+    public var stuckAfter: TimeInterval
 
-    public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?) {
+    public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?, stuckAfter: TimeInterval = 900) {
         self.pipeline = pipeline
         self.interval = interval
         self.host = host
         self.port = port
         self.webhookSecret = webhookSecret
+        self.stuckAfter = stuckAfter
     }
 
     public func run() async throws {
@@ -35,8 +38,10 @@ public struct Daemon: Sendable {
         let log = try RunLog(stateDirectory: pipeline.stateDirectory)
         let triggers = TriggerQueue(), status = DaemonStatus()
         let router = StatusServer.router(triggers: triggers, status: status, log: log, registry: registry,
-                                         signature: webhookSecret.map(WebhookSignature.init(secret:)))
-        let server = Application(router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
+                                         signature: webhookSecret.map(WebhookSignature.init(secret:)), stuckAfter: stuckAfter)
+        // An HTTP connection idle for 30 s (half-open, a slow client) is closed.
+        let server = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+                                 configuration: .init(address: .hostname(host, port: port)), logger: logger)
         let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [

@@ -15,6 +15,8 @@ public actor DaemonStatus {
         public var rejectedRevision: String?
         public var consecutiveFailures = 0
         public var running = false
+        /// When the run in flight started: a run that never ends is a stuck loop.
+        public var runningSince: Date?
         public var suspension: Suspension?
     }
 
@@ -22,13 +24,17 @@ public actor DaemonStatus {
 
     public init() {}
 
-    func started() { snapshot.running = true }
+    func started(at now: Date = Date()) {
+        snapshot.running = true
+        snapshot.runningSince = now
+    }
 
     func suspended(_ suspension: Suspension?) { snapshot.suspension = suspension }
 
     /// Records a finished run: what was applied, and the failures in a row (for the backoff).
     func finished(_ report: RunReport, invalid: Bool) {
         snapshot.running = false
+        snapshot.runningSince = nil
         snapshot.attemptedRevision = report.revision
         snapshot.lastStatus = report.status.rawValue
         snapshot.lastError = report.error
@@ -45,5 +51,22 @@ public actor DaemonStatus {
         }
     }
 
-    func skipped() { snapshot.running = false }
+    /// A run that could not start (the lock held, the suspension unreadable): a failure.
+    func skipped(error: String) {
+        snapshot.running = false
+        snapshot.runningSince = nil
+        snapshot.lastError = error
+        snapshot.consecutiveFailures += 1
+    }
+
+    /// Why the daemon is unhealthy at `now`, or nil: five failed runs in a row, or a run in
+    /// flight for longer than `stuckAfter` (every command has a timeout, so a run that long
+    /// is stuck somewhere else).
+    public func unhealthy(now: Date = Date(), stuckAfter: TimeInterval) -> String? {
+        if let since = snapshot.runningSince, now.timeIntervalSince(since) > stuckAfter {
+            return "stuck: a run has been in progress for \(Int(now.timeIntervalSince(since))) s (limit \(Int(stuckAfter)) s)"
+        }
+        if snapshot.consecutiveFailures >= 5 { return "failing: \(snapshot.lastError ?? "")" }
+        return nil
+    }
 }

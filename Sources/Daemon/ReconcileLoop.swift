@@ -75,7 +75,15 @@ public struct ReconcileLoop: Service {
     }
 
     func runOnce(trigger: String) async {
-        let suspension = Suspension.current(stateDirectory: pipeline.stateDirectory)
+        let suspension: Suspension?
+        do {
+            suspension = try Suspension.current(stateDirectory: pipeline.stateDirectory)
+        } catch {
+            // Fail closed: without knowing, nothing is applied; health shows the failure.
+            await status.skipped(error: "\(error)")
+            logger.error("run (\(trigger)) did not start: \(error)")
+            return
+        }
         await status.suspended(suspension)
         var pipeline = self.pipeline
         pipeline.trigger = trigger
@@ -114,7 +122,7 @@ public struct ReconcileLoop: Service {
                 logger.error("run #\(report.id ?? 0) (\(trigger)): \(failure.description)")
             }
         } catch {
-            await status.skipped()
+            await status.skipped(error: "\(error)")
             logger.error("run (\(trigger)) did not start: \(error)")
         }
         // What the run loaded is freed; without this the daemon keeps its peak between runs.

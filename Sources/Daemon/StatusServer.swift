@@ -8,7 +8,7 @@ import RunLog
 enum StatusServer {
     static func router(
         triggers: TriggerQueue, status: DaemonStatus, log: RunLog, registry: PrometheusCollectorRegistry,
-        signature: WebhookSignature?
+        signature: WebhookSignature?, stuckAfter: TimeInterval
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.post("/hooks/git") { request, _ -> Response in
@@ -26,10 +26,10 @@ enum StatusServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: registry.emitToString())))
         }
         router.get("/healthz") { _, _ -> Response in
-            let snapshot = await status.snapshot
-            let healthy = snapshot.consecutiveFailures < 5
-            return Response(status: healthy ? .ok : .serviceUnavailable,
-                            body: .init(byteBuffer: ByteBuffer(string: healthy ? "ok\n" : "failing: \(snapshot.lastError ?? "")\n")))
+            guard let problem = await status.unhealthy(stuckAfter: stuckAfter) else {
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            }
+            return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: problem + "\n")))
         }
         router.get("/") { _, _ -> Response in
             let page = StatusPage(snapshot: await status.snapshot, runs: try log.recentRuns(limit: 20, changedLimit: StatusPage.listedPerRun))

@@ -58,7 +58,15 @@ struct Converger {
                 // Handlers are remembered as pending before the change is made and forgotten
                 // once they have run: a run killed in between leaves them to the next run.
                 let newlyPending = Set(batch.flatMap { $0.notifies.map(\.target) }).subtracting(pending)
-                for handler in newlyPending { try? recorder.setHandler(handler, pending: true, node: node) }
+                do {
+                    for handler in newlyPending.sorted() { try recorder.setHandler(handler, pending: true, node: node) }
+                } catch {
+                    // Unrecorded, a crash after the change would lose the restart it needs.
+                    for resource in batch {
+                        record(ResourceOutcome(resource.id, .failed, action: resource.action, error: "cannot record pending handlers: \(error)"))
+                    }
+                    continue
+                }
                 var fired: Set<ResourceID> = []
                 let byID = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 for outcome in await converge(batch, with: provider) {

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 
@@ -14,9 +15,18 @@ public struct KnownHosts: Sendable {
     let entries: [Entry]
     public let path: String
 
-    public init(path: String) {
+    /// Reads `path`. A file that does not exist lists no host (every server is refused); one
+    /// that cannot be read is an error, never an empty list.
+    public init(path: String) throws(GitError) {
         self.path = path
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        var text = ""
+        do {
+            text = String(decoding: try BoundedFile.read(path, limit: 16 << 20), as: UTF8.self)
+        } catch let error as SystemError where error.code == ENOENT {
+            text = ""
+        } catch {
+            throw GitError(operation: "read known hosts \(path)", message: "\(error)", isNotFound: false)
+        }
         entries = text.split(separator: "\n").compactMap { line -> Entry? in
             var fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             guard let first = fields.first, !first.hasPrefix("#") else { return nil }

@@ -29,18 +29,25 @@ public final class Repository: @unchecked Sendable {
         _ = Self.initialized
         self.url = url
         var repository: OpaquePointer?
-        if git_repository_open_bare(&repository, path) < 0 {
+        // Only "not found" means "create it": a mirror that exists but cannot be opened
+        // (permissions, corruption) is an error, not a reason to start a new one over it.
+        do {
+            try GitError.check(git_repository_open_bare(&repository, path), "open mirror \(path)")
+        } catch where error.isNotFound {
             try GitError.check(git_repository_init(&repository, path, 1), "create mirror \(path)")
         }
         guard let repository else { throw GitError(operation: "open \(path)", message: "no repository", isNotFound: false) }
         handle = repository
         var remote: OpaquePointer?
-        if git_remote_lookup(&remote, handle, "origin") < 0 {
+        do {
+            try GitError.check(git_remote_lookup(&remote, handle, "origin"), "find origin in \(path)")
+            if git_remote_url(remote).map({ String(cString: $0) }) != url {
+                try GitError.check(git_remote_set_url(handle, "origin", url), "set origin to \(url)")
+            }
+        } catch where error.isNotFound {
             try GitError.check(git_remote_create_with_fetchspec(&remote, handle, "origin", url, "+refs/heads/*:refs/heads/*"),
                                "add origin \(url)")
             try GitError.check(git_remote_add_fetch(handle, "origin", "+refs/tags/*:refs/tags/*"), "add tag refspec")
-        } else if git_remote_url(remote).map({ String(cString: $0) }) != url {
-            try GitError.check(git_remote_set_url(handle, "origin", url), "set origin to \(url)")
         }
         git_remote_free(remote)
     }
@@ -82,7 +89,8 @@ public final class Repository: @unchecked Sendable {
         try GitError.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "prepare fetch")
         options.prune = GIT_FETCH_PRUNE
         let url = git_remote_url(remote).map { String(cString: $0) } ?? "origin"
-        let key = SSHAccess(keyPath: sshKey, knownHosts: knownHosts ?? KnownHosts(path: NSHomeDirectory() + "/.ssh/known_hosts"),
+        let hosts = if let knownHosts { knownHosts } else { try KnownHosts(path: NSHomeDirectory() + "/.ssh/known_hosts") }
+        let key = SSHAccess(keyPath: sshKey, knownHosts: hosts,
                             port: URLComponents(string: url)?.port)
         options.callbacks.credentials = SSHAccess.credentials
         options.callbacks.certificate_check = SSHAccess.hostKeyCheck

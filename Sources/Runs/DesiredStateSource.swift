@@ -27,7 +27,7 @@ public enum DesiredStateSource: Sendable {
         }
 
         func fetch(_ repository: Repository) throws {
-            try repository.fetch(sshKey: sshKey, knownHosts: knownHosts.map(KnownHosts.init(path:)))
+            try repository.fetch(sshKey: sshKey, knownHosts: knownHosts.map { try KnownHosts(path: $0) })
         }
 
         func mirror(_ stateDirectory: String) throws -> Repository {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Daemon
 import Engine
 import Foundation
@@ -36,8 +37,11 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "host:port for the webhook, metrics and the status page.")
     var listen = "127.0.0.1:8080"
 
-    @Option(help: "A file holding the webhook's shared secret; without it every webhook gets 401.")
+    @Option(help: "A file holding the webhook's shared secret (at least 16 bytes); without it every webhook gets 401.")
     var webhookSecretFile: String?
+
+    @Option(help: "Seconds after which a run still in progress makes GET /healthz fail (stuck).")
+    var stuckAfter = 900.0
 
     @OptionGroup var state: StateOptions
 
@@ -45,21 +49,26 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let parts = listen.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), interval > 0 else {
-            Terminal.printError("--listen must be host:port and --interval positive")
+        guard parts.count == 2, let port = Int(parts[1]), interval > 0, stuckAfter > 0 else {
+            Terminal.printError("--listen must be host:port, --interval and --stuck-after positive")
             throw ExitStatus.usage
         }
         var secret: Data?
         if let webhookSecretFile {
-            guard let contents = FileManager.default.contents(atPath: webhookSecretFile) else {
-                Terminal.printError("cannot read --webhook-secret-file \(webhookSecretFile)")
+            guard let contents = try? BoundedFile.read(webhookSecretFile, limit: 4096) else {
+                Terminal.printError("cannot read --webhook-secret-file \(webhookSecretFile) (a regular file of at most 4096 bytes)")
                 throw ExitStatus.usage
             }
             secret = Data(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            // An empty secret signs every body for anyone: refuse it, and guessable short ones.
+            guard let secret, secret.count >= 16 else {
+                Terminal.printError("--webhook-secret-file \(webhookSecretFile) holds \(secret?.count ?? 0) bytes; use at least 16, e.g. head -c 32 /dev/urandom | base64")
+                throw ExitStatus.usage
+            }
         }
         let pipeline = converge.pipeline(git.source(repo), stateDirectory: state.stateDir)
         try await Daemon(pipeline: pipeline, interval: .seconds(interval), host: String(parts[0]), port: port,
-                         webhookSecret: secret).run()
+                         webhookSecret: secret, stuckAfter: stuckAfter).run()
     }
 }
 

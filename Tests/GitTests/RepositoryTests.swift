@@ -118,3 +118,29 @@ final class TemporaryGitRepository {
         }
     }
 }
+
+@Suite struct RepositoryFailClosedTests {
+    @Test func aMirrorThatCannotBeOpenedIsAnErrorNotANewMirror() throws {
+        let repository = try TemporaryGitRepository()
+        try repository.write("a.yaml", "kind: Network\n")
+        _ = try repository.commit("first")
+        _ = try Repository(mirror: repository.mirror, url: repository.work)
+        // A corrupt config: opening fails with something other than "not found".
+        try "[core\n\tbare = maybe [[[\n".write(toFile: repository.mirror + "/config", atomically: true, encoding: .utf8)
+        do {
+            _ = try Repository(mirror: repository.mirror, url: repository.work)
+            Issue.record("opened a corrupt mirror")
+        } catch {
+            #expect(!error.isNotFound && !error.operation.hasPrefix("create") && !error.operation.hasPrefix("add origin"))
+        }
+    }
+
+    @Test func anUnreadableKnownHostsFileIsAnErrorAndAMissingOneListsNoHost() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-kh-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(throws: GitError.self) { try KnownHosts(path: directory) }  // a directory cannot be read as a file
+        let missing = try KnownHosts(path: directory + "/absent")
+        #expect(!missing.accepts(host: "git.example.org", port: nil, key: Data([1, 2, 3])))
+    }
+}

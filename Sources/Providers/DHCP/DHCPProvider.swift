@@ -164,7 +164,7 @@ public struct DHCPProvider: Provider {
             let candidate = DHCPHostsFile.render(Array(entries.values))
             let include = resources.first { $0.id.type == Self.includeType }
             let addInclude = include?.action == .create
-            try check(candidate, addingInclude: addInclude)
+            try check(candidate, addingInclude: addInclude, deduplicating: include?.action == .update)
             if candidate != oldText {
                 previous.withLock { if $0 == nil { $0 = .some(oldText) } }
                 try AtomicFile.write(Data(candidate.utf8), to: settings.hostsFile)
@@ -178,7 +178,7 @@ public struct DHCPProvider: Provider {
     }
 
     /// Runs `dhcpd -t` on a copy of dhcpd.conf that includes `candidate` instead of the live file.
-    private func check(_ candidate: String, addingInclude: Bool) throws {
+    private func check(_ candidate: String, addingInclude: Bool, deduplicating: Bool) throws {
         // Private (0700): it holds every reservation, and a killed run leaves it behind.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-dhcpd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -186,7 +186,8 @@ public struct DHCPProvider: Provider {
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
         let configPath = directory.appendingPathComponent("dhcpd.conf").path
         try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
-        var config = try String(contentsOfFile: settings.config, encoding: .utf8)
+        guard let live = try Self.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        var config = (deduplicating ? withoutDuplicateIncludes(live) : live)
             .replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
         if addingInclude { config += "\ninclude \"\(candidatePath)\";\n" }
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
@@ -213,6 +214,12 @@ public struct DHCPProvider: Provider {
     /// wrote above each); every other line of dhcpd.conf stays as it is.
     private func removeDuplicateIncludes() throws {
         guard let text = try Self.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        var info = stat()
+        let mode = stat(settings.config, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+        try AtomicFile.write(Data(withoutDuplicateIncludes(text).utf8), to: settings.config, mode: mode)
+    }
+
+    func withoutDuplicateIncludes(_ text: String) -> String {
         let include = "include \"\(settings.hostsFile)\";"
         var lines = text.components(separatedBy: "\n")
         var seen = false
@@ -226,12 +233,10 @@ public struct DHCPProvider: Provider {
                 index -= 1
             }
         }
-        var info = stat()
-        let mode = stat(settings.config, &info) == 0 ? info.st_mode & 0o7777 : 0o644
-        try AtomicFile.write(Data(lines.joined(separator: "\n").utf8), to: settings.config, mode: mode)
+        return lines.joined(separator: "\n")
     }
 
-    static let includeComment = "# Added by reconcile: the host reservations it manages."
+    public static let includeComment = "# Added by reconcile: the host reservations it manages."
 
     // MARK: - Restart
 
