@@ -39,7 +39,7 @@ let package = Package(
         // Resources, plans, the converge loop, notifications, pruning guards, run reports.
         .target(name: "Engine", dependencies: ["Basics", "DesiredState"]),
         // Run history and the inventory of what reconcile created, in SQLite.
-        .target(name: "RunLog", dependencies: ["Engine", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "RunLog", dependencies: ["Basics", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
         .target(name: "Providers", dependencies: ["Basics", "Engine", "Libvirt"]),
         // One run from desired-state source to run record, as the CLI and the daemon start it.

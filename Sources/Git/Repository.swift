@@ -27,6 +27,10 @@ public final class Repository: @unchecked Sendable {
     /// Opens the mirror at `path`, creating it (bare) with `url` as its origin if needed.
     public init(mirror path: String, url: String) throws(GitError) {
         _ = Self.initialized
+        // The URL is stored in the mirror's config and shown in errors, run records and pages.
+        if Self.holdsPassword(url) {
+            throw GitError(operation: "use the repository URL", message: Self.passwordInURLMessage, isNotFound: false)
+        }
         self.url = url
         var repository: OpaquePointer?
         // Only "not found" means "create it": a mirror that exists but cannot be opened
@@ -75,13 +79,23 @@ public final class Repository: @unchecked Sendable {
 
     private static let openMirrors = Locked<[String: Repository]>([:])
 
+    /// Whether `url` carries a password (`https://user:secret@host/…`).
+    public static func holdsPassword(_ url: String) -> Bool {
+        URLComponents(string: url)?.password != nil
+    }
+
+    public static let passwordInURLMessage =
+        "the repository URL holds a password, which would be stored and shown wherever the URL is; "
+        + "give the URL without it (https://user@host/repo.git) and the password in a file with --password-file"
+
     /// libgit2 wants one global initialisation per process.
     private static let initialized: Void = { git_libgit2_init() }()
 
     /// Fetches every branch and tag from origin, following force-pushes and pruning deleted
     /// refs. Over ssh it logs in with `sshKey` (a private key file) as the URL's user, and
-    /// only to a server whose host key `knownHosts` lists.
-    public func fetch(sshKey: String? = nil, knownHosts: KnownHosts? = nil) throws(GitError) {
+    /// only to a server whose host key `knownHosts` lists; over http(s) with `password` as
+    /// the URL's user when the server asks.
+    public func fetch(sshKey: String? = nil, knownHosts: KnownHosts? = nil, password: String? = nil) throws(GitError) {
         var remote: OpaquePointer?
         try GitError.check(git_remote_lookup(&remote, handle, "origin"), "find origin")
         defer { git_remote_free(remote) }
@@ -90,10 +104,9 @@ public final class Repository: @unchecked Sendable {
         options.prune = GIT_FETCH_PRUNE
         let url = git_remote_url(remote).map { String(cString: $0) } ?? "origin"
         let hosts = if let knownHosts { knownHosts } else { try KnownHosts(path: NSHomeDirectory() + "/.ssh/known_hosts") }
-        let key = SSHAccess(keyPath: sshKey, knownHosts: hosts,
-                            port: URLComponents(string: url)?.port)
-        options.callbacks.credentials = SSHAccess.credentials
-        options.callbacks.certificate_check = SSHAccess.hostKeyCheck
+        let key = RemoteAccess(keyPath: sshKey, password: password, knownHosts: hosts, port: URLComponents(string: url)?.port)
+        options.callbacks.credentials = RemoteAccess.credentials
+        options.callbacks.certificate_check = RemoteAccess.hostKeyCheck
         options.callbacks.payload = Unmanaged.passUnretained(key).toOpaque()
         try withExtendedLifetime(key) { () throws(GitError) in
             try GitError.check(git_remote_fetch(remote, nil, &options, "reconcile fetch"), "fetch \(url)")
@@ -182,30 +195,41 @@ public final class Repository: @unchecked Sendable {
     }
 }
 
-/// What libgit2's ssh callbacks need: the key to log in with (offered once per fetch: a
-/// second request means the server refused it) and the known hosts to check the server by.
-private final class SSHAccess {
+/// What libgit2's credential callbacks need: the ssh key or the http(s) password to log in
+/// with (each offered once per fetch: a second request means the server refused it) and the
+/// known hosts to check an ssh server by.
+private final class RemoteAccess {
     let keyPath: String?
+    let password: String?
     let knownHosts: KnownHosts
     let port: Int?
     var offered = false
 
-    init(keyPath: String?, knownHosts: KnownHosts, port: Int?) {
-        (self.keyPath, self.knownHosts, self.port) = (keyPath, knownHosts, port)
+    init(keyPath: String?, password: String?, knownHosts: KnownHosts, port: Int?) {
+        (self.keyPath, self.password, self.knownHosts, self.port) = (keyPath, password, knownHosts, port)
     }
 
     static let credentials: git_credential_acquire_cb = { out, _, username, allowed, payload in
         guard let payload else { return GIT_EAUTH.rawValue }
-        let access = Unmanaged<SSHAccess>.fromOpaque(payload).takeUnretainedValue()
+        let access = Unmanaged<RemoteAccess>.fromOpaque(payload).takeUnretainedValue()
+        let user = username.map { String(cString: $0) }
+        if !access.offered, let password = access.password, allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 {
+            guard let user, !user.isEmpty else {
+                git_error_set_str(Int32(GIT_ERROR_HTTP.rawValue), "the server asks for a password; name the user in the URL (https://user@host/repo.git)")
+                return GIT_EAUTH.rawValue
+            }
+            access.offered = true
+            return git_credential_userpass_plaintext_new(out, user, password)
+        }
         guard let path = access.keyPath, !access.offered, allowed & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 else {
-            let message = access.offered ? "the server refused the key \(access.keyPath ?? "")"
+            let message = access.offered ? (access.keyPath.map { "the server refused the key \($0)" } ?? "the server refused the password")
+                : allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 ? "the server asks for a password; give it with --password-file"
                 : "the server asks for credentials; give an ssh:// URL with --ssh-key"
             git_error_set_str(Int32(GIT_ERROR_SSH.rawValue), message)
             return GIT_EAUTH.rawValue
         }
         access.offered = true
-        let user = username.map { String(cString: $0) } ?? "git"
-        return git_credential_ssh_key_new(out, user, nil, path, nil)
+        return git_credential_ssh_key_new(out, user ?? "git", nil, path, nil)
     }
 
     /// ssh host keys must be in the known hosts; TLS certificates keep libgit2's own verdict.
@@ -213,7 +237,7 @@ private final class SSHAccess {
         guard let certificate, let payload, certificate.pointee.cert_type == GIT_CERT_HOSTKEY_LIBSSH2 else {
             return valid != 0 ? 0 : GIT_ECERTIFICATE.rawValue
         }
-        let access = Unmanaged<SSHAccess>.fromOpaque(payload).takeUnretainedValue()
+        let access = Unmanaged<RemoteAccess>.fromOpaque(payload).takeUnretainedValue()
         let hostkey = UnsafeRawPointer(certificate).assumingMemoryBound(to: git_cert_hostkey.self).pointee
         let name = host.map { String(cString: $0) } ?? ""
         guard hostkey.type.rawValue & GIT_CERT_SSH_RAW.rawValue != 0, let raw = hostkey.hostkey,

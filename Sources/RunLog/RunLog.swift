@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import GRDB
@@ -16,10 +17,13 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
 
     /// Opens (creating if needed) the log in `stateDirectory`.
     public init(stateDirectory: String) throws {
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        try StateDirectory.prepare(stateDirectory)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)  // `history` may read while a run writes
-        database = try DatabaseQueue(path: stateDirectory + "/" + Self.fileName, configuration: configuration)
+        let path = stateDirectory + "/" + Self.fileName
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        // The owner's only, as the directory; SQLite gives its journal the database's mode.
+        guard chmod(path, 0o600) == 0 else { throw SystemError.lastError("chmod \(path)") }
         try Self.migrator.migrate(database)
     }
 

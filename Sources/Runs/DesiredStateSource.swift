@@ -1,3 +1,4 @@
+import Basics
 import DesiredState
 import Foundation
 import Git
@@ -20,14 +21,21 @@ public enum DesiredStateSource: Sendable {
         public var sshKey: String?
         /// The hosts whose keys an `ssh://` server may present; nil: `~/.ssh/known_hosts`.
         public var knownHosts: String?
+        /// A file holding the password for an `https://user@host/…` URL (never in the URL:
+        /// that is stored and shown).
+        public var passwordFile: String?
 
         public init(url: String, ref: String = "main", path: String = "", offline: Bool = false, sshKey: String? = nil,
-                    knownHosts: String? = nil) {
+                    knownHosts: String? = nil, passwordFile: String? = nil) {
             (self.url, self.ref, self.path, self.offline, self.sshKey, self.knownHosts) = (url, ref, path, offline, sshKey, knownHosts)
+            self.passwordFile = passwordFile
         }
 
         func fetch(_ repository: Repository) throws {
-            try repository.fetch(sshKey: sshKey, knownHosts: knownHosts.map { try KnownHosts(path: $0) })
+            let password = try passwordFile.map { file in
+                String(decoding: try BoundedFile.read(file, limit: 4096), as: UTF8.self).trimmingCharacters(in: .newlines)
+            }
+            try repository.fetch(sshKey: sshKey, knownHosts: knownHosts.map { try KnownHosts(path: $0) }, password: password)
         }
 
         func mirror(_ stateDirectory: String) throws -> Repository {
@@ -62,6 +70,7 @@ public enum DesiredStateSource: Sendable {
         case .repository(let git):
             let export = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-export-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: export) }
+            try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             let commit: Repository.Commit
             do {
                 let repository = try git.mirror(stateDirectory)

@@ -66,7 +66,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 throw ExitStatus.usage
             }
         }
-        let pipeline = converge.pipeline(git.source(repo), stateDirectory: state.stateDir)
+        let pipeline = converge.pipeline(try git.source(repo), stateDirectory: state.stateDir)
         try await Daemon(pipeline: pipeline, interval: .seconds(interval), host: String(parts[0]), port: port,
                          webhookSecret: secret, stuckAfter: stuckAfter).run()
     }

@@ -53,9 +53,9 @@ struct RunCommand: AsyncParsableCommand {
     var output: OutputFormat = .text
 
     func run() async throws {
+        let source = try repo.map { try git.source($0, offline: offline) } ?? .directory(directory)
         let (lock, log) = try state.open(lockTimeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
-        let source = repo.map { git.source($0, offline: offline) } ?? .directory(directory)
         var pipeline = converge.pipeline(source, stateDirectory: state.stateDir, dryRun: dryRun)
         pipeline.lockTimeout = lockTimeout
         let printer = RunPrinter(format: output, color: Terminal.wantsColor)
@@ -89,7 +89,7 @@ struct StateOptions: ParsableArguments {
 
     func open(lockTimeout: Double) throws -> (StateLock, RunLog) {
         do {
-            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+            try StateDirectory.prepare(stateDir)
             let lock = try StateLock(directory: stateDir, timeout: lockTimeout)
             return (lock, try RunLog(stateDirectory: stateDir))
         } catch let held as StateLock.Held {

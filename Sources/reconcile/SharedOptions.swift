@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Git
 import Providers
 import Runs
 
@@ -17,8 +18,18 @@ struct GitSourceOptions: ParsableArguments {
     @Option(help: "For an ssh:// repository: the known_hosts file its server's key must be in (default ~/.ssh/known_hosts).")
     var sshKnownHosts: String?
 
-    func source(_ url: String, offline: Bool = false) -> DesiredStateSource {
-        .repository(.init(url: url, ref: ref, path: path, offline: offline, sshKey: sshKey, knownHosts: sshKnownHosts))
+    @Option(help: "For an https://user@host/… repository: a file holding the user's password or token (never put it in the URL).")
+    var passwordFile: String?
+
+    /// The repository source; a URL holding a password is refused (exit 64) before it is
+    /// stored or shown anywhere.
+    func source(_ url: String, offline: Bool = false) throws -> DesiredStateSource {
+        guard !Repository.holdsPassword(url) else {
+            Terminal.printError(Repository.passwordInURLMessage)
+            throw ExitStatus.usage
+        }
+        return .repository(.init(url: url, ref: ref, path: path, offline: offline, sshKey: sshKey, knownHosts: sshKnownHosts,
+                                 passwordFile: passwordFile))
     }
 }
 
