@@ -52,7 +52,7 @@ public actor DaemonStatus {
     }
 
     /// A run that could not start (the lock held, the suspension unreadable): a failure.
-    func skipped(error: String) {
+    public func skipped(error: String) {
         snapshot.running = false
         snapshot.runningSince = nil
         snapshot.lastError = error

@@ -69,10 +69,13 @@ public struct ReconcileLoop: Service {
     /// Otherwise the interval, ±10 %.
     func nextDelay() async -> Duration {
         let failures = await status.snapshot.consecutiveFailures
-        if failures > 0 {
-            return min(Duration.seconds(5) * (1 << min(failures - 1, 10)), .seconds(300))
-        }
+        if failures > 0 { return Self.backoff(afterFailures: failures) }
         return interval * Double.random(in: 0.9...1.1)
+    }
+
+    /// The wait before retrying after `failures` failed runs in a row.
+    public static func backoff(afterFailures failures: Int) -> Duration {
+        min(Duration.seconds(5) * (1 << min(max(failures, 1) - 1, 10)), .seconds(300))
     }
 
     func runOnce(trigger: String) async {

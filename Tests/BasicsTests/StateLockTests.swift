@@ -30,9 +30,14 @@ import TestSupport
 
     @Test func waitingUpToTheTimeoutThenGivingUp() throws {
         let first = try StateLock(directory: directory, timeout: 0)
-        let start = Date()
-        #expect(throws: StateLock.Held.self) { try StateLock(directory: directory, timeout: 0.3) }
-        #expect(Date().timeIntervalSince(start) >= 0.3)
+        // A clock that moves 0.1 s per reading: the wait tries until the deadline, then gives up.
+        nonisolated(unsafe) var readings = 0
+        let clock = { () -> Date in
+            readings += 1
+            return Date(timeIntervalSince1970: Double(readings) / 10)
+        }
+        #expect(throws: StateLock.Held.self) { try StateLock(directory: directory, timeout: 0.3, clock: clock) }
+        #expect(readings >= 4)
         withExtendedLifetime(first) {}
     }
 
@@ -40,7 +45,7 @@ import TestSupport
         // flock(1) takes the lock and, without forking (-F), becomes `sleep`; we SIGKILL it.
         let holder = try SpawnedProcess(["flock", "-F", directory + "/lock", "sleep", "60"], log: "/dev/null")
         var held = false
-        for _ in 0..<50 where !held {
+        for _ in 0..<1_500 where !held {  // up to 30 s on a loaded machine
             held = (try? StateLock(directory: directory, timeout: 0)) == nil
             if !held { usleep(20_000) }
         }

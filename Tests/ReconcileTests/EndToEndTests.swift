@@ -85,7 +85,7 @@ import TestSupport
         try git("-c", "user.name=Ops Person", "-c", "user.email=ops@example.org", "add", "-A")
         try git("-c", "user.name=Ops Person", "-c", "user.email=ops@example.org", "commit", "-q", "-m", "A VM with its lease, NAT and SSH")
 
-        let run = try ReconcileBinary.run(["--repo", path("repo"), "--path", "cloud", "--state-dir", path("state")])
+        let run = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--repo", path("repo"), "--path", "cloud", "--state-dir", path("state")]))
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("+ libvirt_domain[\(vm)]  128 MiB, 1 vCPU, running\n"))
 
@@ -108,7 +108,7 @@ import TestSupport
         #expect(try network.exec(gateway, "ip", "-o", "addr", "show", "dev", "pub0").contains("203.0.113.77/32"))
 
         // And a second run from the same commit has nothing to do.
-        let again = try ReconcileBinary.run(["--repo", path("repo"), "--path", "cloud", "--state-dir", path("state"), "--dry-run"])
+        let again = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--repo", path("repo"), "--path", "cloud", "--state-dir", path("state"), "--dry-run"]))
         #expect(again.status == 0, "\(again.stdout)")
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Libvirt
 import RunLog
@@ -75,8 +76,11 @@ final class CLIFixture {
         try ((hosts ?? host("hv1", restart: restart)) + vms).write(toFile: desired + "/cloud.yaml", atomically: true, encoding: .utf8)
     }
 
+    /// Runs reconcile on this fixture. Tests run in parallel and every fixture's host writes
+    /// the same libvirt (`qemu:///system`): a run waits for another's target lock unless the
+    /// test says otherwise (`--lock-timeout 0`).
     func run(_ arguments: String...) throws -> ReconcileBinary.Result {
-        try ReconcileBinary.run(["--dir", desired, "--state-dir", state] + arguments)
+        try ReconcileBinary.run(["--dir", desired, "--state-dir", state] + ReconcileBinary.waitForLocks(arguments))
     }
 
     /// Runs a subcommand that reads the state directory (`history`, `show`).
@@ -170,9 +174,9 @@ final class CLIFixture {
         let first = try git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)
         let from = ["--repo", repo, "--path", "cloud"]
 
-        let plan = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + from)
+        let plan = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run"] + from))
         #expect(plan.status == 2 && plan.stdout.contains("Plan: 4 to add"))
-        #expect(try ReconcileBinary.run(["--state-dir", fixture.state] + from).status == 0)
+        #expect(try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state] + from)).status == 0)
         let shown = try fixture.tool("show", "2")
         #expect(shown.stdout.contains("  revision  \(first) (Ops Person: Two reservations)\n"))
 
@@ -182,17 +186,17 @@ final class CLIFixture {
         try text.replacingOccurrences(of: "ip: 10.0.0.200", with: "ip: 10.0.0.201").write(toFile: file, atomically: true, encoding: .utf8)
         _ = try git("commit", "-q", "-am", "Move the printer")
         try text.replacingOccurrences(of: "ip: 10.0.0.200", with: "ip: 10.0.0.202").write(toFile: file, atomically: true, encoding: .utf8)
-        let changed = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + from)
+        let changed = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run"] + from))
         #expect(changed.status == 2 && changed.stdout.contains("fixed-address: 10.0.0.200 → 10.0.0.201"))
         // --ref picks the older commit, which is what the machine has: nothing to do.
-        #expect(try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run", "--ref", first] + from).status == 0)
+        #expect(try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run", "--ref", first] + from)).status == 0)
 
         // Unreachable: a clear error, exit 1, recorded; --offline plans from the last fetch.
         let gone = ["--repo", fixture.path("gone"), "--path", "cloud"]
-        let unreachable = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run"] + gone)
+        let unreachable = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run"] + gone))
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.hasPrefix("fetch \(fixture.path("gone")): "))
-        let offline = try ReconcileBinary.run(["--state-dir", fixture.state, "--dry-run", "--offline"] + gone)
+        let offline = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run", "--offline"] + gone))
         #expect(offline.status == 2 && offline.stdout.contains("fixed-address: 10.0.0.200 → 10.0.0.201"))
     }
 
@@ -202,7 +206,7 @@ final class CLIFixture {
         try "kind: Network\nname: Bad\n".write(toFile: repo + "/cloud/bad.yaml", atomically: true, encoding: .utf8)
         _ = try git("add", "-A")
         _ = try git("commit", "-q", "-m", "Break it")
-        let result = try ReconcileBinary.run(["--state-dir", fixture.state, "--repo", repo, "--path", "cloud"])
+        let result = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--repo", repo, "--path", "cloud"]))
         #expect(result.status == 65)
         #expect(result.stderr.contains("cloud/bad.yaml:1:1: Network is missing required key \"cidr\""))
         #expect(result.stderr.contains("cloud/bad.yaml:2:7: name \"Bad\" must match"))
@@ -239,7 +243,7 @@ final class CLIFixture {
         let first = try fixture.start()
         #expect(fixture.waitFor("restart.pid") != nil)
 
-        let second = try fixture.run("--dry-run")
+        let second = try fixture.run("--dry-run", "--lock-timeout", "0")
         #expect(second.status == 75)
         #expect(second.stderr.hasPrefix("reconcile: \(fixture.state): another run holds the lock: pid \(first.pid) since 20"))
 
@@ -247,6 +251,36 @@ final class CLIFixture {
         let waiting = try fixture.run("--dry-run", "--lock-timeout", "30")
         #expect(waiting.status == 0, "\(waiting.stdout)\(waiting.stderr)")
         #expect(first.wait(timeout: 30) == 0)
+    }
+
+    @Test func aRestartThatOutlivesItsTimeoutIsKilledWithItsGroupAndTheLockIsReleased() throws {
+        let fixture = try CLIFixture()
+        try fixture.script("stuck-restart.sh", "echo $$ > \(fixture.path("restart.pid"))\nsleep infinity")
+        let hosts = fixture.host("hv1", restart: "stuck-restart.sh")
+            .replacingOccurrences(of: "restart: [\(fixture.path("stuck-restart.sh"))]}", with: "restart: [\(fixture.path("stuck-restart.sh"))], restartTimeout: 1}")
+        try fixture.declare(restart: "stuck-restart.sh", hosts: hosts)
+        let result = try fixture.run()
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("✗ service[dhcpd]: \(fixture.path("stuck-restart.sh")) timed out after 1 s (killed)"), "\(result.stdout)")
+        let shell = try #require(fixture.waitFor("restart.pid").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        #expect(kill(shell, 0) != 0)  // the script's process group, its sleep included, is gone
+        #expect(try CommandRunner().output(["pgrep", "-g", "\(shell)"]).stdout.isEmpty)
+        // The lock was released: the next run gets it, and retries the pending restart.
+        let next = try fixture.run("--lock-timeout", "0")
+        #expect(next.status == 1 && next.stdout.contains("timed out after 1 s"))
+    }
+
+    @Test func aSecondWriterOfTheSameTargetsExits75WhateverItsStateDirectory() throws {
+        let fixture = try CLIFixture()
+        try fixture.declare(restart: "slow-restart.sh")
+        let first = try fixture.start()
+        let sleeper = try #require(fixture.waitFor("restart.pid").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let other = try ReconcileBinary.run(["--dir", fixture.desired, "--state-dir", fixture.path("other-state"), "--dry-run", "--lock-timeout", "0"])
+        #expect(other.status == 75)
+        #expect(other.stderr.hasPrefix("reconcile: another run writes "), "\(other.stderr)")
+        #expect(other.stderr.contains(": pid \(first.pid) since 20") && other.stderr.contains("state directory \(fixture.state)"))
+        kill(sleeper, SIGKILL)
+        _ = first.wait(timeout: 60)
     }
 
     @Test func aRunKilledMidwayIsConvergedByTheNextAndTheDatabaseIsIntact() throws {

@@ -28,6 +28,12 @@ enum ReconcileBinary {
 
     /// Through `CommandRunner` (posix_spawn and waitpid): Foundation's `Process` can wait
     /// forever once a command has left a daemon running (a dhcpd restarted by a run).
+    /// `arguments` with a generous `--lock-timeout` unless they set one: parallel tests share
+    /// the machine's libvirt, whose writers take turns.
+    static func waitForLocks(_ arguments: [String]) -> [String] {
+        arguments.contains("--lock-timeout") ? arguments : arguments + ["--lock-timeout", "300"]
+    }
+
     static func run(_ arguments: [String], in directory: URL = repository) throws -> Result {
         let result = try CommandRunner(directory: directory.path).output([path] + arguments)
         return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
