@@ -68,9 +68,8 @@ public enum DesiredStateSource: Sendable {
             let state = try Self.validate(directory: directory, displayedAs: nil, revision: "", note: nil)
             return Loaded(state: state, revision: state.revision, note: nil)
         case .repository(let git):
-            let export = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-export-\(UUID().uuidString)").path
+            let export = try PrivateDirectory.make(prefix: "reconcile-export").path
             defer { try? FileManager.default.removeItem(atPath: export) }
-            try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             let commit: Repository.Commit
             do {
                 let repository = try git.mirror(stateDirectory)

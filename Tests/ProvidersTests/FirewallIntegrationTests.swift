@@ -47,7 +47,10 @@ final class FirewallLab {
             """.write(to: root.appendingPathComponent("probe.py"), atomically: true, encoding: .utf8)
         try lab.spawn(vm, [Self.python, root.appendingPathComponent("serve.py").path, "22", "80", "81"])
         try lab.spawn(client, [Self.python, root.appendingPathComponent("serve.py").path, "9000"])
-        usleep(400_000)
+        // Wait for the servers to listen (no firewall rules yet: the firewall reaches both).
+        for (address, port) in [("10.0.0.7", 22), ("10.0.0.7", 80), ("10.0.0.7", 81), ("198.51.100.10", 9000)] {
+            for _ in 0..<600 where (try? lab.exec(firewall, "nc", "-z", address, "\(port)")) == nil { usleep(50_000) }
+        }
     }
 
     deinit { try? FileManager.default.removeItem(at: root) }
@@ -89,13 +92,13 @@ final class FirewallLab {
         """
     }
 
-    func declare(_ documents: String) throws {
+    func declare(_ documents: String, publicInterface: String? = nil) throws {
         let head = """
             kind: Host
             name: hv1
             roles: [hypervisor, firewall]
             netns: \(firewall)
-            publicInterface: \(publicInterface)
+            publicInterface: \(publicInterface ?? self.publicInterface)
             ---
             kind: Network
             name: private
@@ -181,6 +184,60 @@ final class FirewallLab {
         // Our jumps come first in the built-in chains.
         let save = try lab.save()
         #expect(save.contains("-A FORWARD -m comment --comment reconcile -j RC-FORWARD\n-A FORWARD -j DOCKER"))
+    }
+
+    @Test func handMadeRCChainsAndAnOperatorsRuleAboveOurJumpAreLeftAsTheyAre() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        // A hand-made chain with our prefix that a foreign rule uses, and an operator's block
+        // put above our jump on purpose.
+        try lab.lab.exec(lab.firewall, "iptables", "-N", "RC-HANDMADE")
+        try lab.lab.exec(lab.firewall, "iptables", "-A", "RC-HANDMADE", "-j", "RETURN")
+        try lab.lab.exec(lab.firewall, "iptables", "-A", "INPUT", "-j", "RC-HANDMADE")
+        try lab.lab.exec(lab.firewall, "iptables", "-I", "FORWARD", "1", "-s", "198.51.100.10/32", "-p", "tcp", "--dport", "80", "-j", "DROP")
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+
+        try lab.declare(Self.both.replacingOccurrences(of: "ports: [80]", with: "ports: [80, 81]"))
+        let report = try await lab.run()
+        #expect(report.status == .converged, "\(report.outcomes.compactMap(\.error))")
+        let save = try lab.save()
+        #expect(save.contains(":RC-HANDMADE") && save.contains("-A INPUT -j RC-HANDMADE") && save.contains("-A RC-HANDMADE -j RETURN"))
+        #expect(save.contains("-A FORWARD -s 198.51.100.10/32 -p tcp -m tcp --dport 80 -j DROP\n-A FORWARD -m comment --comment reconcile -j RC-FORWARD"))
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == nil)  // the operator's block still applies
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 81) == "peer=198.51.100.10")
+    }
+
+    @Test func doubledJumpsAreDriftShownAndRemoved() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        // What two writers on one namespace once left behind.
+        try lab.lab.exec(lab.firewall, "iptables", "-A", "FORWARD", "-m", "comment", "--comment", "reconcile", "-j", "RC-FORWARD")
+        try lab.lab.exec(lab.firewall, "iptables", "-t", "nat", "-I", "POSTROUTING", "1", "-m", "comment", "--comment", "reconcile", "-j", "RC-POSTROUTING")
+        let dry = try await lab.run(dryRun: true)
+        #expect(Set(dry.outcomes.filter { $0.outcome == .wouldUpdate }.map(\.resource.description))
+                == ["iptables_jump[filter/FORWARD]", "iptables_jump[nat/POSTROUTING]"])
+        #expect(try await lab.run().status == .converged)
+        let save = try lab.save()
+        #expect(save.components(separatedBy: "-j RC-FORWARD\n").count == 2 && save.components(separatedBy: "-j RC-POSTROUTING\n").count == 2)
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+    }
+
+    @Test func changingThePublicInterfaceMovesOurAddresses() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        _ = try await lab.run()
+        let (_, newInterface) = try lab.lab.link((lab.client, "c1", "198.51.101.10/24"), (lab.firewall, "f2", "198.51.101.1/24"))
+        try lab.declare(Self.both, publicInterface: newInterface)
+        let dry = try await lab.run(dryRun: true)
+        let removals = dry.outcomes.filter { $0.resource.type == "public_address" }.map(\.resource.name).sorted()
+        #expect(removals == ["203.0.113.51 on \(lab.publicInterface)", "203.0.113.7 on \(lab.publicInterface)"])
+        #expect(try await lab.run().status == .converged)
+        let old = try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface)
+        let new = try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", newInterface)
+        #expect(!old.contains("203.0.113.") && new.contains("203.0.113.7/32") && new.contains("203.0.113.51/32"))
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
     }
 
     @Test func driftShowsInTheDryRunAndIsCorrected() async throws {

@@ -179,9 +179,7 @@ public struct DHCPProvider: Provider {
 
     /// Runs `dhcpd -t` on a copy of dhcpd.conf that includes `candidate` instead of the live file.
     private func check(_ candidate: String, addingInclude: Bool, deduplicating: Bool) throws {
-        // Private (0700): it holds every reservation, and a killed run leaves it behind.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-dhcpd-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let directory = try PrivateDirectory.make(prefix: "reconcile-dhcpd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
         let configPath = directory.appendingPathComponent("dhcpd.conf").path
