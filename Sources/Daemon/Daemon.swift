@@ -21,13 +21,18 @@ public struct Daemon: Sendable {
     /// `/healthz` fails when one run takes longer than this many seconds.
     public var stuckAfter: TimeInterval
 
-    public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?, stuckAfter: TimeInterval = 900) {
+    /// Seconds an HTTP connection may stay idle (half-open, a slow client) before it is closed.
+    public var idleTimeout: Int64
+
+    public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?, stuckAfter: TimeInterval = 900,
+                idleTimeout: Int64 = 30) {
         self.pipeline = pipeline
         self.interval = interval
         self.host = host
         self.port = port
         self.webhookSecret = webhookSecret
         self.stuckAfter = stuckAfter
+        self.idleTimeout = idleTimeout
     }
 
     public func run() async throws {
@@ -39,8 +44,7 @@ public struct Daemon: Sendable {
         let triggers = TriggerQueue(), status = DaemonStatus()
         let router = StatusServer.router(triggers: triggers, status: status, log: log, registry: registry,
                                          signature: webhookSecret.map(WebhookSignature.init(secret:)), stuckAfter: stuckAfter)
-        // An HTTP connection idle for 30 s (half-open, a slow client) is closed.
-        let server = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+        let server = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
                                  configuration: .init(address: .hostname(host, port: port)), logger: logger)
         let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger)
         let group = ServiceGroup(configuration: .init(

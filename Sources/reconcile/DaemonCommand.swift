@@ -43,14 +43,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Seconds after which a run still in progress makes GET /healthz fail (stuck).")
     var stuckAfter = 900.0
 
+    @Option(help: "Seconds an HTTP connection may stay idle before the daemon closes it.")
+    var idleTimeout: Int64 = 30
+
     @OptionGroup var state: StateOptions
 
     @OptionGroup var converge: ConvergeOptions
 
     func run() async throws {
         let parts = listen.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), interval > 0, stuckAfter > 0 else {
-            Terminal.printError("--listen must be host:port, --interval and --stuck-after positive")
+        guard parts.count == 2, let port = Int(parts[1]), interval > 0, stuckAfter > 0, idleTimeout > 0 else {
+            Terminal.printError("--listen must be host:port; --interval, --stuck-after and --idle-timeout positive")
             throw ExitStatus.usage
         }
         var secret: Data?
@@ -68,7 +71,7 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let pipeline = converge.pipeline(try git.source(repo), stateDirectory: state.stateDir)
         try await Daemon(pipeline: pipeline, interval: .seconds(interval), host: String(parts[0]), port: port,
-                         webhookSecret: secret, stuckAfter: stuckAfter).run()
+                         webhookSecret: secret, stuckAfter: stuckAfter, idleTimeout: idleTimeout).run()
     }
 }
 

@@ -144,3 +144,17 @@ final class TemporaryGitRepository {
         #expect(!missing.accepts(host: "git.example.org", port: nil, key: Data([1, 2, 3])))
     }
 }
+
+@Suite struct CommitTextTests {
+    @Test func escapeSequencesInAuthorsAndSubjectsAreEscaped() throws {
+        let repository = try TemporaryGitRepository()
+        try repository.write("a.yaml", "kind: Network\n")
+        try repository.git("add", "-A")
+        try repository.git("-c", "user.name=Mallory\u{1B}[8m", "commit", "-q", "-m", "harmless\u{1B}]0;pwned\u{07}\u{1B}[2J")
+        let mirror = try Repository(mirror: repository.mirror, url: repository.work)
+        try mirror.fetch()
+        let commit = try mirror.resolve("main")
+        #expect(commit.author == "Mallory\\x1b[8m")
+        #expect(commit.subject == "harmless\\x1b]0;pwned\\x07\\x1b[2J")
+    }
+}

@@ -231,6 +231,21 @@ final class DaemonFixture {
         #expect(try fixture.http("GET", "/healthz").status == 200)
     }
 
+    @Test func anIdleConnectionIsClosedAndAnEmptyWebhookSecretRefused() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 600, ["--idle-timeout", "1"])
+        #expect(fixture.waitUntil(DaemonFixture.patience) { (try? fixture.http("GET", "/healthz").status) == 200 })
+        // A client that connects and sends nothing: the server hangs up (recv returns no bytes).
+        let probe = "import socket\ns = socket.create_connection(('127.0.0.1', \(fixture.port)))\ns.settimeout(\(DaemonFixture.patience))\n"
+            + "print('closed' if s.recv(1) == b'' else 'data')\n"
+        #expect(try CommandRunner().run(["python3", "-c", probe]) == "closed\n")
+
+        try "\n".write(toFile: fixture.path("empty-secret"), atomically: true, encoding: .utf8)
+        let refused = try ReconcileBinary.run(["daemon", "--repo", fixture.path("repo"), "--state-dir", fixture.path("state2"),
+                                               "--webhook-secret-file", fixture.path("empty-secret")])
+        #expect(refused.status == 64 && refused.stderr.contains("holds 0 bytes; use at least 16"), "\(refused.stderr)")
+    }
+
     @Test func whileSuspendedRunsPlanButApplyNothing() throws {
         let fixture = try DaemonFixture()
         try fixture.start(interval: 600)

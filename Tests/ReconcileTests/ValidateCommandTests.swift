@@ -41,6 +41,20 @@ enum ReconcileBinary {
 }
 
 @Suite struct ValidateCommandTests {
+    @Test func escapeSequencesInTheYAMLNeverReachTheTerminalRaw() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-escape-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Double-quoted YAML may spell ESC; an unknown key may hold it too.
+        try "kind: Host\nname: hv1\nroles: [firewall]\nnetns: \"\\e]0;pwned\\a\\e[2J\"\n\"\\e[31mred\": 1\n"
+            .write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        let result = try ReconcileBinary.run(["validate", directory.path])
+        #expect(result.status == 65)
+        #expect(!result.stdout.contains("\u{1B}") && !result.stderr.contains("\u{1B}") && !result.stderr.contains("\u{07}"))
+        #expect(result.stderr.contains("a.yaml:4:8: netns must not contain control characters (\"\\x1b]0;pwned\\x07\\x1b[2J\")"), "\(result.stderr)")
+        #expect(result.stderr.contains("unknown key \"\\x1b[31mred\""), "\(result.stderr)")
+    }
+
     @Test func validatesTheBundledExampleByDefault() throws {
         let result = try ReconcileBinary.run(["validate"])
         #expect(result.status == 0)
