@@ -125,7 +125,8 @@ import Testing
         try foreign.write(toFile: fixture.hostsFile, atomically: true, encoding: .utf8)
 
         let refused = try await fixture.run()
-        #expect(refused.status == .refused)  // its host block is also no deletion this state directory knows
+        #expect(refused.status == .failed)
+        #expect(refused.outcomes.allSatisfy { $0.action != .delete })  // its blocks are not ours to plan away
         let conflict = try #require(refused.outcomes.first { $0.resource.type == DHCPProvider.hostsFileType }?.error)
         #expect(conflict.contains("was not written by reconcile") && conflict.contains("--adopt"))
         #expect(try String(contentsOfFile: fixture.hostsFile, encoding: .utf8) == foreign)

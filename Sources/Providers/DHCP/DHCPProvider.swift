@@ -41,10 +41,12 @@ public struct DHCPProvider: Provider {
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let liveText = try Self.read(settings.hostsFile)
-        let live = liveText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
         let foreign = try DHCPConfigScanner.scanTree(settings.config, excluding: settings.hostsFile)
-        let ownership = try hostsFileResource(liveText)
+        let ownership = hostsFileResource(liveText)
         let dependsOn = ownership.map { [$0.id] } ?? []
+        // Someone else's file holds no reservations of ours: none of its blocks is planned away.
+        let ours = ownership?.conflict == nil
+        let live = ours ? liveText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:] : [:]
         let notify = [Notify(Self.service)]
         var resources: [Resource] = ownership.map { [$0] } ?? []
         let wanted = DHCPReservation.all(in: desired)
@@ -68,7 +70,7 @@ public struct DHCPProvider: Provider {
         for name in live.keys.sorted() where !wantedNames.contains(name) {
             resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, dependsOn: dependsOn, notifies: notify))
         }
-        resources.append(try includeResource())
+        resources.append(try includeResource(dependsOn: dependsOn))
         return resources
     }
 
@@ -81,9 +83,7 @@ public struct DHCPProvider: Provider {
         } catch let error as SystemError where error.code == ENOENT {
             return nil
         }
-        guard let text = String(validatingUTF8: [CChar](data.map { CChar(bitPattern: $0) }) + [0]) else {
-            throw RunError("\(path) is not UTF-8 text")
-        }
+        guard let text = String(bytes: data, encoding: .utf8) else { throw RunError("\(path) is not UTF-8 text") }
         return text
     }
 
@@ -91,7 +91,7 @@ public struct DHCPProvider: Provider {
     /// dhcpd.conf under another name, or it exists without reconcile's header (someone else's
     /// file — `hostsFile: /etc/passwd`). The reservations depend on it, so they are skipped
     /// while it is in conflict.
-    private func hostsFileResource(_ liveText: String?) throws -> Resource? {
+    private func hostsFileResource(_ liveText: String?) -> Resource? {
         let id = ResourceID(Self.hostsFileType, settings.hostsFile)
         let hostsPath = URL(fileURLWithPath: settings.hostsFile).resolvingSymlinksInPath().path
         if hostsPath == URL(fileURLWithPath: settings.config).resolvingSymlinksInPath().path {
@@ -110,7 +110,7 @@ public struct DHCPProvider: Provider {
     }
 
     /// The `include "<hostsFile>";` line dhcpd.conf needs, exactly once.
-    private func includeResource() throws -> Resource {
+    private func includeResource(dependsOn: [ResourceID]) throws -> Resource {
         let id = ResourceID(Self.includeType, settings.config)
         let text: String?
         do {
@@ -125,13 +125,13 @@ public struct DHCPProvider: Provider {
         switch count {
         case 0:
             return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
-                            notifies: [Notify(Self.service)], isInventoried: false)
+                            dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false)
         case 1:
             return Resource(id, action: nil, isInventoried: false)
         default:
             // Two writers, or a hand edit: dhcpd -t rejects the hosts declared twice.
             return Resource(id, action: .update, changes: [PropertyChange("include lines", from: "\(count)", to: "1")],
-                            notifies: [Notify(Self.service)], isInventoried: false)
+                            dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false)
         }
     }
 
@@ -156,6 +156,8 @@ public struct DHCPProvider: Provider {
     public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
         do {
             let oldText = try Self.read(settings.hostsFile)
+            // Never write a file that is not ours, whatever else this batch holds.
+            if let refusal = hostsFileResource(oldText)?.conflict { return resources.failing(with: refusal) }
             var entries = oldText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
             let wanted = Dictionary(DHCPReservation.all(in: desired).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             for resource in resources where resource.id.type == Self.hostType {
