@@ -25,24 +25,9 @@ public enum ConnectionTable {
     ///
     /// Runs on a thread of its own, which enters the namespace (setns(2) changes only the
     /// calling thread) and ends with the work.
-    public static func forget(destinations: Set<String>, sources: Set<String>, netns: String = "") throws -> Int {
+    public static func forget(destinations: Set<String>, sources: Set<String>, netns: String = "") async throws -> Int {
         let wanted = try Match(destinations: destinations, sources: sources)
-        let result = Locked<Result<Int, Failure>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            let outcome: Result<Int, Failure>
-            do throws(Failure) {
-                outcome = .success(try inNamespace(netns) { () throws(Failure) -> Int in try delete(wanted) })
-            } catch {
-                outcome = .failure(error)
-            }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-        thread.start()
-        done.wait()
-        guard let outcome = result.withLock({ $0 }) else { throw Failure(operation: "forget connections", code: EINTR) }
-        return try outcome.get()
+        return try await EarlyRead { try inNamespace(netns) { () throws(Failure) -> Int in try delete(wanted) } }.value()
     }
 
     /// Addresses in network byte order, as the kernel's tuples hold them.

@@ -44,9 +44,12 @@ public struct Daemon: Sendable {
         let triggers = TriggerQueue(), status = DaemonStatus()
         let router = StatusServer.router(triggers: triggers, status: status, log: log, registry: registry,
                                          signature: webhookSecret.map(WebhookSignature.init(secret:)), stuckAfter: stuckAfter)
+        let (listening, ready) = AsyncStream<Void>.makeStream()
         let server = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
-                                 configuration: .init(address: .hostname(host, port: port)), logger: logger)
-        let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger)
+                                 configuration: .init(address: .hostname(host, port: port)),
+                                 onServerRunning: { _ in ready.yield() }, logger: logger)
+        let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger,
+                                 listening: listening)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: loop), .init(service: server),

@@ -20,9 +20,12 @@ public struct ReconcileLoop: Service {
     let logger: Logger
     /// How long a run waits for the state directory's lock (a manual run may hold it).
     let lockTimeout: Double
+    /// Ends (or yields) once the HTTP side listens: the first run waits for it, so a busy port
+    /// stops the daemon before it changes anything.
+    let listening: AsyncStream<Void>?
 
     public init(pipeline: RunPipeline, interval: Duration, triggers: TriggerQueue, status: DaemonStatus, log: RunLog,
-                logger: Logger, lockTimeout: Double = 60) {
+                logger: Logger, lockTimeout: Double = 60, listening: AsyncStream<Void>? = nil) {
         self.pipeline = pipeline
         self.interval = interval
         self.triggers = triggers
@@ -30,9 +33,14 @@ public struct ReconcileLoop: Service {
         self.log = log
         self.logger = logger
         self.lockTimeout = lockTimeout
+        self.listening = listening
     }
 
     public func run() async throws {
+        if let listening {
+            var ready = listening.makeAsyncIterator()
+            guard await ready.next() != nil else { return }  // the server stopped before it listened
+        }
         var iterator = triggers.stream.makeAsyncIterator()
         var reason = "start"
         while !Task.isShuttingDownGracefully {

@@ -37,6 +37,12 @@ public struct DesiredState: Sendable {
 
     public var documentCount: Int { counts.reduce(0) { $0 + $1.count } }
 
+    /// No VM, IP pair, firewall rule or DHCP host: converging it removes everything reconcile
+    /// manages (an empty `--dir`, a typo'd `--path`), so a run asks for `--allow-empty` first.
+    public var declaresNothing: Bool {
+        virtualMachines.isEmpty && ipPairs.isEmpty && firewallRules.isEmpty && dhcpHosts.isEmpty
+    }
+
     /// Loads and validates every `*.yaml`/`*.yml` file under `directory`.
     ///
     /// - Throws: ``InvalidDesiredState`` listing every problem found, in file order, or

@@ -1,5 +1,6 @@
 import Basics
 import DesiredState
+import Engine
 import Foundation
 import Git
 
@@ -31,11 +32,30 @@ public enum DesiredStateSource: Sendable {
             self.passwordFile = passwordFile
         }
 
-        func fetch(_ repository: Repository) throws {
+        /// Fetches, then records which URL the mirror now holds (`--offline` reads only that).
+        func fetch(_ repository: Repository, stateDirectory: String) throws {
             let password = try passwordFile.map { file in
                 String(decoding: try BoundedFile.read(file, limit: 4096), as: UTF8.self).trimmingCharacters(in: .newlines)
             }
             try repository.fetch(sshKey: sshKey, knownHosts: knownHosts.map { try KnownHosts(path: $0) }, password: password)
+            try AtomicFile.write(Data((url + "\n").utf8), to: Self.fetchedFile(stateDirectory), mode: 0o600)
+        }
+
+        static func fetchedFile(_ stateDirectory: String) -> String { stateDirectory + "/mirror.fetched" }
+
+        /// Refuses to plan offline from a mirror whose last fetch was of another URL (the URL
+        /// given may have been mistyped, or the mirror may hold a different repository).
+        func checkOffline(stateDirectory: String) throws {
+            let path = Self.fetchedFile(stateDirectory)
+            let fetched: String
+            do {
+                fetched = String(decoding: try BoundedFile.read(path, limit: 64 << 10), as: UTF8.self).trimmingCharacters(in: .newlines)
+            } catch let error as SystemError where error.code == ENOENT {
+                throw RunError("nothing has been fetched into \(stateDirectory) yet; run once without --offline")
+            }
+            guard fetched == url else {
+                throw RunError("the mirror in \(stateDirectory) was last fetched from \(fetched), not \(url); run once without --offline")
+            }
         }
 
         func mirror(_ stateDirectory: String) throws -> Repository {
@@ -72,8 +92,10 @@ public enum DesiredStateSource: Sendable {
             defer { try? FileManager.default.removeItem(atPath: export) }
             let commit: Repository.Commit
             do {
+                // Offline reads the last fetch of this very repository, never another's.
+                if git.offline { try git.checkOffline(stateDirectory: stateDirectory) }
                 let repository = try git.mirror(stateDirectory)
-                if !git.offline { try git.fetch(repository) }
+                if !git.offline { try git.fetch(repository, stateDirectory: stateDirectory) }
                 commit = try repository.resolve(git.ref)
                 try repository.exportYAML(commit: commit, path: git.path, to: export)
             } catch {
@@ -92,6 +114,10 @@ public enum DesiredStateSource: Sendable {
             return try DesiredState.load(directory: directory, displayedAs: displayedAs)
         } catch let invalid as InvalidDesiredState {
             throw Failure(revision: revision.isEmpty ? "invalid" : revision, note: note, invalid: invalid, description: invalid.description)
+        } catch {
+            // The directory itself is missing or unreadable: the source failed, not the YAML.
+            throw Failure(revision: revision.isEmpty ? "unreadable" : revision, note: note, invalid: nil,
+                          description: "cannot read the desired state: \(error)")
         }
     }
 }
@@ -107,7 +133,7 @@ extension DesiredStateSource {
     /// Fetches a repository source's mirror (nothing for a directory).
     public func fetch(stateDirectory: String) throws {
         guard case .repository(let git) = self else { return }
-        try git.fetch(git.mirror(stateDirectory))
+        try git.fetch(git.mirror(stateDirectory), stateDirectory: stateDirectory)
     }
 
     /// The same source, read from the last fetch.

@@ -21,6 +21,8 @@ public struct RunPipeline: Sendable {
     public var adopt = false
     /// Seconds to wait for another run writing the same targets (see ``TargetLocks``).
     public var lockTimeout: Double = 0
+    /// Converge a desired state that declares nothing (``DesiredState/declaresNothing``).
+    public var allowEmpty = false
 
     public init(
         source: DesiredStateSource, stateDirectory: String, node: String? = nil, trigger: String = "manual",
@@ -64,9 +66,20 @@ public struct RunPipeline: Sendable {
             try log.finish(report)
             return .unloadable(report, failure)
         }
+        guard allowEmpty || !loaded.state.declaresNothing else {
+            // As Flux's allowEmpty: an empty source is far more often a mistake than an intent.
+            var report = RunReport(trigger: trigger, revision: loaded.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
+            report.revisionNote = loaded.note
+            report.status = .refused
+            report.error = "the desired state declares no VM, IP pair, firewall rule or DHCP host (\(loaded.state.fileCount) YAML files); "
+                + "converging it would remove everything reconcile manages here: pass --allow-empty if that is the intent"
+            report.id = try log.begin(report)
+            try log.finish(report)
+            return .ran(report, plan: nil)
+        }
         let host = try NodeSelection.host(named: node, in: loaded.state)
         // One writer per target: the early read holds the locks, or they are taken now.
-        let (providers, locks) = try early.providers(for: host)
+        let (providers, locks) = try await early.providers(for: host)
             ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt),
                 TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout))
         defer { withExtendedLifetime(locks) {} }
@@ -123,8 +136,8 @@ private final class EarlyProviders: @unchecked Sendable {
     /// The early providers and their locks, if they were made for `host` (where its document
     /// is written does not matter: a repository's files are read from a temporary export).
     /// Otherwise the early locks are released here.
-    func providers(for host: Node) -> ([any Provider], [StateLock])? {
-        guard var early = (try? started?.value()) ?? nil else { return nil }
+    func providers(for host: Node) async -> ([any Provider], [StateLock])? {
+        guard var early = (try? await started?.value()) ?? nil else { return nil }
         started = nil
         early.host.location = host.location
         return early.host == host ? (early.providers, early.locks) : nil

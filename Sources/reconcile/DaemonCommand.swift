@@ -22,7 +22,7 @@ struct DaemonCommand: AsyncParsableCommand {
 
             Example:
               reconcile daemon --repo https://git.example.org/cloud.git --path pool1 --node hv1 \\
-                --interval 60 --listen 127.0.0.1:8080 --webhook-secret-file /etc/reconcile/hook.secret
+                --interval 60s --listen 127.0.0.1:8080 --webhook-secret-file /etc/reconcile/hook.secret
             """
     )
 
@@ -31,8 +31,8 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @OptionGroup var git: GitSourceOptions
 
-    @Option(help: "Seconds between runs.")
-    var interval = 60.0
+    @Option(help: "Time between runs: 90s, 5m, 1h (a bare number is seconds).")
+    var interval = DurationArgument(seconds: 60)
 
     @Option(help: "host:port for the webhook, metrics and the status page.")
     var listen = "127.0.0.1:8080"
@@ -40,11 +40,11 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "A file holding the webhook's shared secret (at least 16 bytes); without it every webhook gets 401.")
     var webhookSecretFile: String?
 
-    @Option(help: "Seconds after which a run still in progress makes GET /healthz fail (stuck).")
-    var stuckAfter = 900.0
+    @Option(help: "How long a run may take before GET /healthz fails (stuck): 15m, 900s.")
+    var stuckAfter = DurationArgument(seconds: 900)
 
-    @Option(help: "Seconds an HTTP connection may stay idle before the daemon closes it.")
-    var idleTimeout: Int64 = 30
+    @Option(help: "How long an HTTP connection may stay idle before the daemon closes it: 30s.")
+    var idleTimeout = DurationArgument(seconds: 30)
 
     @OptionGroup var state: StateOptions
 
@@ -52,8 +52,8 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let parts = listen.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), interval > 0, stuckAfter > 0, idleTimeout > 0 else {
-            Terminal.printError("--listen must be host:port; --interval, --stuck-after and --idle-timeout positive")
+        guard parts.count == 2, let port = Int(parts[1]), interval.seconds > 0, stuckAfter.seconds > 0, idleTimeout.seconds >= 1 else {
+            Terminal.printError("--listen must be host:port; --interval and --stuck-after positive, --idle-timeout at least 1s")
             throw ExitStatus.usage
         }
         var secret: Data?
@@ -70,8 +70,14 @@ struct DaemonCommand: AsyncParsableCommand {
             }
         }
         let pipeline = converge.pipeline(try git.source(repo), stateDirectory: state.stateDir)
-        try await Daemon(pipeline: pipeline, interval: .seconds(interval), host: String(parts[0]), port: port,
-                         webhookSecret: secret, stuckAfter: stuckAfter, idleTimeout: idleTimeout).run()
+        do {
+            try await Daemon(pipeline: pipeline, interval: interval.duration, host: String(parts[0]), port: port,
+                             webhookSecret: secret, stuckAfter: stuckAfter.seconds, idleTimeout: Int64(idleTimeout.seconds)).run()
+        } catch {
+            // A busy port ends up here before the first run: nothing was changed.
+            Terminal.printError("the daemon on \(listen) stopped: \(error)")
+            throw ExitStatus.resourceFailed
+        }
     }
 }
 
@@ -90,6 +96,9 @@ struct SuspendCommand: ParsableCommand {
 
     @OptionGroup var state: StateOptions
 
+    @Option(help: "text or json.")
+    var output: OutputFormat = .text
+
     func run() throws {
         var end: Date?
         if let until {
@@ -99,8 +108,12 @@ struct SuspendCommand: ParsableCommand {
             }
             end = date
         }
-        try Suspension(reason: reason, until: end).save(stateDirectory: state.stateDir)
-        print("suspended: \(reason)" + (until.map { " until \($0)" } ?? " until `reconcile resume`"))
+        let suspension = Suspension(reason: reason, until: end)
+        try suspension.save(stateDirectory: state.stateDir)
+        switch output {
+        case .json: printJSON(SuspensionOutput(suspended: true, suspension: suspension))
+        case .text: print("suspended: \(reason)" + (until.map { " until \($0)" } ?? " until `reconcile resume`"))
+        }
     }
 }
 
@@ -109,10 +122,22 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var state: StateOptions
 
+    @Option(help: "text or json.")
+    var output: OutputFormat = .text
+
     func run() throws {
         try Suspension.lift(stateDirectory: state.stateDir)
-        print("resumed")
+        switch output {
+        case .json: printJSON(SuspensionOutput(suspended: false, suspension: nil))
+        case .text: print("resumed")
+        }
     }
+}
+
+/// `reconcile suspend|resume --output json`.
+struct SuspensionOutput: Encodable {
+    var suspended: Bool
+    var suspension: Suspension?
 }
 
 /// `reconcile fetch-mirror`: the daemon's fetch, in a process of its own (see `ReconcileLoop`).

@@ -11,6 +11,9 @@ enum ExitStatus {
     static let changesPending = ExitCode(2)
     static let usage = ExitCode(64)
     static let invalidDesiredState = ExitCode(65)
+    /// The desired state could not be fetched or read (a repository unreachable, a key refused,
+    /// a directory missing): nothing was planned. sysexits' EX_UNAVAILABLE.
+    static let sourceUnavailable = ExitCode(69)
     static let locked = ExitCode(75)
 
     /// Runs `body`; an error is printed and becomes exit 64 (the user asked for something impossible).

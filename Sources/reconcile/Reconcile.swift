@@ -17,10 +17,17 @@ struct Reconcile: AsyncParsableCommand {
               reconcile daemon --repo URL            keep converging (interval, webhook)
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 64 usage,
-            65 invalid desired state, 75 another run holds the lock.
+            65 invalid desired state, 69 the desired state could not be fetched or read,
+            75 another run holds the lock.
             """,
+        version: ReconcileVersion.current,
         subcommands: [RunCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
                       SuspendCommand.self, ResumeCommand.self, FetchMirrorCommand.self],
         defaultSubcommand: RunCommand.self
     )
+}
+
+/// What `reconcile --version` prints.
+enum ReconcileVersion {
+    static let current = "0.4.0"
 }

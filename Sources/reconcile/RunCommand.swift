@@ -23,7 +23,8 @@ struct RunCommand: AsyncParsableCommand {
               reconcile --repo https://git.example.org/cloud.git --ref main --path pool1 --dry-run
 
             Exits 0 converged (or nothing to do), 1 a resource failed or a guard refused,
-            2 dry-run found changes, 64 usage, 65 invalid desired state, 75 lock held (the
+            2 dry-run found changes, 64 usage, 65 invalid desired state, 69 the desired state
+            could not be fetched or read, 75 lock held (the
             state directory's, or another run writing the same namespace, libvirt or dhcpd).
             """
     )
@@ -46,18 +47,18 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var converge: ConvergeOptions
 
-    @Option(help: "Seconds to wait for another run's lock before exiting 75.")
-    var lockTimeout = 0.0
+    @Option(help: "How long to wait for another run's lock (state directory or target) before exiting 75: 30s, 5m.")
+    var lockTimeout = DurationArgument(seconds: 0)
 
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
     func run() async throws {
         let source = try repo.map { try git.source($0, offline: offline) } ?? .directory(directory)
-        let (lock, log) = try state.open(lockTimeout: lockTimeout)
+        let (lock, log) = try state.open(lockTimeout: lockTimeout.seconds)
         defer { withExtendedLifetime(lock) {} }
         var pipeline = converge.pipeline(source, stateDirectory: state.stateDir, dryRun: dryRun)
-        pipeline.lockTimeout = lockTimeout
+        pipeline.lockTimeout = lockTimeout.seconds
         let printer = RunPrinter(format: output, color: Terminal.wantsColor)
         let result: RunPipeline.Result
         do {
@@ -74,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((failure.description + "\n").utf8))
             Terminal.printError(failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
                                 : "invalid desired state; nothing was applied (run #\(report.id ?? 0))")
-            throw failure.invalid == nil ? ExitStatus.resourceFailed : ExitStatus.invalidDesiredState
+            throw failure.invalid == nil ? ExitStatus.sourceUnavailable : ExitStatus.invalidDesiredState
         case .ran(let report, let plan):
             printer.finish(report, plan: plan)
             throw ExitStatus.of(report)

@@ -47,8 +47,11 @@ struct ConvergeOptions: ParsableArguments {
     @Flag(help: "Restart running VMs whose change libvirt cannot apply live (as restartPolicy: allowed does per VM).")
     var allowRestart = false
 
-    @Option(help: "Seconds a VM gets to shut down (ACPI) before it is destroyed.")
-    var shutdownTimeout = 60
+    @Option(help: "How long a VM gets to shut down (ACPI) before it is destroyed: 60s, 2m.")
+    var shutdownTimeout = DurationArgument(seconds: 60)
+
+    @Flag(help: "Converge a desired state that declares no VM, pair, rule or reservation (removing what reconcile manages).")
+    var allowEmpty = false
 
     @Flag(help: "Take over what reconcile did not create where it stands in the way (today: a DHCP hosts file without reconcile's header). Shown in the plan.")
     var adopt = false
@@ -57,9 +60,10 @@ struct ConvergeOptions: ParsableArguments {
         var pipeline = RunPipeline(
             source: source, stateDirectory: stateDirectory, node: node, dryRun: dryRun,
             pruneGuard: PruneGuard(allowPrune: allowPrune, maxShare: maxPruneShare),
-            vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: .seconds(shutdownTimeout))
+            vmOptions: .init(allowRestart: allowRestart, shutdownTimeout: shutdownTimeout.duration)
         )
         pipeline.adopt = adopt
+        pipeline.allowEmpty = allowEmpty
         return pipeline
     }
 }

@@ -6,7 +6,7 @@ import TestSupport
 
 /// Real tracked connections in a namespace of the test's own, made with the conntrack tool.
 @Suite struct ConnectionTableTests {
-    @Test func onlyConnectionsToOrFromTheGivenAddressesAreForgotten() throws {
+    @Test func onlyConnectionsToOrFromTheGivenAddressesAreForgotten() async throws {
         let lab = NetworkLab()
         let namespace = try lab.namespace("ct")
         let entries = [("198.51.100.9", "203.0.113.7"), ("10.0.0.7", "198.51.100.9"), ("198.51.100.9", "203.0.113.51"), ("10.0.0.51", "198.51.100.9")]
@@ -14,14 +14,14 @@ import TestSupport
         try CommandRunner(netns: namespace).run(["conntrack", "--load-file", "-"], input: Data((insert.joined(separator: "\n") + "\n").utf8))
         #expect(try tracked(in: namespace).count == 4)
 
-        let forgotten = try ConnectionTable.forget(destinations: ["203.0.113.7"], sources: ["10.0.0.7"], netns: namespace)
+        let forgotten = try await ConnectionTable.forget(destinations: ["203.0.113.7"], sources: ["10.0.0.7"], netns: namespace)
         #expect(forgotten == 2)
         #expect(try tracked(in: namespace) == ["198.51.100.9 → 203.0.113.51", "10.0.0.51 → 198.51.100.9"])
 
         // Nothing left to match: nothing deleted, no error.
-        #expect(try ConnectionTable.forget(destinations: ["203.0.113.7"], sources: [], netns: namespace) == 0)
-        #expect(throws: ConnectionTable.Failure.self) { try ConnectionTable.forget(destinations: ["not-an-address"], sources: [], netns: namespace) }
-        #expect(throws: ConnectionTable.Failure.self) { try ConnectionTable.forget(destinations: [], sources: [], netns: "rctest-no-such-namespace") }
+        #expect(try await ConnectionTable.forget(destinations: ["203.0.113.7"], sources: [], netns: namespace) == 0)
+        await #expect(throws: ConnectionTable.Failure.self) { try await ConnectionTable.forget(destinations: ["not-an-address"], sources: [], netns: namespace) }
+        await #expect(throws: ConnectionTable.Failure.self) { try await ConnectionTable.forget(destinations: [], sources: [], netns: "rctest-no-such-namespace") }
     }
 
     /// `src → dst` of each tracked connection.

@@ -157,6 +157,32 @@ import Testing
         #expect(chain?.conflict == "chain RC-VM-cpro0051 exists in the filter table and was not created by reconcile; rename or remove it")
     }
 
+    @Test func nothingDeclaredWantsNoScaffoldingAndRemovesOurs() throws {
+        let empty = try desiredState("kind: Network\nname: private\ncidr: 10.0.0.0/24\nbridge: br0\n")
+        let none = FirewallRules(empty)
+        #expect(none.chains.isEmpty)
+        var node = Node.implicitLocal
+        node.publicInterface = "pub0"
+        // On a machine without our chains: nothing at all.
+        let fresh = FirewallComparison(desired: empty, want: none, live: IPTablesRuleset(), addresses: .init(interfaces: ["pub0"]),
+                                       node: node, inventory: [])
+        #expect(fresh.resources().isEmpty)
+        // Where they were (all declared objects gone, pruning allowed): jumps out, then chains.
+        var live = converged
+        for chain in ["RC-VM-cpro0007", "RC-VM-cpro0051"] { live.tables["filter"]?[chain] = nil }
+        live.tables["filter"]?["RC-FORWARD"] = []
+        for chain in ["RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"] { live.tables["nat"]?[chain] = [] }
+        let inventory = Set(["RC-FORWARD", "RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"].map { ResourceID(FirewallRules.chainType, $0) })
+        let restore = RestoreScript(want: none, ownership: ChainOwnership(live: live, inventory: inventory))
+        #expect(restore.lines == [
+            "*filter", ":RC-FORWARD - [0:0]", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-X RC-FORWARD", "COMMIT",
+            "*nat", ":RC-OUTPUT - [0:0]", ":RC-POSTROUTING - [0:0]", ":RC-PREROUTING - [0:0]",
+            "-D PREROUTING -m comment --comment reconcile -j RC-PREROUTING", "-D OUTPUT -m comment --comment reconcile -j RC-OUTPUT",
+            "-D POSTROUTING -m comment --comment reconcile -j RC-POSTROUTING",
+            "-X RC-OUTPUT", "-X RC-POSTROUTING", "-X RC-PREROUTING", "COMMIT",
+        ])
+    }
+
     @Test func ourAddressesLeftOnAnOldPublicInterfaceAreRemoved() {
         #expect(work(addresses: ["203.0.113.7": "old0"]) { _ in } == [
             "- public_address[203.0.113.7 on old0]: address: 203.0.113.7 on old0 → (none)",

@@ -246,6 +246,18 @@ final class DaemonFixture {
         #expect(refused.status == 64 && refused.stderr.contains("holds 0 bytes; use at least 16"), "\(refused.stderr)")
     }
 
+    @Test func aBusyPortStopsTheDaemonBeforeItsFirstRun() throws {
+        let fixture = try DaemonFixture()
+        try fixture.start(interval: 600)
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().first?.status == .converged })
+        // A second daemon on the same port, with a state directory of its own.
+        let second = try SpawnedProcess([ReconcileBinary.path, "daemon", "--repo", fixture.path("repo"), "--interval", "10m",
+                                         "--listen", "127.0.0.1:\(fixture.port)", "--state-dir", fixture.path("state2")], log: fixture.path("second.log"))
+        #expect(second.wait(timeout: DaemonFixture.patience) == 1)
+        #expect(second.output.contains("the daemon on 127.0.0.1:\(fixture.port) stopped") && second.output.contains("in use"), "\(second.output)")
+        #expect(((try? RunLog(stateDirectory: fixture.path("state2")).runs(limit: 10)) ?? []).isEmpty)
+    }
+
     @Test func whileSuspendedRunsPlanButApplyNothing() throws {
         let fixture = try DaemonFixture()
         try fixture.start(interval: 600)

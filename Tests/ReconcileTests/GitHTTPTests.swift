@@ -78,9 +78,9 @@ import TestSupport
 
         let url = "http://alice@127.0.0.1:8088/cloud.git"
         let none = try reconcile(url)
-        #expect(none.status == 1 && none.stderr.contains("give it with --password-file"), "\(none.stderr)")
+        #expect(none.status == 69 && none.stderr.contains("give it with --password-file"), "\(none.stderr)")
         let wrong = try reconcile(url, ["--password-file", fixture.path("wrong")])
-        #expect(wrong.status == 1 && wrong.stderr.contains("the server refused the password"), "\(wrong.stderr)")
+        #expect(wrong.status == 69 && wrong.stderr.contains("the server refused the password"), "\(wrong.stderr)")
         let plan = try reconcile(url, ["--password-file", fixture.path("password")])
         #expect(plan.status == 2, "\(plan.stdout)\(plan.stderr)")
         #expect(plan.stdout.contains("+ dhcp_host[printer01]"))

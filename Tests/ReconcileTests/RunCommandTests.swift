@@ -192,13 +192,16 @@ final class CLIFixture {
         // --ref picks the older commit, which is what the machine has: nothing to do.
         #expect(try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run", "--ref", first] + from)).status == 0)
 
-        // Unreachable: a clear error, exit 1, recorded; --offline plans from the last fetch.
+        // Unreachable: a clear error, exit 69, recorded; --offline plans from the last fetch.
         let gone = ["--repo", fixture.path("gone"), "--path", "cloud"]
         let unreachable = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run"] + gone))
-        #expect(unreachable.status == 1)
+        #expect(unreachable.status == 69)
         #expect(unreachable.stderr.hasPrefix("fetch \(fixture.path("gone")): "))
-        let offline = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run", "--offline"] + gone))
+        let offline = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run", "--offline"] + from))
         #expect(offline.status == 2 && offline.stdout.contains("fixed-address: 10.0.0.200 → 10.0.0.201"))
+        // Offline never plans from a mirror of another repository than the one named.
+        let elsewhere = try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--state-dir", fixture.state, "--dry-run", "--offline"] + gone))
+        #expect(elsewhere.status == 69 && elsewhere.stderr.contains("was last fetched from \(repo), not \(fixture.path("gone"))"), "\(elsewhere.stderr)")
     }
 
     @Test func anInvalidCommitIsRecordedWithItsErrorsAndExits65() throws {
@@ -252,6 +255,38 @@ final class CLIFixture {
         let waiting = try fixture.run("--dry-run", "--lock-timeout", "30")
         #expect(waiting.status == 0, "\(waiting.stdout)\(waiting.stderr)")
         #expect(first.wait(timeout: 30) == 0)
+    }
+
+    @Test func anEmptyDesiredStateIsRefusedUnlessAllowedAndThenCreatesNothing() throws {
+        let fixture = try CLIFixture()
+        try (fixture.host("hv1", roles: "[dhcp]", restart: "restart.sh") + "kind: Network\nname: private\ncidr: 10.0.0.0/24\nbridge: br0\n")
+            .write(toFile: fixture.desired + "/cloud.yaml", atomically: true, encoding: .utf8)
+        let config = try String(contentsOfFile: fixture.path("dhcpd.conf"), encoding: .utf8)
+        let refused = try fixture.run("--dry-run")
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("error: the desired state declares no VM, IP pair, firewall rule or DHCP host (1 YAML files)"), "\(refused.stdout)")
+        // Allowed: nothing of this node's is declared, so nothing is created for it.
+        let allowed = try fixture.run("--dry-run", "--allow-empty")
+        #expect(allowed.status == 0, "\(allowed.stdout)\(allowed.stderr)")
+        #expect(allowed.stdout.hasPrefix("Plan: 0 to add, 0 to change, 0 to remove, 0 unchanged."), "\(allowed.stdout)")
+        #expect(try String(contentsOfFile: fixture.path("dhcpd.conf"), encoding: .utf8) == config)
+    }
+
+    @Test func versionDurationsWithUnitsAndJSONSuspension() throws {
+        let version = try ReconcileBinary.run(["--version"])
+        #expect(version.status == 0 && version.stdout.range(of: #"^\d+\.\d+\.\d+\n$"#, options: .regularExpression) != nil, "\(version.stdout)")
+        let fixture = try CLIFixture()
+        let badUnit = try fixture.run("--dry-run", "--lock-timeout", "5 minutes")
+        #expect(badUnit.status == 64 && badUnit.stderr.contains("--lock-timeout"), "\(badUnit.stderr)")
+        #expect(try fixture.run("--dry-run", "--lock-timeout", "2m", "--shutdown-timeout", "90s").status == 2)
+
+        let suspended = try fixture.tool("suspend", "--reason", "disk swap", "--until", "2099-01-01T00:00:00Z", "--output", "json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(suspended.stdout.utf8)) as? [String: Any])
+        #expect(json["suspended"] as? Bool == true)
+        #expect((json["suspension"] as? [String: Any])?["reason"] as? String == "disk swap")
+        #expect((json["suspension"] as? [String: Any])?["until"] as? String == "2099-01-01T00:00:00Z")
+        let resumed = try fixture.tool("resume", "--output", "json")
+        #expect((try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])?["suspended"] as? Bool == false)
     }
 
     @Test func aRestartThatOutlivesItsTimeoutIsKilledWithItsGroupAndTheLockIsReleased() throws {

@@ -49,6 +49,11 @@ struct CrossDocumentValidator {
 
         for (network, object) in networkObjects { checkNetwork(network, object) }
         checkOverlaps(networkObjects)
+        // With exactly one hypervisor declared, a VM without `host` runs there.
+        let hypervisors = hosts.filter { $0.roles.contains(.hypervisor) }
+        if hypervisors.count == 1 {
+            for index in vms.indices where vms[index].0.host == nil { vms[index].0.host = hypervisors[0].name }
+        }
         for (vm, object) in vms {
             checkVirtualMachine(vm, object, hosts: hosts.isEmpty ? nil : hostsByName, networks: networksByName)
         }
@@ -126,8 +131,9 @@ struct CrossDocumentValidator {
         if let uuid = vm.uuid { claim(\.uuids, uuid, "uuid \(uuid)", "VirtualMachine \(vm.name)", object, ["uuid"]) }
         switch (hosts, vm.host) {
         case (let hosts?, nil):
-            let names = hosts.keys.sorted().joined(separator: ", ")
-            report(object, [], "VirtualMachine needs \"host\" when Host documents exist (one of \(names))")
+            let names = hosts.values.filter { $0.roles.contains(.hypervisor) }.map(\.name).sorted()
+            report(object, [], names.isEmpty ? "VirtualMachine needs a Host with the hypervisor role; none is declared"
+                   : "VirtualMachine needs \"host\": several Hosts have the hypervisor role (\(names.joined(separator: ", ")))")
         case (let hosts?, let name?):
             if checkReference("host", name, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
                 report(object, ["host"], "host \"\(name)\" does not have the hypervisor role")

@@ -70,7 +70,7 @@ public struct DHCPProvider: Provider {
         for name in live.keys.sorted() where !wantedNames.contains(name) {
             resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, dependsOn: dependsOn, notifies: notify))
         }
-        resources.append(try includeResource(dependsOn: dependsOn))
+        if let include = try includeResource(dependsOn: dependsOn, needed: !wanted.isEmpty) { resources.append(include) }
         return resources
     }
 
@@ -109,8 +109,9 @@ public struct DHCPProvider: Provider {
                         notifies: [Notify(Self.service)], isInventoried: false)
     }
 
-    /// The `include "<hostsFile>";` line dhcpd.conf needs, exactly once.
-    private func includeResource(dependsOn: [ResourceID]) throws -> Resource {
+    /// The `include "<hostsFile>";` line dhcpd.conf needs, exactly once; none is added for a
+    /// node without reservations (`needed` false), and one already there stays.
+    private func includeResource(dependsOn: [ResourceID], needed: Bool) throws -> Resource? {
         let id = ResourceID(Self.includeType, settings.config)
         let text: String?
         do {
@@ -119,10 +120,12 @@ public struct DHCPProvider: Provider {
             return Resource(id, action: .create, conflict: "cannot read \(settings.config): \(error)", isInventoried: false)
         }
         guard let text else {
-            return Resource(id, action: .create, conflict: "\(settings.config) does not exist", isInventoried: false)
+            return needed ? Resource(id, action: .create, conflict: "\(settings.config) does not exist", isInventoried: false) : nil
         }
         let count = DHCPConfigScanner.scan(text, file: settings.config).includes.filter { $0 == settings.hostsFile }.count
         switch count {
+        case 0 where !needed:
+            return nil
         case 0:
             return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
                             dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false)

@@ -150,11 +150,15 @@ struct FirewallComparison {
             resources.append(Resource(ResourceID(FirewallRules.addressType, "\(address) on \(interface)"), action: .delete,
                                       changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false))
         }
-        resources += FirewallRules.jumps.map { jump in
+        resources += FirewallRules.jumps.compactMap { jump in
             let id = ResourceID(FirewallRules.jumpType, "\(jump.table)/\(jump.chain)")
-            if FirewallRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
             let rules = live.rules(jump.table, jump.chain) ?? []
             let copies = rules.filter { $0 == FirewallRules.jumpRule(jump.target) }.count
+            guard want.wantsJump(to: jump.target) else {
+                return copies == 0 ? nil : Resource(id, action: .delete, changes: [PropertyChange("jump to \(jump.target)", from: "\(copies)", to: nil)],
+                                                    isInventoried: false)
+            }
+            if FirewallRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
             guard copies > 1 else {
                 return Resource(id, action: .create, changes: [PropertyChange("jump to \(jump.target)", from: nil, to: "rule 1")], isInventoried: false)
             }

@@ -103,7 +103,7 @@ public struct FirewallProvider: Provider {
     func readLiveState() throws -> LiveState {
         let addresses = EarlyRead { try readAddresses() }
         let ruleset = try readRuleset()
-        return LiveState(ruleset: ruleset, addresses: try addresses.value())
+        return LiveState(ruleset: ruleset, addresses: try addresses.wait())
     }
 
     /// Starts reading live state now, on threads of their own: `iptables-save` takes as long
@@ -114,7 +114,7 @@ public struct FirewallProvider: Provider {
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let started = early.withLock { read in defer { read = nil }; return read }
-        let live = try started?.value() ?? readLiveState()
+        let live = try await (started ?? EarlyRead { try readLiveState() }).value()
         let comparison = FirewallComparison(desired: desired, want: FirewallRules(desired), live: live.ruleset, addresses: live.addresses,
                                             node: node, inventory: owned)
         lastRead.withLock { $0 = comparison.ownership }
@@ -140,14 +140,15 @@ public struct FirewallProvider: Provider {
                 // each takes about a second at 7,000 pairs, and they do not depend on each other.
                 let addresses = EarlyRead { try convergeAddresses(desired) }
                 let applied = try runner.output(["iptables-restore", "--noflush", "-w"], input: Data(restore.text.utf8))
-                let addressed = Result { try addresses.value() }
+                let addressed: Result<Void, any Error>
+                do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
                 if applied.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(["iptables-restore", "--noflush", "-w"], applied))") }
                 guard applied.status == 0 else { return resources.failing(with: "iptables-restore failed: \(restore.explain(applied.stderr))") }
                 try addressed.get()
             } else {
                 try convergeAddresses(desired)
             }
-            try flushConnections(of: resources, live: live)
+            try await flushConnections(of: resources, live: live)
             return [:]
         } catch {
             return resources.failing(with: "\(error)")
@@ -177,7 +178,7 @@ public struct FirewallProvider: Provider {
     /// rules: one dump of the namespace's table, then each match deleted by its tuple (800
     /// removed pairs once took 1,600 `conntrack -D` processes and 88 s; one `conntrack
     /// --load-file` of them still 39 s, as the tool dumps the table for each deletion).
-    private func flushConnections(of resources: [Resource], live: IPTablesRuleset) throws {
+    private func flushConnections(of resources: [Resource], live: IPTablesRuleset) async throws {
         var publicAddresses: Set<String> = [], privateAddresses: Set<String> = []
         for resource in resources where resource.id.type == FirewallRules.pairType && resource.action != .create {
             let tag = "rc:pair:\(resource.id.name)"
@@ -188,7 +189,7 @@ public struct FirewallProvider: Provider {
             }
         }
         guard !publicAddresses.isEmpty || !privateAddresses.isEmpty else { return }
-        _ = try ConnectionTable.forget(destinations: publicAddresses, sources: privateAddresses, netns: node.netns)
+        _ = try await ConnectionTable.forget(destinations: publicAddresses, sources: privateAddresses, netns: node.netns)
     }
 
     public func trigger(_ handler: ResourceID) async throws {

@@ -83,6 +83,13 @@ struct FirewallRules {
             add("nat", "RC-OUTPUT", "-d \(pair.publicIP)/32 \(comment) -j DNAT --to-destination \(pair.privateIP)", id, pair.location)
             add("nat", "RC-POSTROUTING", "-s \(pair.privateIP)/32 \(comment) -j SNAT --to-source \(pair.publicIP)", id, pair.location)
         }
+        // Nothing declared for this firewall: no scaffolding either (no empty chains, no jumps).
+        if chains.values.allSatisfy({ $0.values.allSatisfy(\.isEmpty) }) { chains = [:] }
+    }
+
+    /// Whether reconcile's jump from a built-in chain is wanted (its target chain is).
+    func wantsJump(to target: String) -> Bool {
+        chains.values.contains { $0[target] != nil }
     }
 
     private mutating func add(_ table: String, _ chain: String, _ text: String, _ owner: ResourceID, _ source: SourceLocation?) {

@@ -30,7 +30,11 @@ struct RestoreScript {
                 !FirewallRules.same(liveChains[$0], wantedChains[$0]) && !ownership.isForeign(table, $0)
             }
             let removed = liveChains.keys.sorted().filter { $0.hasPrefix("RC-") && wantedChains[$0] == nil && ownership.owns(table, $0) }
-            let jumps = FirewallRules.jumps.filter { $0.table == table && FirewallRules.jumpPosition($0, in: live) == nil }
+            let jumps = FirewallRules.jumps.filter { jump in
+                guard jump.table == table else { return false }
+                let present = live.rules(table, jump.chain)?.contains(FirewallRules.jumpRule(jump.target)) == true
+                return want.wantsJump(to: jump.target) ? FirewallRules.jumpPosition(jump, in: live) == nil : present
+            }
             guard !changed.isEmpty || !removed.isEmpty || !jumps.isEmpty else { continue }
             append("*\(table)")
             // Declaring a user chain under --noflush creates it, or flushes it when it exists.
@@ -43,7 +47,7 @@ struct RestoreScript {
                 let rule = FirewallRules.jumpRule(jump.target)
                 let rules = live.rules(table, jump.chain) ?? []
                 for _ in rules.filter({ $0 == rule }) { append("-D \(jump.chain) \(rule)") }
-                append("-I \(jump.chain) \((rules.firstIndex(of: rule) ?? 0) + 1) \(rule)")
+                if want.wantsJump(to: jump.target) { append("-I \(jump.chain) \((rules.firstIndex(of: rule) ?? 0) + 1) \(rule)") }
             }
             for chain in removed { append("-X \(chain)", from: .removedChain(chain)) }
             append("COMMIT")

@@ -211,11 +211,11 @@ public struct LibvirtProvider: Provider {
                     guard let pool = poolOfVolume.withLock({ $0[resource.id.name] }) else { continue }
                     try connection.deleteVolume(pool: pool, volume: resource.id.name)
                 case (Self.domainType, .delete?):
-                    try stop(resource.id.name, connection: connection)
+                    try await stop(resource.id.name, connection: connection)
                     try connection.undefine(resource.id.name)
                 case (Self.domainType, _):
                     guard let vm = vms[resource.id.name] else { continue }
-                    try converge(vm, networks: networks, connection: connection)
+                    try await converge(vm, networks: networks, connection: connection)
                 default:
                     continue
                 }
@@ -226,7 +226,7 @@ public struct LibvirtProvider: Provider {
         return errors
     }
 
-    private func converge(_ vm: VirtualMachine, networks: [String: Network], connection: Connection) throws {
+    private func converge(_ vm: VirtualMachine, networks: [String: Network], connection: Connection) async throws {
         var definition = DomainDefinition(vm, networks: networks)
         // A VM without a declared uuid keeps the one libvirt gave it: redefining under a new
         // uuid is refused.
@@ -242,12 +242,12 @@ public struct LibvirtProvider: Provider {
         case (false, .running):
             try connection.start(vm.name)
         case (true, .stopped):
-            try stop(vm.name, connection: connection)
+            try await stop(vm.name, connection: connection)
         case (true, .running):
             let guest = try GuestDelta(wanted: definition, running: now)
             if let memory = guest.liveMemoryKiB { try connection.setLiveMemory(vm.name, kibibytes: memory) }
             if !guest.needRestart.isEmpty, restartAllowed(vm) {
-                try stop(vm.name, connection: connection)
+                try await stop(vm.name, connection: connection)
                 try connection.start(vm.name)
             }
         case (false, .stopped):
@@ -256,14 +256,15 @@ public struct LibvirtProvider: Provider {
     }
 
     /// Asks the guest to shut down and waits up to the timeout; then pulls the plug. A guest
-    /// that stops by itself in between is stopped all the same.
-    private func stop(_ name: String, connection: Connection) throws {
+    /// that stops by itself in between is stopped all the same. Waits with `Task.sleep`: the
+    /// daemon's HTTP side shares the cooperative pool.
+    private func stop(_ name: String, connection: Connection) async throws {
         guard try connection.domain(named: name)?.state == .running else { return }
         if (try? connection.shutdown(name)) != nil {
             let deadline = ContinuousClock.now + options.shutdownTimeout
             while ContinuousClock.now < deadline {
                 if try connection.domain(named: name)?.state != .running { return }
-                Thread.sleep(forTimeInterval: 0.25)
+                try await Task.sleep(for: .milliseconds(250))
             }
         }
         // libvirt's destroy gives up when QEMU is slow to die (a loaded host): try again.
@@ -274,7 +275,7 @@ public struct LibvirtProvider: Provider {
             } catch {
                 guard try connection.domain(named: name)?.state == .running else { return }
                 if attempt == 3 { throw error }
-                Thread.sleep(forTimeInterval: 1)
+                try await Task.sleep(for: .seconds(1))
             }
         }
     }
