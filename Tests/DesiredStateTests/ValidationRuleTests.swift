@@ -155,6 +155,13 @@ let ruleCases: [RuleCase] = [
              "a.yaml:15:12: duplicate disk name \"root\" in VM cpro0007"),
     RuleCase("firewall rule for a VM without an address", Base.network + "---\n" + Base.vm.replacingOccurrences(of: ", ip: 10.0.0.7", with: "") + "---\nkind: FirewallRule\nname: r\nvm: cpro0007\nprotocol: all\nsource: 0.0.0.0/0\n",
              "a.yaml:16:5: VM cpro0007 has no interface with an ip for this rule to protect"),
+    RuleCase("a typo'd key is one error and its VM is still known to what names it", Base.network + "---\n"
+        + Base.vm.replacingOccurrences(of: "memory: 2GiB", with: "memroy: 2GiB")
+        + "---\nkind: IPPair\nname: cpro0007\nvm: cpro0007\npublic: 203.0.113.7\nprivate: 10.0.0.7\n"
+        + "---\nkind: FirewallRule\nname: web\nvm: cpro0007\nprotocol: tcp\nsource: 0.0.0.0/0\nports: [80]\n",
+        "a.yaml:9:1: unknown key \"memroy\" in VirtualMachine; did you mean \"memory\"?"),
+    RuleCase("a size without a unit says to add one", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "memory: 2GiB", with: "memory: 256"),
+             "a.yaml:9:9: memory 256 has no unit: write 256MiB (or GiB, TiB)"),
     // A short name that spells a long name's shortened chain: any two colliding names are refused.
     RuleCase("two VMs never share a firewall chain", Base.network + "---\n"
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-collision-00002789b") + "---\n"

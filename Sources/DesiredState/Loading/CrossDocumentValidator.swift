@@ -19,6 +19,9 @@ struct CrossDocumentValidator {
     private var pairedPrivateIPs: [IPv4Address: Claim] = [:]
     private var uuids: [String: Claim] = [:]
     private var firewallChains: [String: Claim] = [:]
+    /// Names of documents that did not decode (already reported): references to them are
+    /// not reported again as "not defined".
+    private var invalidNames: [Kind: Set<String>] = [:]
 
     init(objects: [DecodedObject]) {
         self.objects = objects
@@ -42,6 +45,7 @@ struct CrossDocumentValidator {
             case .ipPair(let pair): pairs.append((pair, object))
             case .firewallRule(let rule): rules.append((rule, object))
             case .dhcpHost(let host): dhcpHosts.append((host, object))
+            case .invalid(let kind, let name): invalidNames[kind, default: []].insert(name)
             }
         }
         let networksByName = Dictionary(networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -60,7 +64,7 @@ struct CrossDocumentValidator {
         for (host, object) in dhcpHosts {
             claimName(.DHCPHost, host.name, object)
             claimMAC(host.mac, "DHCPHost \(host.name)", object, ["mac"])
-            if checkReference("network", host.network, in: networksByName.keys, object) {
+            if checkReference("network", host.network, of: .Network, in: networksByName.keys, object) {
                 checkPrivateIP(host.ip, "DHCPHost \(host.name)", in: networksByName[host.network], object, ["ip"])
             }
         }
@@ -70,7 +74,7 @@ struct CrossDocumentValidator {
         }
         for (rule, object) in rules {
             claimName(.FirewallRule, rule.name, object)
-            if checkReference("vm", rule.vm, in: vmsByName.keys, object),
+            if checkReference("vm", rule.vm, of: .VirtualMachine, in: vmsByName.keys, object),
                let vm = vmsByName[rule.vm], !vm.interfaces.contains(where: { $0.ip != nil }) {
                 report(object, ["vm"], "VM \(rule.vm) has no interface with an ip for this rule to protect")
             }
@@ -135,7 +139,7 @@ struct CrossDocumentValidator {
             report(object, [], names.isEmpty ? "VirtualMachine needs a Host with the hypervisor role; none is declared"
                    : "VirtualMachine needs \"host\": several Hosts have the hypervisor role (\(names.joined(separator: ", ")))")
         case (let hosts?, let name?):
-            if checkReference("host", name, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
+            if checkReference("host", name, of: .Host, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
                 report(object, ["host"], "host \"\(name)\" does not have the hypervisor role")
             }
         case (nil, let name?):
@@ -150,7 +154,7 @@ struct CrossDocumentValidator {
         for (index, interface) in vm.interfaces.enumerated() {
             let path: [PathStep] = ["interfaces", .index(index)]
             claimMAC(interface.mac, "VirtualMachine \(vm.name)", object, path + ["mac"])
-            guard checkReference("network", interface.network, in: networks.keys, object, path + ["network"]),
+            guard checkReference("network", interface.network, of: .Network, in: networks.keys, object, path + ["network"]),
                   let ip = interface.ip
             else { continue }
             checkPrivateIP(ip, "VirtualMachine \(vm.name)", in: networks[interface.network], object, path + ["ip"])
@@ -165,7 +169,7 @@ struct CrossDocumentValidator {
         if let network = networks.first(where: { $0.cidr.contains(pair.publicIP) }) {
             report(object, ["public"], "public \(pair.publicIP) is inside network \(network.name) (\(network.cidr))")
         }
-        if checkReference("vm", pair.vm, in: vms.keys, object), let vm = vms[pair.vm],
+        if checkReference("vm", pair.vm, of: .VirtualMachine, in: vms.keys, object), let vm = vms[pair.vm],
            !vm.interfaces.contains(where: { $0.ip == pair.privateIP }) {
             report(object, ["private"], "private \(pair.privateIP) is not an address of VM \(pair.vm)")
         }
@@ -218,12 +222,14 @@ struct CrossDocumentValidator {
         claim(\.privateIPs, ip, "ip \(ip)", owner, object, path)
     }
 
-    /// Reports `key: name` when no object of that name exists; true when it does.
+    /// Reports `key: name` when no object of that name exists; true when it does. A document
+    /// of `kind` with that name that did not decode is not reported twice (false, silently).
     private mutating func checkReference(
-        _ key: String, _ name: String, in names: some Collection<String>, _ object: DecodedObject,
+        _ key: String, _ name: String, of kind: Kind, in names: some Collection<String>, _ object: DecodedObject,
         _ path: [PathStep]? = nil
     ) -> Bool {
         guard !names.contains(name) else { return true }
+        guard invalidNames[kind]?.contains(name) != true else { return false }
         let hint = Suggestion.closest(to: name, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
         report(object, path ?? [.key(key)], "\(key) \"\(name)\" is not defined\(hint)")
         return false

@@ -9,6 +9,9 @@ struct DecodedObject: Sendable {
         case ipPair(IPPair)
         case firewallRule(FirewallRule)
         case dhcpHost(DHCPHost)
+        /// A document of `kind` named `name` whose problems are already reported: other
+        /// documents may still refer to it without a second, misleading error.
+        case invalid(Kind, name: String)
     }
 
     var value: Value
@@ -50,6 +53,8 @@ enum DocumentDecoder {
             case .FirewallRule: FirewallRule.decode(reader).map { .firewallRule($0) }
             case .DHCPHost: DHCPHost.decode(reader).map { .dhcpHost($0) }
             }
-        return value.map { DecodedObject(value: $0, mapping: mapping, file: context.path) }
+        if let value { return DecodedObject(value: value, mapping: mapping, file: context.path) }
+        guard let name = reader.declaredName else { return nil }
+        return DecodedObject(value: .invalid(kind, name: name), mapping: mapping, file: context.path)
     }
 }

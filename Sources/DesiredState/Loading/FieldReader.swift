@@ -26,6 +26,9 @@ struct FieldReader {
     /// The accepted keys and their values, in document order. Mappings have a dozen keys at
     /// most, so a linear search beats hashing (this is the hot path of loading).
     private var values: [(key: String, value: YAMLNode)] = []
+    /// Accepted keys an unknown key was reported as a near-miss of (`memroy` → `memory`):
+    /// their absence is that one mistake, not a second error.
+    private var suggested: Set<String> = []
 
     /// - Parameter what: how to name the mapping in messages, e.g. `VirtualMachine`, `disks[0]`.
     init?(_ node: YAMLNode, what: String, field: Field, keys: [String]) {
@@ -50,7 +53,9 @@ struct FieldReader {
                 continue
             }
             guard keys.contains(key.value) else {
-                let hint = Suggestion.closest(to: key.value, in: keys).map { "; did you mean \"\($0)\"?" } ?? ""
+                let suggestion = Suggestion.closest(to: key.value, in: keys)
+                if let suggestion { suggested.insert(suggestion) }
+                let hint = suggestion.map { "; did you mean \"\($0)\"?" } ?? ""
                 field.context.report(key.mark, "unknown key \"\(key.value)\" in \(what)\(hint)")
                 continue
             }
@@ -60,6 +65,12 @@ struct FieldReader {
 
     private func value(_ key: String) -> YAMLNode? {
         values.first { $0.key == key }?.value
+    }
+
+    /// The document's `name`, when it is a valid one (whatever else is wrong with it).
+    var declaredName: String? {
+        guard let scalar = value("name")?.scalarValue, Decode.isName(scalar) else { return nil }
+        return scalar
     }
 
     /// Where `key`'s value starts, or the mapping's start when the key is absent.
@@ -76,7 +87,7 @@ struct FieldReader {
     /// The decoded value of `key`, or nil (reported) when it is missing or invalid.
     func required<T>(_ key: String, _ decode: (YAMLNode, Field) -> T?) -> T? {
         guard let node = value(key) else {
-            field.context.report(mapping.mark, "\(what) is missing required key \"\(key)\"")
+            if !suggested.contains(key) { field.context.report(mapping.mark, "\(what) is missing required key \"\(key)\"") }
             return nil
         }
         return decode(node, field.child(key))

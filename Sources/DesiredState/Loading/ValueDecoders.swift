@@ -144,6 +144,9 @@ enum Decode {
     }
 
     static func size(_ node: YAMLNode, _ field: Field) -> ByteSize? {
+        if case .scalar(let scalar) = node, case .int(let number) = scalar.resolved {
+            return field.fail(node, "\(field.path) \(number) has no unit: write \(number)MiB (or GiB, TiB)")
+        }
         guard let text = string(node, field) else { return nil }
         guard let size = ByteSize(text) else {
             return field.fail(node, "\(field.path) \"\(text)\" is not a size: use a positive whole number with MiB, GiB or TiB, e.g. 2GiB")
