@@ -6,13 +6,24 @@ import Glibc
 /// The state directory holds the run log (every plan, error and revision), the desired-state
 /// mirror and the lock: readable by its owner only.
 public enum StateDirectory {
-    /// Creates `path` (0700) or tightens an existing one to 0700.
+    /// Creates `path` and its parents (0700) or tightens an existing one to 0700.
+    /// - Throws: ``SystemError`` naming the path: `state directory /x: Not a directory`.
     public static func prepare(_ path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try makeDirectories(path)
         var info = stat()
-        guard stat(path, &info) == 0 else { throw SystemError.lastError("stat \(path)") }
+        guard stat(path, &info) == 0 else { throw SystemError.lastError("state directory \(path)") }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw SystemError(operation: "state directory \(path)", code: ENOTDIR) }
         if info.st_mode & 0o077 != 0, chmod(path, info.st_mode & 0o700) != 0 {
-            throw SystemError.lastError("chmod \(path)")
+            throw SystemError.lastError("chmod state directory \(path)")
+        }
+    }
+
+    /// mkdir -p, with errno's own words (Foundation's are a Cocoa error dump).
+    private static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0, errno != EEXIST { throw SystemError.lastError("create state directory \(prefix)") }
         }
     }
 }

@@ -103,6 +103,10 @@ public final class Repository: @unchecked Sendable {
         try GitError.check(git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION)), "prepare fetch")
         options.prune = GIT_FETCH_PRUNE
         let url = git_remote_url(remote).map { String(cString: $0) } ?? "origin"
+        // libgit2 calls a missing local path an "unsupported URL protocol".
+        if !url.contains("://"), !url.contains(":"), !FileManager.default.fileExists(atPath: url) {
+            throw GitError(operation: "fetch \(url)", message: "no repository at this path", isNotFound: true)
+        }
         let hosts = if let knownHosts { knownHosts } else { try KnownHosts(path: NSHomeDirectory() + "/.ssh/known_hosts") }
         let key = RemoteAccess(keyPath: sshKey, password: password, knownHosts: hosts, port: URLComponents(string: url)?.port)
         options.callbacks.credentials = RemoteAccess.credentials

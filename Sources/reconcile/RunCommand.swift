@@ -97,7 +97,7 @@ struct StateOptions: ParsableArguments {
             Terminal.printError("\(stateDir): \(held)")
             throw ExitStatus.locked
         } catch {
-            Terminal.printError("\(stateDir): \(error)")
+            Terminal.printError(describe(error))
             throw ExitStatus.resourceFailed
         }
     }
@@ -106,8 +106,13 @@ struct StateOptions: ParsableArguments {
         do {
             return try RunLog(stateDirectory: stateDir)
         } catch {
-            Terminal.printError("\(stateDir): \(error)")
+            Terminal.printError(describe(error))
             throw ExitStatus.resourceFailed
         }
+    }
+
+    /// "what failed: why": our own errors name the path already; a library's gets it prepended.
+    private func describe(_ error: any Error) -> String {
+        error is SystemError ? "\(error)" : "state directory \(stateDir): \(error)"
     }
 }

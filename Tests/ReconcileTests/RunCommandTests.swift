@@ -272,6 +272,15 @@ final class CLIFixture {
         #expect(try String(contentsOfFile: fixture.path("dhcpd.conf"), encoding: .utf8) == config)
     }
 
+    @Test func aStateDirectoryThatIsAFileOrAMissingRepositoryIsSaidPlainly() throws {
+        let fixture = try CLIFixture()
+        try "not a directory\n".write(toFile: fixture.path("file"), atomically: true, encoding: .utf8)
+        let file = try ReconcileBinary.run(["--dir", fixture.desired, "--state-dir", fixture.path("file"), "--dry-run"])
+        #expect(file.status == 1 && file.stderr == "reconcile: state directory \(fixture.path("file")): Not a directory\n", "\(file.stderr)")
+        let missing = try ReconcileBinary.run(["--repo", fixture.path("no-repo"), "--state-dir", fixture.state, "--dry-run"])
+        #expect(missing.status == 69 && missing.stderr.hasPrefix("fetch \(fixture.path("no-repo")): no repository at this path\n"), "\(missing.stderr)")
+    }
+
     @Test func versionDurationsWithUnitsAndJSONSuspension() throws {
         let version = try ReconcileBinary.run(["--version"])
         #expect(version.status == 0 && version.stdout.range(of: #"^\d+\.\d+\.\d+\n$"#, options: .regularExpression) != nil, "\(version.stdout)")
