@@ -39,10 +39,29 @@ public struct PlanRenderer: Sendable {
             lines.append(head + (action == .create ? resource.summary.map { "  \($0.escapingControlCharacters)" } ?? "" : ""))
             let shown = action == .update || (action == .create && resource.summary == nil) ? resource.changes : []
             lines += shown.map { "    \($0)".escapingControlCharacters }
+            if shown.contains(where: { $0.note == "restart pending" }) { lines.append("    " + Self.restartHint) }
         }
-        lines += plan.pendingHandlers.map { paint("~ \($0)", .yellow) + "  pending: notified by a run that ended before running it" }
+        lines += handlers(plan)
         lines.append(summary(plan.counts))
         return lines.joined(separator: "\n")
+    }
+
+    /// Tells how to let a change that needs a restart take effect.
+    public static let restartHint = "(a restart applies it: --allow-restart, or restartPolicy: allowed on the VM)"
+
+    /// The delayed handlers the plan's changes will run, once each, and those an earlier run
+    /// left pending: `~ service[dhcpd]  runs at the end: notified by 3 resources`.
+    private func handlers(_ plan: Plan) -> [String] {
+        var notified: [ResourceID: Int] = [:]
+        for resource in plan.resources where resource.action != nil && resource.conflict == nil {
+            for target in Set(resource.notifies.map(\.target)) { notified[target, default: 0] += 1 }
+        }
+        return Set(notified.keys).union(plan.pendingHandlers).sorted().map { handler in
+            var reasons: [String] = []
+            if let count = notified[handler] { reasons.append("notified by \(count) resource\(count == 1 ? "" : "s")") }
+            if plan.pendingHandlers.contains(handler) { reasons.append("pending: notified by a run that ended before running it") }
+            return paint("~ \(handler)", .yellow) + "  runs at the end: " + reasons.joined(separator: "; ")
+        }
     }
 
     public func summary(_ counts: Plan.Counts) -> String {

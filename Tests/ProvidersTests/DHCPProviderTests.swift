@@ -60,6 +60,7 @@ import Testing
             - dhcp_host[cpro0052]
             ~ dhcp_host[3ea808bd-5ef0-4227-a617-f5b0694e408c]
                 fixed-address: 10.0.0.7 → 10.0.0.8
+            ~ service[dhcpd]  runs at the end: notified by 2 resources
             Plan: 0 to add, 1 to change, 1 to remove, 2 unchanged.
             """)
         let report = try await fixture.run()

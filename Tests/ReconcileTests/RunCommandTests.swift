@@ -344,7 +344,7 @@ final class CLIFixture {
         try fixture.declare(restart: "restart.sh")
         let dry = try fixture.run("--dry-run")
         #expect(dry.status == 2)
-        #expect(dry.stdout.contains("~ service[dhcpd]  pending: notified by a run that ended before running it\n"))
+        #expect(dry.stdout.contains("~ service[dhcpd]  runs at the end: pending: notified by a run that ended before running it\n"), "\(dry.stdout)")
         let next = try fixture.run()
         #expect(next.status == 0)
         #expect(fixture.restarts == 1)

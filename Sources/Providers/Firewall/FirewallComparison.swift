@@ -78,7 +78,8 @@ struct FirewallComparison {
     /// The live rules of the differing chains, grouped by the resource they belong to.
     private func liveByOwner(in chains: Set<Chain>) -> [ResourceID: [Line]] {
         var owners: [ResourceID: [Line]] = [:]
-        for chain in chains {
+        // In a fixed order: the plan lists each resource's rule changes in the order found.
+        for chain in chains.sorted(by: { ($0.table, $0.name) < ($1.table, $1.name) }) {
             guard let rules = live.rules(chain.table, chain.name) else { continue }
             for rule in rules {
                 owners[Self.owner(of: rule, chain: chain.name), default: []].append(Line(table: chain.table, chain: chain.name, rule: rule))
@@ -100,8 +101,10 @@ struct FirewallComparison {
     func resources() -> [Resource] {
         let differing = differingChains
         var wanted: [ResourceID: Wanted] = [:]
-        for (table, chains) in want.chains {
-            for (chain, rules) in chains {
+        for table in want.chains.keys.sorted() {
+            let chains = want.chains[table] ?? [:]
+            for chain in chains.keys.sorted() {
+                let rules = chains[chain] ?? []
                 let differs = differing.contains(Chain(table: table, name: chain))
                 let chainID = ResourceID(FirewallRules.chainType, chain)
                 if wanted[chainID] == nil { wanted[chainID] = Wanted() }
