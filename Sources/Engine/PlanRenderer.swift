@@ -36,8 +36,8 @@ public struct PlanRenderer: Sendable {
             }
             guard let action = resource.action else { continue }
             let head = paint("\(action.symbol) \(id)", action.colour)
-            lines.append(head + (action == .create ? resource.summary.map { "  \($0.escapingControlCharacters)" } ?? "" : ""))
-            let shown = action == .update || (action == .create && resource.summary == nil) ? resource.changes : []
+            lines.append(head + (action != .update ? resource.summary.map { "  \($0.escapingControlCharacters)" } ?? "" : ""))
+            let shown = action != .create || resource.summary == nil ? resource.changes : []
             lines += shown.map { "    \($0)".escapingControlCharacters }
             if shown.contains(where: { $0.note == "restart pending" }) { lines.append("    " + Self.restartHint) }
         }

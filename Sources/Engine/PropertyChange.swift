@@ -15,7 +15,18 @@ public struct PropertyChange: Hashable, Sendable, Codable, CustomStringConvertib
         self.note = note
     }
 
+    /// A line added to a list (a rule to a chain), printed `+ filter/RC-VM-a: -j DROP`.
+    public static func added(_ line: String, to list: String) -> PropertyChange {
+        PropertyChange("+ \(list)", from: nil, to: line)
+    }
+
+    /// A line removed from a list, printed `- filter/RC-VM-a: -j ACCEPT`.
+    public static func removed(_ line: String, from list: String) -> PropertyChange {
+        PropertyChange("- \(list)", from: line, to: nil)
+    }
+
     public var description: String {
+        if property.hasPrefix("+ ") || property.hasPrefix("- ") { return "\(property): \(to ?? from ?? "")" }
         let values =
             switch (from, to) {
             case (let from?, let to?): "\(from) → \(to)"

@@ -57,7 +57,7 @@ import Testing
         try fixture.declare(DHCPFixture.network() + Self.cpro0007.replacingOccurrences(of: "10.0.0.7", with: "10.0.0.8") + other)
         let plan = Plan(try await fixture.provider().plan(try fixture.desired(), owned: []))
         #expect(PlanRenderer(color: false).render(plan) == """
-            - dhcp_host[cpro0052]
+            - dhcp_host[cpro0052]  00:25:22:bd:d1:34 → 10.0.0.52 (cpro0052)
             ~ dhcp_host[3ea808bd-5ef0-4227-a617-f5b0694e408c]
                 fixed-address: 10.0.0.7 → 10.0.0.8
             ~ service[dhcpd]  runs at the end: notified by 2 resources

@@ -57,21 +57,21 @@ import Testing
 
     @Test func aHandRuleInOurChainIsTheChainsChange() {
         #expect(work { $0.tables["filter"]?["RC-VM-cpro0007"]?.insert("-j ACCEPT", at: 0) } == [
-            "~ iptables_chain[RC-VM-cpro0007]: rule: filter/RC-VM-cpro0007: -j ACCEPT → (none)",
+            "~ iptables_chain[RC-VM-cpro0007]: - filter/RC-VM-cpro0007: -j ACCEPT",
         ])
     }
 
     @Test func aMissingRuleIsCreatedAndAFlushedChainRefilled() {
         #expect(work { $0.tables["filter"]?["RC-VM-cpro0051"] = [] } == [
-            "+ firewall_rule[mail]: rule: filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
-            "~ iptables_chain[RC-VM-cpro0051]: rule: filter/RC-VM-cpro0051: -j DROP; rule: filter/RC-VM-cpro0051: -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "+ firewall_rule[mail]: + filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
+            "~ iptables_chain[RC-VM-cpro0051]: + filter/RC-VM-cpro0051: -j DROP; + filter/RC-VM-cpro0051: -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         ])
     }
 
     @Test func aDeletedChainIsCreatedWithItsRules() {
         #expect(work { $0.tables["filter"]?["RC-VM-cpro0051"] = nil } == [
-            "+ firewall_rule[mail]: rule: filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
-            "+ iptables_chain[RC-VM-cpro0051]: rule: filter/RC-VM-cpro0051: -j DROP; rule: filter/RC-VM-cpro0051: -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "+ firewall_rule[mail]: + filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
+            "+ iptables_chain[RC-VM-cpro0051]: + filter/RC-VM-cpro0051: -j DROP; + filter/RC-VM-cpro0051: -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         ])
     }
 
@@ -81,10 +81,10 @@ import Testing
             live.tables["filter"]?["RC-VM-cpro0051"]?.insert("-m comment --comment \"rc:rule:older\" -j ACCEPT", at: 1)
             live.tables["filter"]?["RC-VM-empty"] = []
         } == [
-            "- firewall_rule[old]: ",
-            "- firewall_rule[older]: ",
+            "- firewall_rule[old]: - filter/RC-VM-gone: -m comment --comment \"rc:rule:old\" -j ACCEPT",
+            "- firewall_rule[older]: - filter/RC-VM-cpro0051: -m comment --comment \"rc:rule:older\" -j ACCEPT",
             "- iptables_chain[RC-VM-empty]: ",
-            "- iptables_chain[RC-VM-gone]: ",
+            "- iptables_chain[RC-VM-gone]: - filter/RC-VM-gone: -j DROP",
         ])
     }
 
@@ -94,7 +94,7 @@ import Testing
 
     @Test func aPairMissingOneOfItsRulesIsChanged() {
         #expect(work { $0.tables["nat"]?["RC-OUTPUT"] = [] } == [
-            "~ nat_pair[cpro0007]: rule: nat/RC-OUTPUT: -d 203.0.113.7/32 -m comment --comment \"rc:pair:cpro0007\" -j DNAT --to-destination 10.0.0.7",
+            "~ nat_pair[cpro0007]: + nat/RC-OUTPUT: -d 203.0.113.7/32 -m comment --comment \"rc:pair:cpro0007\" -j DNAT --to-destination 10.0.0.7",
         ])
     }
 
@@ -103,8 +103,8 @@ import Testing
             live.tables["filter"]?["RC-VM-cpro0051"]?.removeAll { $0.contains("rc:rule:mail") }
             live.tables["filter"]?["RC-VM-cpro0007"]?.insert("-p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT", at: 1)
         } == [
-            "~ firewall_rule[mail]: rule: filter/RC-VM-cpro0007: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT → (none); "
-                + "rule: filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
+            "~ firewall_rule[mail]: + filter/RC-VM-cpro0051: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT; "
+                + "- filter/RC-VM-cpro0007: -p tcp -m tcp --dport 25 -m comment --comment \"rc:rule:mail\" -j ACCEPT",
         ])
     }
 
@@ -140,10 +140,10 @@ import Testing
         #expect(RestoreScript(want: want, ownership: ChainOwnership(live: live, inventory: [])).isEmpty)
         // One reconcile created (the inventory says so, or its rules carry our tags) is removed.
         let recorded: Set<ResourceID> = [ResourceID(FirewallRules.chainType, "RC-HANDMADE")]
-        #expect(work(inventory: recorded) { $0 = live } == ["- iptables_chain[RC-HANDMADE]: "])
+        #expect(work(inventory: recorded) { $0 = live } == ["- iptables_chain[RC-HANDMADE]: - filter/RC-HANDMADE: -s 192.0.2.1/32 -j DROP"])
         var tagged = converged
         tagged.tables["filter"]?["RC-VM-gone"] = ["-m comment --comment \"rc:rule:old\" -j ACCEPT"]
-        #expect(work { $0 = tagged } == ["- firewall_rule[old]: "])
+        #expect(work { $0 = tagged } == ["- firewall_rule[old]: - filter/RC-VM-gone: -m comment --comment \"rc:rule:old\" -j ACCEPT"])
     }
 
     @Test func aForeignChainHoldingAWantedNameIsAConflict() {
@@ -180,6 +180,23 @@ import Testing
             "-D PREROUTING -m comment --comment reconcile -j RC-PREROUTING", "-D OUTPUT -m comment --comment reconcile -j RC-OUTPUT",
             "-D POSTROUTING -m comment --comment reconcile -j RC-POSTROUTING",
             "-X RC-OUTPUT", "-X RC-POSTROUTING", "-X RC-PREROUTING", "COMMIT",
+        ])
+    }
+
+    @Test func aRemovedPairSaysWhatGoes() throws {
+        let pair = "kind: IPPair\nname: cpro0007\nvm: cpro0007\npublic: 203.0.113.7\nprivate: 10.0.0.7\n---\n"
+        let withoutPair = try desiredState(Self.yaml.replacingOccurrences(of: pair, with: ""))
+        var node = Node.implicitLocal
+        node.publicInterface = "pub0"
+        let comparison = FirewallComparison(desired: withoutPair, want: FirewallRules(withoutPair), live: converged,
+                                            addresses: .init(interfaces: ["pub0"], ours: ["203.0.113.7": "pub0"]), node: node, inventory: [])
+        let removal = try #require(comparison.resources().first { $0.id == ResourceID(FirewallRules.pairType, "cpro0007") })
+        #expect(removal.action == .delete)
+        #expect(removal.changes.map(\.description) == [
+            "- nat/RC-OUTPUT: -d 203.0.113.7/32 -m comment --comment \"rc:pair:cpro0007\" -j DNAT --to-destination 10.0.0.7",
+            "- nat/RC-POSTROUTING: -s 10.0.0.7/32 -m comment --comment \"rc:pair:cpro0007\" -j SNAT --to-source 203.0.113.7",
+            "- nat/RC-PREROUTING: -d 203.0.113.7/32 -m comment --comment \"rc:pair:cpro0007\" -j DNAT --to-destination 10.0.0.7",
+            "address: 203.0.113.7 on pub0 → (none)",
         ])
     }
 

@@ -138,6 +138,10 @@ import Testing
         _ = try await run(try desired(vmState: "stopped", extra: "deleteDisks: true"))
         let plan = try await run(try desired(vms: false), dryRun: true)
         #expect(plan.outcomes.map(\.resource.description) == ["libvirt_domain[\(name)]", "libvirt_volume[\(name)-root]"])
+        // The removal says what goes with the domain.
+        let gone = try desired(vms: false)
+        let planned = try await LibvirtProvider(host: gone.hosts[0]).plan(gone, owned: try RunLog(stateDirectory: state).inventory(node: "hv1"))
+        #expect(planned.first { $0.id.type == LibvirtProvider.domainType }?.summary == "volumes \(name)-root deleted")
         let removed = try await run(try desired(vms: false), allowPrune: true)  // it is everything we own
         #expect(removed.status == .converged, "\(removed.outcomes)")
         #expect(try connection.domain(named: name) == nil)

@@ -68,7 +68,8 @@ public struct DHCPProvider: Provider {
         }
         let wantedNames = Set(wanted.map(\.name))
         for name in live.keys.sorted() where !wantedNames.contains(name) {
-            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, dependsOn: dependsOn, notifies: notify))
+            let gone = live[name].map { "\($0.mac) → \($0.ip) (\($0.hostname))" }
+            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: gone, dependsOn: dependsOn, notifies: notify))
         }
         if let include = try includeResource(dependsOn: dependsOn, needed: !wanted.isEmpty) { resources.append(include) }
         return resources

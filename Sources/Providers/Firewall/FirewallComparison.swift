@@ -142,7 +142,13 @@ struct FirewallComparison {
                                       conflict: action == nil ? nil : conflict, isDeclaredObject: !FirewallRules.isScaffolding(id), source: entry.source))
         }
         for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
-            resources.append(Resource(id, action: .delete, isDeclaredObject: !FirewallRules.isScaffolding(id)))
+            // A removal says what goes: its rules, and a pair's public address.
+            var changes = Self.diff(from: current[id] ?? [], to: [])
+            if id.type == FirewallRules.pairType, let interface = node.publicInterface,
+               let address = current[id]?.lazy.compactMap(Self.destination).first, addresses?.contains(address) == true {
+                changes.append(PropertyChange("address", from: "\(address) on \(interface)", to: nil))
+            }
+            resources.append(Resource(id, action: .delete, changes: changes, isDeclaredObject: !FirewallRules.isScaffolding(id)))
         }
         let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
         let removedPairs = Set(resources.filter { $0.action == .delete && $0.id.type == FirewallRules.pairType }.map(\.id.name))
@@ -170,6 +176,13 @@ struct FirewallComparison {
         return resources
     }
 
+    /// The address a DNAT rule matches (`-d 203.0.113.7/32 …`).
+    private static func destination(_ line: Line) -> String? {
+        let words = line.rule.split(separator: " ")
+        guard let d = words.firstIndex(of: "-d"), d + 1 < words.count else { return nil }
+        return words[d + 1].split(separator: "/").first.map(String.init)
+    }
+
     private func summary(_ id: ResourceID) -> String? {
         guard id.type == FirewallRules.pairType, let pair = pairs[id.name] else { return nil }
         return "\(pair.publicIP) ⇄ \(pair.privateIP)"
@@ -187,11 +200,12 @@ struct FirewallComparison {
         return false
     }
 
-    /// Rules removed and added, one change per rule: `rule: (none) → -A …`.
+    /// Rules removed and added, one line per rule: `- filter/RC-VM-a: -j ACCEPT`, `+ …`.
     static func diff(from current: [Line], to wanted: [Line]) -> [PropertyChange] {
         if current == wanted { return [] }
         let removed = current.filter { !wanted.contains($0) }
         let added = wanted.filter { !current.contains($0) }
-        return removed.map { PropertyChange("rule", from: $0.text, to: nil) } + added.map { PropertyChange("rule", from: nil, to: $0.text) }
+        return removed.map { PropertyChange.removed($0.rule, from: "\($0.table)/\($0.chain)") }
+            + added.map { PropertyChange.added($0.rule, to: "\($0.table)/\($0.chain)") }
     }
 }

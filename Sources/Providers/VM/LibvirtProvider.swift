@@ -171,7 +171,11 @@ public struct LibvirtProvider: Provider {
             guard owned.contains(id), case let stored = try DomainDefinition.parse(domain.xml), stored.managed else { continue }
             let removed = machines[domain.name] == nil
             let running = domain.state == .running
-            if removed { resources.append(Resource(id, action: .delete, guardedDeletion: running)) }
+            if removed {
+                let volumes = stored.disks.map(\.volume).joined(separator: ", ")
+                let disks = stored.disks.isEmpty ? "no disks" : "volumes \(volumes) \(stored.deleteDisks ? "deleted" : "kept")"
+                resources.append(Resource(id, action: .delete, summary: (running ? "running, shut down; " : "") + disks, guardedDeletion: running))
+            }
             guard removed ? stored.deleteDisks : machines[domain.name]?.deleteDisks == true else { continue }
             for disk in stored.disks where !wantedVolumes.contains(disk.volume) {
                 let volume = ResourceID(Self.volumeType, disk.volume)
