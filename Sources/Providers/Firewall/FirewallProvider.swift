@@ -132,17 +132,17 @@ public struct FirewallProvider: Provider {
             let live = ownership.live
             let restore = RestoreScript(want: want, ownership: ownership)
             if !restore.isEmpty {
-                let testing = ["iptables-restore", "--noflush", "-w", "--test"]
+                let applying = ["iptables-restore", "--noflush", "-w"], testing = applying + ["--test"]
                 let test = try runner.output(testing, input: Data(restore.text.utf8))
                 if test.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(testing, test))") }
                 guard test.status == 0 else { return resources.failing(with: "iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
                 // Once the rules passed the test, the addresses go on while they are restored:
                 // each takes about a second at 7,000 pairs, and they do not depend on each other.
                 let addresses = EarlyRead { try convergeAddresses(desired) }
-                let applied = try runner.output(["iptables-restore", "--noflush", "-w"], input: Data(restore.text.utf8))
+                let applied = try runner.output(applying, input: Data(restore.text.utf8))
                 let addressed: Result<Void, any Error>
                 do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
-                if applied.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(["iptables-restore", "--noflush", "-w"], applied))") }
+                if applied.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(applying, applied))") }
                 guard applied.status == 0 else { return resources.failing(with: "iptables-restore failed: \(restore.explain(applied.stderr))") }
                 try addressed.get()
             } else {
