@@ -72,9 +72,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         switch result {
         case .unloadable(let report, let failure):
-            FileHandle.standardError.write(Data((failure.description + "\n").utf8))
-            Terminal.printError(failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
-                                : "invalid desired state; nothing was applied (run #\(report.id ?? 0))")
+            if output == .json {
+                let errors = failure.invalid?.diagnostics.map {
+                    ValidationReport.Error(file: $0.location.file, line: $0.location.line, column: $0.location.column, message: $0.message)
+                }
+                printJSON(RunOutput(plan: nil, run: report, errors: errors))
+            } else {
+                FileHandle.standardError.write(Data((failure.description.escapingControlCharacters + "\n").utf8))
+                Terminal.printError(failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
+                                    : "invalid desired state; nothing was applied (run #\(report.id ?? 0))")
+            }
             throw failure.invalid == nil ? ExitStatus.sourceUnavailable : ExitStatus.invalidDesiredState
         case .ran(let report, let plan):
             printer.finish(report, plan: plan)

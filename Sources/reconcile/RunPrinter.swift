@@ -73,4 +73,6 @@ struct RunOutput: Encodable {
     /// nil when the run stopped before planning (live state unreadable).
     var plan: PlanOutput?
     var run: RunReport
+    /// Every problem of an invalid desired state (the run planned nothing).
+    var errors: [ValidationReport.Error]?
 }

@@ -73,6 +73,14 @@ import TestSupport
             plans.insert(dry.stdout.components(separatedBy: "\nDry run #").first ?? "")  // the run's own number differs
         }
         #expect(plans.count == 1, "\(plans.sorted().joined(separator: "\n=====\n"))")
+        // JSON plans too (the run's own record, with its number and times, aside).
+        var jsonPlans: Set<Data> = []
+        for _ in 0..<20 {
+            let dry = try ReconcileBinary.run(arguments + ["--dry-run", "--output", "json"])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+            jsonPlans.insert(try JSONSerialization.data(withJSONObject: json["plan"] ?? [:], options: [.sortedKeys]))
+        }
+        #expect(jsonPlans.count == 1)
         #expect(plans.first?.contains("~ iptables_chain[RC-VM-vm2]") == true, "\(plans.first ?? "")")
     }
 }

@@ -257,6 +257,18 @@ final class CLIFixture {
         #expect(first.wait(timeout: 30) == 0)
     }
 
+    @Test func anInvalidDesiredStateUnderJSONPrintsItsErrorsAsJSON() throws {
+        let fixture = try CLIFixture()
+        try "kind: Network\nname: Bad\n".write(toFile: fixture.desired + "/bad.yaml", atomically: true, encoding: .utf8)
+        let result = try fixture.run("--dry-run", "--output", "json")
+        #expect(result.status == 65)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        #expect((json["run"] as? [String: Any])?["status"] as? String == "failed")
+        let errors = try #require(json["errors"] as? [[String: Any]])
+        #expect(errors.first?["message"] as? String == "Network is missing required key \"cidr\"")
+        #expect(errors.first?["line"] as? Int == 1 && (errors.first?["file"] as? String)?.hasSuffix("bad.yaml") == true)
+    }
+
     @Test func anEmptyDesiredStateIsRefusedUnlessAllowedAndThenCreatesNothing() throws {
         let fixture = try CLIFixture()
         try (fixture.host("hv1", roles: "[dhcp]", restart: "restart.sh") + "kind: Network\nname: private\ncidr: 10.0.0.0/24\nbridge: br0\n")
