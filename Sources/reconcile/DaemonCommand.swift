@@ -58,8 +58,11 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         var secret: Data?
         if let webhookSecretFile {
-            guard let contents = try? BoundedFile.read(webhookSecretFile, limit: 4096) else {
-                Terminal.printError("cannot read --webhook-secret-file \(webhookSecretFile) (a regular file of at most 4096 bytes)")
+            let contents: Data
+            do {
+                contents = try BoundedFile.read(webhookSecretFile, limit: 4096)
+            } catch {
+                Terminal.printError("cannot read --webhook-secret-file: \(error)")
                 throw ExitStatus.usage
             }
             secret = Data(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)

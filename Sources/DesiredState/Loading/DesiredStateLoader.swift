@@ -209,6 +209,7 @@ extension DesiredStateLoader {
     func declaredHosts() -> [Node]? {
         guard let files = try? yamlFiles() else { return nil }
         let candidates = files.concurrentMap { file -> Bool in
+            // Only a head start: a file that cannot be read here is reported by the full load.
             guard let data = try? BoundedFile.read(file, limit: Limits.fileBytes) else { return false }
             // A plain byte loop: Data's generic search costs as much as decoding the file.
             return data.withUnsafeBytes { raw in

@@ -1,3 +1,5 @@
+import Basics
+import Engine
 import Foundation
 
 /// Reads ISC dhcpd configuration far enough to find `include` statements and `host`
@@ -68,12 +70,28 @@ struct DHCPConfigScanner {
         var pending = [path]
         var hosts: [HostDeclaration] = []
         while let file = pending.popLast() {
-            guard seen.insert(file).inserted, let text = try DHCPProvider.read(file) else { continue }
+            guard seen.insert(file).inserted, let text = try read(file) else { continue }
             let result = scan(text, file: file)
             hosts += result.hosts
             pending += result.includes.reversed()
         }
         return hosts
+    }
+
+    /// The largest dhcpd.conf, include or hosts file read (7,000 reservations are ~1 MB).
+    static let fileLimit = 64 << 20
+
+    /// A file's text; nil only when it does not exist. Any other failure (permissions, a
+    /// directory, invalid UTF-8, too large) stops the plan: absent would be the unsafe answer.
+    static func read(_ path: String) throws -> String? {
+        let data: Data
+        do {
+            data = try BoundedFile.read(path, limit: fileLimit)
+        } catch let error as SystemError where error.code == ENOENT {
+            return nil
+        }
+        guard let text = String(bytes: data, encoding: .utf8) else { throw RunError("\(path) is not UTF-8 text") }
+        return text
     }
 
     /// A MAC as dhcpd reads it (`52:54:0:77:0:51`, any case) in the form reconcile writes

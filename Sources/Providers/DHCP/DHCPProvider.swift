@@ -28,9 +28,6 @@ public struct DHCPProvider: Provider {
     /// `.some(nil)` when there was no file; nil until this run writes it.
     private let previous = Locked<String??>(nil)
 
-    /// The largest dhcpd.conf, include or hosts file read (7,000 reservations are ~1 MB).
-    static let fileLimit = 64 << 20
-
     public init(host: Node, runner: CommandRunner? = nil, adopt: Bool = false) {
         settings = host.dhcp
         self.runner = runner ?? CommandRunner(netns: host.netns)
@@ -40,7 +37,7 @@ public struct DHCPProvider: Provider {
     // MARK: - Plan
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let liveText = try Self.read(settings.hostsFile)
+        let liveText = try DHCPConfigScanner.read(settings.hostsFile)
         let foreign = try DHCPConfigScanner.scanTree(settings.config, excluding: settings.hostsFile)
         let ownership = hostsFileResource(liveText)
         let dependsOn = ownership.map { [$0.id] } ?? []
@@ -75,19 +72,6 @@ public struct DHCPProvider: Provider {
         return resources
     }
 
-    /// A file's text; nil only when it does not exist. Any other failure (permissions, a
-    /// directory, invalid UTF-8, too large) stops the plan: absent would be the unsafe answer.
-    static func read(_ path: String) throws -> String? {
-        let data: Data
-        do {
-            data = try BoundedFile.read(path, limit: fileLimit)
-        } catch let error as SystemError where error.code == ENOENT {
-            return nil
-        }
-        guard let text = String(bytes: data, encoding: .utf8) else { throw RunError("\(path) is not UTF-8 text") }
-        return text
-    }
-
     /// The hosts file as a resource of its own when reconcile may not simply write it: it is
     /// dhcpd.conf under another name, or it exists without reconcile's header (someone else's
     /// file — `hostsFile: /etc/passwd`). The reservations depend on it, so they are skipped
@@ -116,7 +100,7 @@ public struct DHCPProvider: Provider {
         let id = ResourceID(Self.includeType, settings.config)
         let text: String?
         do {
-            text = try Self.read(settings.config)
+            text = try DHCPConfigScanner.read(settings.config)
         } catch {
             return Resource(id, action: .create, conflict: "cannot read \(settings.config): \(error)", isInventoried: false)
         }
@@ -159,7 +143,7 @@ public struct DHCPProvider: Provider {
 
     public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
         do {
-            let oldText = try Self.read(settings.hostsFile)
+            let oldText = try DHCPConfigScanner.read(settings.hostsFile)
             // Never write a file that is not ours, whatever else this batch holds.
             if let refusal = hostsFileResource(oldText)?.conflict { return resources.failing(with: refusal) }
             var entries = oldText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
@@ -190,7 +174,7 @@ public struct DHCPProvider: Provider {
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
         let configPath = directory.appendingPathComponent("dhcpd.conf").path
         try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
-        guard let live = try Self.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        guard let live = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
         var config = (deduplicating ? withoutDuplicateIncludes(live) : live)
             .replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
         if addingInclude { config += "\ninclude \"\(candidatePath)\";\n" }
@@ -217,7 +201,7 @@ public struct DHCPProvider: Provider {
     /// Removes the include lines of our hosts file after the first (and the comment reconcile
     /// wrote above each); every other line of dhcpd.conf stays as it is.
     private func removeDuplicateIncludes() throws {
-        guard let text = try Self.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        guard let text = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
         var info = stat()
         let mode = stat(settings.config, &info) == 0 ? info.st_mode & 0o7777 : 0o644
         try AtomicFile.write(Data(withoutDuplicateIncludes(text).utf8), to: settings.config, mode: mode)
