@@ -41,7 +41,7 @@ let package = Package(
         // The desired-state model: kinds, loading from a directory, validation with positions.
         .target(name: "DesiredState", dependencies: ["Basics", "YAML", .product(name: "Crypto", package: "swift-crypto")]),
         // Resources, plans, the converge loop, notifications, pruning guards, run reports.
-        .target(name: "Engine", dependencies: ["Basics", "DesiredState"]),
+        .target(name: "Engine", dependencies: ["Basics", "DesiredState", .product(name: "Crypto", package: "swift-crypto")]),
         // Run history and the inventory of what reconcile created, in SQLite.
         .target(name: "RunLog", dependencies: ["Basics", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).

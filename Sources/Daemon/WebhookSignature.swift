@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 
@@ -19,7 +20,7 @@ public struct WebhookSignature: Sendable {
 
     /// The header value for `body`, as a sender computes it.
     public func header(for body: Data) -> String {
-        "sha256=" + HMAC<SHA256>.authenticationCode(for: body, using: key).map { String(format: "%02x", $0) }.joined()
+        "sha256=" + hex(HMAC<SHA256>.authenticationCode(for: body, using: key))
     }
 
     private static func bytes(hex: Substring) -> Data? {

@@ -1,7 +1,7 @@
 import Basics
 
 /// Where something was written: a desired-state file and a 1-based line and column.
-public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct SourceLocation: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int

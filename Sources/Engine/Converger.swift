@@ -13,7 +13,7 @@ struct Converger {
     func apply(_ plan: Plan) async -> [ResourceOutcome] {
         var outcomes: [ResourceOutcome] = []
         var broken: Set<ResourceID> = []  // failed or skipped: their dependents are skipped
-        var delayed: [ResourceID: [ResourceID]] = [:]  // handler → who asked, in asking order
+        var delayed: [ResourceID: [Resource]] = [:]  // handler → who asked, in asking order
         var delayedOrder = plan.pendingHandlers
         for handler in plan.pendingHandlers { delayed[handler] = [] }
         var pending = Set(plan.pendingHandlers)
@@ -79,17 +79,17 @@ struct Converger {
                 for handler in newlyPending.subtracting(fired) { try? recorder.setHandler(handler, pending: false, node: node) }
                 pending.formUnion(newlyPending.intersection(fired))
             }
-            var immediate: [ResourceID: [ResourceID]] = [:]
+            var immediate: [ResourceID: [Resource]] = [:]
             var immediateOrder: [ResourceID] = []
             for resource in succeeded {
                 for notification in resource.notifies {
                     switch notification.timing {
                     case .immediate:
                         if immediate[notification.target] == nil { immediateOrder.append(notification.target) }
-                        immediate[notification.target, default: []].append(resource.id)
+                        immediate[notification.target, default: []].append(resource)
                     case .delayed:
                         if delayed[notification.target] == nil { delayedOrder.append(notification.target) }
-                        delayed[notification.target, default: []].append(resource.id)
+                        delayed[notification.target, default: []].append(resource)
                     }
                 }
             }
@@ -112,7 +112,7 @@ struct Converger {
         } catch {
             return batch.map { ResourceOutcome($0.id, .failed, action: $0.action, error: "cannot record inventory: \(error)") }
         }
-        let errors = await provider.converge(batch, desired: desired)
+        let errors = await provider.converge(batch)
         let fresh: [ResourceID: Resource]
         do {
             let replanned = try await provider.plan(desired, owned: owned)
@@ -144,14 +144,14 @@ struct Converger {
         return outcomes
     }
 
-    private func trigger(_ handler: ResourceID, notifiedBy: [ResourceID]) async -> ResourceOutcome {
-        let askers = notifiedBy.isEmpty ? "an earlier run that ended before running it" : notifiedBy.map(\.description).joined(separator: ", ")
+    private func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async -> ResourceOutcome {
+        let askers = notifiedBy.isEmpty ? "an earlier run that ended before running it" : notifiedBy.map(\.id.description).joined(separator: ", ")
         let reason = PropertyChange("notified by", from: nil, to: askers)
         guard let provider = provider(for: handler) else {
             return ResourceOutcome(handler, .failed, error: "no provider handles \(handler)")
         }
         do {
-            try await provider.trigger(handler)
+            try await provider.trigger(handler, notifiedBy: notifiedBy)
             try? recorder.setHandler(handler, pending: false, node: node)
             return ResourceOutcome(handler, .updated, changes: [reason])
         } catch {

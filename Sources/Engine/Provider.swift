@@ -6,11 +6,15 @@ import DesiredState
 /// - ``plan(_:owned:)`` reads live state in one batch (never one process per object) and
 ///   changes nothing. It returns a resource for every desired object of its kind, with
 ///   `action == nil` when the object is as declared, and a `.delete` for every resource of
-///   `owned` that is no longer desired and still exists. It throws only when the live state
-///   cannot be read at all; a problem with one object is that resource's `conflict`.
-/// - ``converge(_:desired:)`` gets only this provider's resources that need work and whose
-///   dependencies succeeded, in dependency order. It touches nothing else, and reports the
-///   error of each resource it could not converge; the rest count as converged.
+///   `owned` that is no longer desired and still exists. Each resource with an action carries
+///   its exact ``Resource/steps`` and every resource the ``Resource/fingerprint`` of the live
+///   state it was computed from. It throws only when the live state cannot be read at all; a
+///   problem with one object is that resource's `conflict`.
+/// - ``converge(_:)`` gets only this provider's resources that need work and whose
+///   dependencies succeeded, in dependency order, possibly from a saved plan. It executes
+///   their steps (each shared step once) and nothing else: it does not read the desired
+///   state, and it keeps nothing for a later call. It reports the error of each resource it
+///   could not converge; the rest count as converged.
 /// - The engine verifies by calling ``plan(_:owned:)`` again: a converged resource that still
 ///   has an action has failed.
 public protocol Provider: Sendable {
@@ -23,10 +27,11 @@ public protocol Provider: Sendable {
     func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource]
 
     /// - Returns: the error text of each resource that failed.
-    func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String]
+    func converge(_ resources: [Resource]) async -> [ResourceID: String]
 
-    /// Runs a handler named by a notification, e.g. `service[dhcpd]`.
-    func trigger(_ handler: ResourceID) async throws
+    /// Runs a handler named by a notification, e.g. `service[dhcpd]`; `notifiedBy` holds the
+    /// resources of this run that asked (empty for a handler an earlier run left pending).
+    func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws
 
     /// Starts reading live state before the desired state is loaded; the next
     /// ``plan(_:owned:)`` uses that read. Optional: by default, nothing.

@@ -3,8 +3,9 @@ import DesiredState
 /// One managed thing as planned for this run: what differs from the machine and how to fix it.
 ///
 /// A provider fills it in from one batched read of live state (Chef's `load_current_value`
-/// and comparison); the engine decides whether to act on it, and the same provider converges
-/// it. Dry-run and apply share this value, so what the plan shows is what apply does.
+/// and comparison), with the exact ``steps`` that converge it; the engine decides whether to
+/// act on it, and the same provider executes those steps and nothing else. Dry-run, apply and
+/// a saved plan share this value, so what the plan shows is what apply does.
 public struct Resource: Sendable {
     public enum Action: String, Sendable, Codable {
         case create, update, delete
@@ -46,13 +47,19 @@ public struct Resource: Sendable {
     public var isDeclaredObject: Bool
     /// Where the desired state declares it.
     public var source: SourceLocation?
+    /// What converging it does, exactly (empty when nothing is to be done).
+    public var steps: [Step]
+    /// A digest of the live state it was planned from (see ``Fingerprint``).
+    public var fingerprint: String
 
     public init(
         _ id: ResourceID, action: Action?, changes: [PropertyChange] = [], summary: String? = nil,
         dependsOn: [ResourceID] = [], notifies: [Notify] = [], conflict: String? = nil,
         guardedDeletion: Bool = false, isInventoried: Bool = true, isDeclaredObject: Bool = true, source: SourceLocation? = nil,
-        pendingChanges: [PropertyChange] = []
+        pendingChanges: [PropertyChange] = [], steps: [Step] = [], fingerprint: String = ""
     ) {
+        self.steps = steps
+        self.fingerprint = fingerprint
         self.isDeclaredObject = isDeclaredObject
         self.id = id
         self.action = action
@@ -71,8 +78,8 @@ public struct Resource: Sendable {
 }
 
 /// A request to run a handler (e.g. restart dhcpd) after a resource changed.
-public struct Notify: Hashable, Sendable {
-    public enum Timing: String, Sendable {
+public struct Notify: Hashable, Sendable, Codable {
+    public enum Timing: String, Sendable, Codable {
         /// Once, at the end of the run, however many resources asked.
         case delayed
         /// Right after the notifying resource's step of the run.

@@ -57,7 +57,7 @@ struct FakeProvider: Provider {
         return resources
     }
 
-    func converge(_ resources: [Resource], desired state: DesiredState) async -> [ResourceID: String] {
+    func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         var errors: [ResourceID: String] = [:]
         for resource in resources {
             machine.record("converge \(resource.id)")
@@ -72,7 +72,7 @@ struct FakeProvider: Provider {
         return errors
     }
 
-    func trigger(_ handler: ResourceID) async throws {
+    func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         machine.record("trigger \(handler)")
         if failingHandlers.contains(handler) { throw RunError("\(handler) would not restart") }
     }
@@ -88,12 +88,12 @@ struct MutationForbiddenProvider: Provider {
         try await inner.plan(state, owned: owned)
     }
 
-    func converge(_ resources: [Resource], desired state: DesiredState) async -> [ResourceID: String] {
+    func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         Issue.record("a dry-run called converge on \(resources.map(\.id))")
         return [:]
     }
 
-    func trigger(_ handler: ResourceID) async throws {
+    func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         Issue.record("a dry-run triggered \(handler)")
     }
 }

@@ -243,8 +243,8 @@ func reconcile(
             var name = "broken"
             var resourceTypes: Set<String> = ["x"]
             func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] { throw RunError("iptables-save exited 1") }
-            func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] { [:] }
-            func trigger(_ handler: ResourceID) async throws {}
+            func converge(_ resources: [Resource]) async -> [ResourceID: String] { [:] }
+            func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {}
         }
         let state = try TemporaryStateDirectory()
         let report = try await reconcile(Broken(), state)

@@ -121,11 +121,11 @@ import Testing
         #expect(work { $0.tables["filter"]?["FORWARD"]?.append(FirewallRules.jumpRule("RC-FORWARD")) } == [
             "~ iptables_jump[filter/FORWARD]: jumps to RC-FORWARD: 2 → 1",
         ])
-        let restore = RestoreScript(want: want, ownership: ChainOwnership(live: {
+        let restore = RestoreScript(planning: desired, live: {
             var live = converged
             live.tables["filter"]?["FORWARD"] = ["-j FOREIGN", FirewallRules.jumpRule("RC-FORWARD"), FirewallRules.jumpRule("RC-FORWARD")]
             return live
-        }(), inventory: []))
+        }(), inventory: [])
         #expect(restore.lines == [
             "*filter", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD",
             "-I FORWARD 2 -m comment --comment reconcile -j RC-FORWARD", "COMMIT",
@@ -137,7 +137,7 @@ import Testing
         live.tables["filter"]?["RC-HANDMADE"] = ["-s 192.0.2.1/32 -j DROP"]
         live.tables["filter"]?["INPUT"] = ["-j RC-HANDMADE"]
         #expect(work { $0 = live }.isEmpty)
-        #expect(RestoreScript(want: want, ownership: ChainOwnership(live: live, inventory: [])).isEmpty)
+        #expect(RestoreScript(planning: desired, live: live, inventory: []).isEmpty)
         // One reconcile created (the inventory says so, or its rules carry our tags) is removed.
         let recorded: Set<ResourceID> = [ResourceID(FirewallRules.chainType, "RC-HANDMADE")]
         #expect(work(inventory: recorded) { $0 = live } == ["- iptables_chain[RC-HANDMADE]: - filter/RC-HANDMADE: -s 192.0.2.1/32 -j DROP"])
@@ -173,7 +173,7 @@ import Testing
         live.tables["filter"]?["RC-FORWARD"] = []
         for chain in ["RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"] { live.tables["nat"]?[chain] = [] }
         let inventory = Set(["RC-FORWARD", "RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"].map { ResourceID(FirewallRules.chainType, $0) })
-        let restore = RestoreScript(want: none, ownership: ChainOwnership(live: live, inventory: inventory))
+        let restore = RestoreScript(planning: empty, live: live, inventory: inventory)
         #expect(restore.lines == [
             "*filter", ":RC-FORWARD - [0:0]", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-X RC-FORWARD", "COMMIT",
             "*nat", ":RC-OUTPUT - [0:0]", ":RC-POSTROUTING - [0:0]", ":RC-PREROUTING - [0:0]",
@@ -205,5 +205,17 @@ import Testing
             "- public_address[203.0.113.7 on old0]: address: 203.0.113.7 on old0 → (none)",
             "~ nat_pair[cpro0007]: address: 203.0.113.7 on pub0",
         ])
+    }
+}
+
+extension RestoreScript {
+    /// What converge runs for a plan of `desired` against `live`: the steps of every resource to change.
+    init(planning desired: DesiredState, live: IPTablesRuleset, inventory: Set<ResourceID>) {
+        var node = Node.implicitLocal
+        node.publicInterface = "pub0"
+        let comparison = FirewallComparison(desired: desired, want: FirewallRules(desired), live: live,
+                                            addresses: .init(interfaces: ["pub0"], ours: Dictionary(uniqueKeysWithValues: desired.ipPairs.map { ($0.publicIP.description, "pub0") })),
+                                            node: node, inventory: inventory)
+        self.init(comparison.resources().filter { $0.action != nil && $0.conflict == nil })
     }
 }

@@ -60,7 +60,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
         """
 
     @Test func restoreInputForAnEmptyMachineIsGolden() throws {
-        let script = RestoreScript(want: FirewallRules(try desiredState(Self.yaml)), ownership: ChainOwnership(live: IPTablesRuleset(), inventory: []))
+        let script = RestoreScript(planning: try desiredState(Self.yaml), live: IPTablesRuleset(), inventory: [])
         #expect(script.text == """
             *filter
             :RC-FORWARD - [0:0]
@@ -93,7 +93,8 @@ func desiredState(_ yaml: String) throws -> DesiredState {
     }
 
     @Test func onlyChangedChainsAreRewrittenAndOldOnesRemoved() throws {
-        let want = FirewallRules(try desiredState(Self.yaml))
+        let desired = try desiredState(Self.yaml)
+        let want = FirewallRules(desired)
         var live = IPTablesRuleset()
         for (table, chains) in want.chains { live.tables[table] = chains.mapValues { $0.map(\.text) } }
         live.tables["filter"]?["FORWARD"] = ["-j DOCKER", "-m comment --comment reconcile -j RC-FORWARD"]
@@ -105,7 +106,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
         // The jump below DOCKER stays there (the operator's order); the chain the inventory
         // records is removed.
         let inventory: Set<ResourceID> = [ResourceID(FirewallRules.chainType, "RC-VM-gone")]
-        #expect(RestoreScript(want: want, ownership: ChainOwnership(live: live, inventory: inventory)).text == """
+        #expect(RestoreScript(planning: desired, live: live, inventory: inventory).text == """
             *filter
             :RC-VM-gone - [0:0]
             -X RC-VM-gone
@@ -113,7 +114,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
 
             """)
         live.tables["filter"]?["RC-VM-gone"] = nil
-        #expect(RestoreScript(want: want, ownership: ChainOwnership(live: live, inventory: inventory)).isEmpty)
+        #expect(RestoreScript(planning: desired, live: live, inventory: inventory).isEmpty)
     }
 
     @Test func manyPortsAreSplitAcrossMultiportRules() throws {

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 
 extension VirtualMachine {
@@ -14,11 +15,7 @@ extension VirtualMachine {
         let plain = "RC-VM-" + name
         guard plain.utf8.count > maximumChainLength else { return plain }
         let digest = SHA256.hash(data: Array(name.utf8))
-        let hex = digest.prefix(6).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xf)]], as: UTF8.self)
-        }.joined()
-        return "RC-VM-" + name.prefix(9) + "-" + hex
+        return "RC-VM-" + name.prefix(9) + "-" + hex(digest.prefix(6))
     }
 
     public var firewallChain: String { Self.firewallChain(for: name) }

@@ -163,13 +163,6 @@ struct DesiredStateLoader {
         return "sha256:" + hex(hasher.finalize()).prefix(16)
     }
 
-    /// Lower-case hex; String(format:) costs microseconds per byte on Linux.
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0xf)]] }
-        return String(decoding: text, as: UTF8.self)
-    }
 
     static func decodeFile(_ path: String, displayed: String) -> FileResult {
         let context = FileContext(path: displayed)

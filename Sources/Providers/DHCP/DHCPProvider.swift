@@ -16,6 +16,9 @@ public struct DHCPProvider: Provider {
     /// reconcile's header is someone else's, and adopting it must be asked for.
     public static let hostsFileType = "dhcp_hosts_file"
     public static let service = ResourceID("service", "dhcpd")
+    /// The planned steps: the whole candidate hosts file, and the include line appended to
+    /// dhcpd.conf or its doubles removed (dhcpd.conf is otherwise never written).
+    static let writeHostsFile = "dhcpd.hosts-file", appendInclude = "dhcpd.include-add", rewriteConfig = "dhcpd.include-dedup"
 
     public let name = "dhcpd"
     public let resourceTypes: Set<String> = [hostType, includeType, hostsFileType, service.type]
@@ -24,9 +27,6 @@ public struct DHCPProvider: Provider {
     let runner: CommandRunner
     /// Take over an existing hosts file that reconcile did not write (`--adopt`).
     let adopt: Bool
-    /// The hosts file as it was before this run wrote it, for restoring when dhcpd will not start.
-    /// `.some(nil)` when there was no file; nil until this run writes it.
-    private let previous = Locked<String??>(nil)
 
     public init(host: Node, runner: CommandRunner? = nil, adopt: Bool = false) {
         settings = host.dhcp
@@ -69,7 +69,35 @@ public struct DHCPProvider: Provider {
             resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: gone, dependsOn: dependsOn, notifies: notify))
         }
         if let include = try includeResource(dependsOn: dependsOn, needed: !wanted.isEmpty) { resources.append(include) }
+        attachSteps(to: &resources, liveText: liveText, live: live, wanted: wanted)
         return resources
+    }
+
+    /// One candidate hosts file for the whole plan: the live reservations with each planned
+    /// change that can be made (not a conflicting one); every resource that changes it carries
+    /// it, with the file it replaces. Fingerprints: a reservation's live block and any clash,
+    /// the file itself for the hosts-file and include resources.
+    private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], wanted: [DHCPReservation]) {
+        let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var entries = live
+        for resource in resources where resource.id.type == Self.hostType && resource.action != nil && resource.conflict == nil {
+            entries[resource.id.name] = resource.action == .delete ? nil : byName[resource.id.name]
+        }
+        let candidate = DHCPHostsFile.render(Array(entries.values))
+        let write = candidate == liveText ? nil : Step(Self.writeHostsFile, settings.hostsFile, input: candidate, previous: liveText)
+        for index in resources.indices {
+            let resource = resources[index]
+            switch resource.id.type {
+            case Self.hostType:
+                let block = live[resource.id.name].map { "\($0.mac) \($0.ip) \($0.hostname)" } ?? "(absent)"
+                resources[index].fingerprint = Fingerprint.of([block, resource.conflict ?? ""])
+            case Self.hostsFileType:
+                resources[index].fingerprint = Fingerprint.of([liveText ?? "(absent)"])
+            default:
+                continue  // the include resource made its own
+            }
+            if resource.action != nil, resource.conflict == nil, let write { resources[index].steps = [write] }
+        }
     }
 
     /// The hosts file as a resource of its own when reconcile may not simply write it: it is
@@ -108,18 +136,23 @@ public struct DHCPProvider: Provider {
             return needed ? Resource(id, action: .create, conflict: "\(settings.config) does not exist", isInventoried: false) : nil
         }
         let count = DHCPConfigScanner.scan(text, file: settings.config).includes.filter { $0 == settings.hostsFile }.count
+        let fingerprint = Fingerprint.of([text])
         switch count {
         case 0 where !needed:
             return nil
         case 0:
+            let line = "\n\(Self.includeComment)\ninclude \"\(settings.hostsFile)\";\n"
             return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
-                            dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false)
+                            dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false,
+                            steps: [Step(Self.appendInclude, settings.config, input: line, previous: text)], fingerprint: fingerprint)
         case 1:
-            return Resource(id, action: nil, isInventoried: false)
+            return Resource(id, action: nil, isInventoried: false, fingerprint: fingerprint)
         default:
             // Two writers, or a hand edit: dhcpd -t rejects the hosts declared twice.
             return Resource(id, action: .update, changes: [PropertyChange("include lines", from: "\(count)", to: "1")],
-                            dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false)
+                            dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false,
+                            steps: [Step(Self.rewriteConfig, settings.config, input: withoutDuplicateIncludes(text), previous: text)],
+                            fingerprint: fingerprint)
         }
     }
 
@@ -141,70 +174,77 @@ public struct DHCPProvider: Provider {
 
     // MARK: - Converge
 
-    public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
+    /// Runs the batch's planned steps: the candidate hosts file is checked with `dhcpd -t`
+    /// (against dhcpd.conf as the steps leave it), then replaces the live one; the include
+    /// line is appended, or its doubles removed. A file that is no longer what the plan read
+    /// is not written over (a step already carried out by an earlier batch is not redone).
+    public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         do {
-            let oldText = try DHCPConfigScanner.read(settings.hostsFile)
-            // Never write a file that is not ours, whatever else this batch holds.
-            if let refusal = hostsFileResource(oldText)?.conflict { return resources.failing(with: refusal) }
-            var entries = oldText.map { DHCPHostsFile.parse($0, file: settings.hostsFile) } ?? [:]
-            let wanted = Dictionary(DHCPReservation.all(in: desired).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            for resource in resources where resource.id.type == Self.hostType {
-                entries[resource.id.name] = resource.action == .delete ? nil : wanted[resource.id.name]
+            let steps = resources.uniqueSteps
+            let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap { try pending($0) }
+            let config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap { try pending($0) }
+            guard hostsFile != nil || config != nil else { return [:] }
+            try check(hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? "", config: config)
+            if let text = hostsFile?.input { try AtomicFile.write(Data(text.utf8), to: settings.hostsFile) }
+            switch config?.operation {
+            case Self.appendInclude?: try append(config?.input ?? "", to: settings.config)
+            case Self.rewriteConfig?: try rewrite(settings.config, with: config?.input ?? "")
+            default: break
             }
-            let candidate = DHCPHostsFile.render(Array(entries.values))
-            let include = resources.first { $0.id.type == Self.includeType }
-            let addInclude = include?.action == .create
-            try check(candidate, addingInclude: addInclude, deduplicating: include?.action == .update)
-            if candidate != oldText {
-                previous.withLock { if $0 == nil { $0 = .some(oldText) } }
-                try AtomicFile.write(Data(candidate.utf8), to: settings.hostsFile)
-            }
-            if addInclude { try appendInclude() }
-            if include?.action == .update { try removeDuplicateIncludes() }
             return [:]
         } catch {
             return resources.failing(with: "\(error)")
         }
     }
 
-    /// Runs `dhcpd -t` on a copy of dhcpd.conf that includes `candidate` instead of the live file.
-    private func check(_ candidate: String, addingInclude: Bool, deduplicating: Bool) throws {
+    /// The step, when its file is still as the plan read it; nil when the step is done already.
+    private func pending(_ step: Step) throws -> Step? {
+        let current = try DHCPConfigScanner.read(step.target)
+        if step.operation == Self.appendInclude ? current == (step.previous ?? "") + (step.input ?? "") : current == step.input { return nil }
+        guard current == step.previous else {
+            throw RunError("\(step.target) changed since the plan was made; nothing was written (run again to plan from what is there now)")
+        }
+        return step
+    }
+
+    /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the hosts file.
+    private func check(_ candidate: String, config: Step?) throws {
         let directory = try PrivateDirectory.make(prefix: "reconcile-dhcpd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
         let configPath = directory.appendingPathComponent("dhcpd.conf").path
         try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
-        guard let live = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
-        var config = (deduplicating ? withoutDuplicateIncludes(live) : live)
-            .replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
-        if addingInclude { config += "\ninclude \"\(candidatePath)\";\n" }
-        try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
+        let planned: String? =
+            switch config?.operation {
+            case Self.appendInclude?: (config?.previous ?? "") + (config?.input ?? "")
+            case Self.rewriteConfig?: config?.input
+            default: try DHCPConfigScanner.read(settings.config)
+            }
+        guard let planned else { throw RunError("\(settings.config) does not exist") }
+        let text = planned.replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
         let result = try CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
         if result.timedOutAfter != nil { throw CommandRunner.Failure(["dhcpd", "-t", "-cf", configPath], result) }
         guard result.status == 0 else {
-            let text = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
-            throw RunError("dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: text))")
+            let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
+            throw RunError("dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: output))")
         }
     }
 
-    /// Appends the include line; dhcpd.conf is never rewritten.
-    private func appendInclude() throws {
-        guard let handle = FileHandle(forWritingAtPath: settings.config) else {
-            throw RunError("cannot open \(settings.config) for appending")
-        }
+    /// Appends the include line; dhcpd.conf is never rewritten for it.
+    private func append(_ text: String, to path: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw RunError("cannot open \(path) for appending") }
         defer { try? handle.close() }
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data("\n\(Self.includeComment)\ninclude \"\(settings.hostsFile)\";\n".utf8))
+        try handle.write(contentsOf: Data(text.utf8))
         try handle.synchronize()
     }
 
-    /// Removes the include lines of our hosts file after the first (and the comment reconcile
-    /// wrote above each); every other line of dhcpd.conf stays as it is.
-    private func removeDuplicateIncludes() throws {
-        guard let text = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+    /// Replaces dhcpd.conf with the planned text (its doubled include lines removed), keeping its mode.
+    private func rewrite(_ path: String, with text: String) throws {
         var info = stat()
-        let mode = stat(settings.config, &info) == 0 ? info.st_mode & 0o7777 : 0o644
-        try AtomicFile.write(Data(withoutDuplicateIncludes(text).utf8), to: settings.config, mode: mode)
+        let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+        try AtomicFile.write(Data(text.utf8), to: path, mode: mode)
     }
 
     func withoutDuplicateIncludes(_ text: String) -> String {
@@ -228,7 +268,9 @@ public struct DHCPProvider: Provider {
 
     // MARK: - Restart
 
-    public func trigger(_ handler: ResourceID) async throws {
+    /// Restarts dhcpd. When it will not start, the hosts file this run replaced (the step's
+    /// `previous`, carried by the resources that notified) is put back and dhcpd started again.
+    public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         let timeout = Double(settings.restartTimeout)
         let first = try runner.output(settings.restart, timeout: timeout)
         if first.timedOutAfter != nil {
@@ -238,9 +280,9 @@ public struct DHCPProvider: Provider {
         }
         guard first.status != 0 else { return }
         let failure = "dhcpd did not start (\(settings.restart.joined(separator: " ")) exited \(first.status)): \(DHCPDOutput.errors(in: first.stderr + first.stdout))"
-        guard let old = previous.withLock({ stored in defer { stored = nil }; return stored }) else { throw RunError(failure) }
+        guard let written = notifiedBy.lazy.flatMap(\.steps).first(where: { $0.operation == Self.writeHostsFile }) else { throw RunError(failure) }
         // Put back the file dhcpd last ran with, and start it again with that.
-        if let old { try AtomicFile.write(Data(old.utf8), to: settings.hostsFile) } else { try? FileManager.default.removeItem(atPath: settings.hostsFile) }
+        if let old = written.previous { try AtomicFile.write(Data(old.utf8), to: settings.hostsFile) } else { try? FileManager.default.removeItem(atPath: settings.hostsFile) }
         let second = try runner.output(settings.restart, timeout: timeout)
         let restored = second.status == 0 && second.timedOutAfter == nil ? "restored the previous hosts file and restarted dhcpd"
             : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"

@@ -17,7 +17,7 @@ struct FirewallComparison {
     let ownership: ChainOwnership
     /// Our labelled addresses on other interfaces than the public one (it changed): to remove.
     let strayAddresses: [String: String]
-    private let pairs: [String: IPPair]
+    let pairs: [String: IPPair]
 
     init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: FirewallProvider.PublicAddresses,
          node: Node, inventory: Set<ResourceID>) {
@@ -41,9 +41,11 @@ struct FirewallComparison {
         var text: String { "\(table)/\(chain): \(rule)" }
     }
 
-    private struct Chain: Hashable {
+    struct Chain: Hashable {
         var table: String
         var name: String
+
+        var key: String { "\(table)/\(name)" }
     }
 
     /// One wanted resource: where it is declared, its rules in the chains that differ, and
@@ -52,15 +54,18 @@ struct FirewallComparison {
         var source: SourceLocation?
         var lines: [Line] = []
         var inMatchingChain = false
+        /// Every chain it has rules in, differing or not.
+        var chains: [Chain] = []
 
         mutating func add(_ rule: FirewallRules.Rule, differs: Bool) {
             if source == nil { source = rule.source }
+            if chains.last != Chain(table: rule.table, name: rule.chain) { chains.append(Chain(table: rule.table, name: rule.chain)) }
             if differs { lines.append(Line(table: rule.table, chain: rule.chain, rule: rule.text)) } else { inMatchingChain = true }
         }
     }
 
     /// The wanted chains whose live rules differ, and the live RC-* chains no longer wanted.
-    private var differingChains: Set<Chain> {
+    var differingChains: Set<Chain> {
         var chains: Set<Chain> = []
         for (table, wanted) in want.chains {
             for (chain, rules) in wanted where !FirewallRules.same(live.rules(table, chain), rules) {
@@ -84,7 +89,8 @@ struct FirewallComparison {
             for rule in rules {
                 owners[Self.owner(of: rule, chain: chain.name), default: []].append(Line(table: chain.table, chain: chain.name, rule: rule))
             }
-            if rules.isEmpty, chain.name.hasPrefix("RC-VM-") { owners[ResourceID(FirewallRules.chainType, chain.name), default: []] += [] }
+            // An empty chain is still its own resource's to fill or remove.
+            if rules.isEmpty { owners[ResourceID(FirewallRules.chainType, chain.name), default: []] += [] }
         }
         return owners
     }
@@ -112,6 +118,7 @@ struct FirewallComparison {
             }
         }
         let current = differing.isEmpty ? [:] : liveByOwner(in: differing)
+        var steps = FirewallSteps(comparison: self, differing: differing)
         var resources: [Resource] = []
 
         // In no particular order: the plan orders resources itself.
@@ -138,8 +145,10 @@ struct FirewallComparison {
                 changes.append(PropertyChange("rule order", from: "changed by hand", to: "as declared"))
             }
             let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
-            resources.append(Resource(id, action: action, changes: changes, summary: summary(id),
-                                      conflict: action == nil ? nil : conflict, isDeclaredObject: !FirewallRules.isScaffolding(id), source: entry.source))
+            var resource = Resource(id, action: action, changes: changes, summary: summary(id),
+                                    conflict: action == nil ? nil : conflict, isDeclaredObject: !FirewallRules.isScaffolding(id), source: entry.source)
+            steps.attach(to: &resource, chains: entry.chains, live: current[id] ?? [])
+            resources.append(resource)
         }
         for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
             // A removal says what goes: its rules, and a pair's public address.
@@ -148,36 +157,50 @@ struct FirewallComparison {
                let address = current[id]?.lazy.compactMap(Self.destination).first, addresses?.contains(address) == true {
                 changes.append(PropertyChange("address", from: "\(address) on \(interface)", to: nil))
             }
-            resources.append(Resource(id, action: .delete, changes: changes, isDeclaredObject: !FirewallRules.isScaffolding(id)))
+            var resource = Resource(id, action: .delete, changes: changes, isDeclaredObject: !FirewallRules.isScaffolding(id))
+            steps.attach(to: &resource, chains: [], live: current[id] ?? [])
+            resources.append(resource)
         }
+        // Our labelled addresses that no pair wants and no removed pair takes away.
         let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
-        let removedPairs = Set(resources.filter { $0.action == .delete && $0.id.type == FirewallRules.pairType }.map(\.id.name))
-        for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && removedPairs.isEmpty {
-            resources.append(Resource(ResourceID(FirewallRules.addressType, address), action: .delete, isInventoried: false))
+        let removedPairAddresses = Set(resources.filter { $0.action == .delete && $0.id.type == FirewallRules.pairType }
+            .flatMap { current[$0.id]?.compactMap(Self.destination) ?? [] })
+        for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && !removedPairAddresses.contains(address) {
+            var resource = Resource(ResourceID(FirewallRules.addressType, address), action: .delete, isInventoried: false)
+            steps.attachAddressRemoval(to: &resource, address: address, interface: node.publicInterface ?? "")
+            resources.append(resource)
         }
         for (address, interface) in strayAddresses.sorted(by: { $0.key < $1.key }) {
-            resources.append(Resource(ResourceID(FirewallRules.addressType, "\(address) on \(interface)"), action: .delete,
-                                      changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false))
+            var resource = Resource(ResourceID(FirewallRules.addressType, "\(address) on \(interface)"), action: .delete,
+                                    changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false)
+            steps.attachAddressRemoval(to: &resource, address: address, interface: interface)
+            resources.append(resource)
         }
-        resources += FirewallRules.jumps.compactMap { jump in
-            let id = ResourceID(FirewallRules.jumpType, "\(jump.table)/\(jump.chain)")
-            let rules = live.rules(jump.table, jump.chain) ?? []
-            let copies = rules.filter { $0 == FirewallRules.jumpRule(jump.target) }.count
-            guard want.wantsJump(to: jump.target) else {
-                return copies == 0 ? nil : Resource(id, action: .delete, changes: [PropertyChange("jump to \(jump.target)", from: "\(copies)", to: nil)],
-                                                    isInventoried: false)
-            }
-            if FirewallRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
-            guard copies > 1 else {
-                return Resource(id, action: .create, changes: [PropertyChange("jump to \(jump.target)", from: nil, to: "rule 1")], isInventoried: false)
-            }
-            return Resource(id, action: .update, changes: [PropertyChange("jumps to \(jump.target)", from: "\(copies)", to: "1")], isInventoried: false)
+        for jump in FirewallRules.jumps {
+            guard var resource = jumpResource(jump) else { continue }
+            steps.attach(to: &resource, jump: jump)
+            resources.append(resource)
         }
         return resources
     }
 
+    private func jumpResource(_ jump: (table: String, chain: String, target: String)) -> Resource? {
+        let id = ResourceID(FirewallRules.jumpType, "\(jump.table)/\(jump.chain)")
+        let rules = live.rules(jump.table, jump.chain) ?? []
+        let copies = rules.filter { $0 == FirewallRules.jumpRule(jump.target) }.count
+        guard want.wantsJump(to: jump.target) else {
+            return copies == 0 ? nil : Resource(id, action: .delete, changes: [PropertyChange("jump to \(jump.target)", from: "\(copies)", to: nil)],
+                                                isInventoried: false)
+        }
+        if FirewallRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
+        guard copies > 1 else {
+            return Resource(id, action: .create, changes: [PropertyChange("jump to \(jump.target)", from: nil, to: "rule 1")], isInventoried: false)
+        }
+        return Resource(id, action: .update, changes: [PropertyChange("jumps to \(jump.target)", from: "\(copies)", to: "1")], isInventoried: false)
+    }
+
     /// The address a DNAT rule matches (`-d 203.0.113.7/32 …`).
-    private static func destination(_ line: Line) -> String? {
+    static func destination(_ line: Line) -> String? {
         let words = line.rule.split(separator: " ")
         guard let d = words.firstIndex(of: "-d"), d + 1 < words.count else { return nil }
         return words[d + 1].split(separator: "/").first.map(String.init)

@@ -17,11 +17,8 @@ public struct FirewallProvider: Provider {
 
     let node: Node
     let runner: CommandRunner
-    /// The rules the last plan read, for the converge that follows it: reading 77,000 rules
-    /// again costs half a second. A rule changed by someone else in between makes the one
-    /// atomic restore fail, not go wrong.
-    private let lastRead = Locked<ChainOwnership?>(nil)
-    /// A read started by ``prefetch()``, for the next plan.
+    /// A read started by ``prefetch()``, for the next plan: that read is not run state, it
+    /// is the next plan's input, started early.
     private let early = Locked<EarlyRead<LiveState>?>(nil)
 
     /// What a plan reads: the rules, and our public addresses.
@@ -61,8 +58,6 @@ public struct FirewallProvider: Provider {
         ruleset.tables = ruleset.tables.filter { FirewallRules.tables.contains($0.key) }
         return ruleset
     }
-
-    var addressLabel: String? { node.publicInterface.map { "\($0):rc" } }
 
     /// Every interface and our labelled addresses, from one `ip -batch` (links, then IPv4 addresses).
     func readAddresses() throws -> PublicAddresses {
@@ -117,20 +112,20 @@ public struct FirewallProvider: Provider {
         let live = try await (started ?? EarlyRead { try readLiveState() }).value()
         let comparison = FirewallComparison(desired: desired, want: FirewallRules(desired), live: live.ruleset, addresses: live.addresses,
                                             node: node, inventory: owned)
-        lastRead.withLock { $0 = comparison.ownership }
         return comparison.resources()
     }
 
     // MARK: - Converge
 
-    public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
+    /// Runs the batch's planned steps: one restore input of every chain and jump line (tested
+    /// with `--test` first), the address lines in one `ip -batch` beside it, then the
+    /// tracked connections to forget. A rule changed by someone since the plan makes the
+    /// verification fail, never a chain written from a newer read.
+    public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         do {
-            let want = FirewallRules(desired)
-            // Without the plan's read, only reconcile's marks say which chains are ours.
-            let ownership = try lastRead.withLock { stored in defer { stored = nil }; return stored }
-                ?? ChainOwnership(live: readRuleset(), inventory: [])
-            let live = ownership.live
-            let restore = RestoreScript(want: want, ownership: ownership)
+            let steps = resources.uniqueSteps
+            let restore = RestoreScript(resources)
+            let addressLines = steps.filter { [FirewallSteps.addAddress, FirewallSteps.removeAddress].contains($0.operation) }.compactMap(\.input)
             if !restore.isEmpty {
                 let applying = ["iptables-restore", "--noflush", "-w"], testing = applying + ["--test"]
                 let test = try runner.output(testing, input: Data(restore.text.utf8))
@@ -138,7 +133,7 @@ public struct FirewallProvider: Provider {
                 guard test.status == 0 else { return resources.failing(with: "iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
                 // Once the rules passed the test, the addresses go on while they are restored:
                 // each takes about a second at 7,000 pairs, and they do not depend on each other.
-                let addresses = EarlyRead { try convergeAddresses(desired) }
+                let addresses = EarlyRead { try changeAddresses(addressLines) }
                 let applied = try runner.output(applying, input: Data(restore.text.utf8))
                 let addressed: Result<Void, any Error>
                 do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
@@ -146,53 +141,33 @@ public struct FirewallProvider: Provider {
                 guard applied.status == 0 else { return resources.failing(with: "iptables-restore failed: \(restore.explain(applied.stderr))") }
                 try addressed.get()
             } else {
-                try convergeAddresses(desired)
+                try changeAddresses(addressLines)
             }
-            try await flushConnections(of: resources, live: live)
+            try await forgetConnections(steps)
             return [:]
         } catch {
             return resources.failing(with: "\(error)")
         }
     }
 
-    /// Adds the public addresses of the desired pairs to the public interface and removes the
-    /// other ones reconcile added, on any interface.
-    private func convergeAddresses(_ desired: DesiredState) throws {
-        let live = try readAddresses()
-        let wanted = Set(desired.ipPairs.map(\.publicIP.description))
-        var commands: [String] = []
-        if let interface = node.publicInterface, let label = addressLabel {
-            guard let onPublic = live.on(interface) else { throw RunError("public interface \(interface) does not exist on host \(node.name)") }
-            commands += wanted.subtracting(onPublic).sorted().map { "addr add \($0)/32 dev \(interface) label \(label)" }
-        }
-        for (address, interface) in live.ours.sorted(by: { $0.key < $1.key })
-        where interface != node.publicInterface || !wanted.contains(address) {
-            commands.append("addr del \(address)/32 dev \(interface)")
-        }
-        // One `ip -batch` for all of them: thousands of pairs must not mean thousands of processes.
-        guard !commands.isEmpty else { return }
-        try runner.run(["ip", "-batch", "-"], input: Data((commands.joined(separator: "\n") + "\n").utf8))
+    /// One `ip -batch` for every address line: thousands of pairs must not mean thousands of processes.
+    private func changeAddresses(_ lines: [String]) throws {
+        guard !lines.isEmpty else { return }
+        try runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     /// Forgets tracked connections of changed or removed pairs, so packets follow the new
     /// rules: one dump of the namespace's table, then each match deleted by its tuple (800
     /// removed pairs once took 1,600 `conntrack -D` processes and 88 s; one `conntrack
     /// --load-file` of them still 39 s, as the tool dumps the table for each deletion).
-    private func flushConnections(of resources: [Resource], live: IPTablesRuleset) async throws {
-        var publicAddresses: Set<String> = [], privateAddresses: Set<String> = []
-        for resource in resources where resource.id.type == FirewallRules.pairType && resource.action != .create {
-            let tag = "rc:pair:\(resource.id.name)"
-            for rule in live.rules("nat", "RC-PREROUTING") ?? [] where IPTablesRuleset.tag(of: rule) == tag {
-                let words = rule.split(separator: " ").map(String.init)
-                if let d = words.firstIndex(of: "-d"), d + 1 < words.count { publicAddresses.insert(String(words[d + 1].split(separator: "/")[0])) }
-                if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count { privateAddresses.insert(words[to + 1]) }
-            }
-        }
-        guard !publicAddresses.isEmpty || !privateAddresses.isEmpty else { return }
-        _ = try await ConnectionTable.forget(destinations: publicAddresses, sources: privateAddresses, netns: node.netns)
+    private func forgetConnections(_ steps: [Step]) async throws {
+        let to = Set(steps.filter { $0.operation == FirewallSteps.forgetTo }.map(\.target))
+        let from = Set(steps.filter { $0.operation == FirewallSteps.forgetFrom }.map(\.target))
+        guard !to.isEmpty || !from.isEmpty else { return }
+        _ = try await ConnectionTable.forget(destinations: to, sources: from, netns: node.netns)
     }
 
-    public func trigger(_ handler: ResourceID) async throws {
+    public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         throw RunError("iptables has no handler \(handler)")
     }
 }

@@ -1,57 +1,51 @@
+import DesiredState
 import Engine
 
-/// The one `iptables-restore --noflush` input that makes the RC-* chains as wanted: every
-/// rule of each chain that differs, the jumps from built-in chains, and the removal of
-/// chains no longer wanted. Nothing else: chains that are someone else's (see
-/// ``ChainOwnership``) are neither rewritten nor removed.
+/// The one `iptables-restore --noflush` input made of a batch's planned steps (see
+/// ``FirewallSteps``): per table, every rule of each chain that changes, the jumps from
+/// built-in chains, and the removal of chains no longer wanted. Nothing else: the plan made
+/// no step for a chain that is someone else's (see ``ChainOwnership``).
 struct RestoreScript {
     private(set) var lines: [String] = []
-    /// Per input line, the desired-state object it comes from (for errors), if any.
+    /// Per input line, what it comes from (for errors), if anything.
     private var origins: [Origin?] = []
+    /// Where each resource of the batch is declared.
+    private let sources: [ResourceID: SourceLocation]
 
     private enum Origin {
-        case rule(FirewallRules.Rule)
+        case rule(ResourceID)
         case removedChain(String)
+    }
 
-        var description: String {
-            switch self {
-            case .rule(let rule): rule.owner.description + (rule.source.map { ", \($0)" } ?? "")
-            case .removedChain(let chain): "\(FirewallRules.chainType)[\(chain)] (no longer declared)"
+    init(_ resources: [Resource]) {
+        sources = Dictionary(resources.compactMap { resource in resource.source.map { (resource.id, $0) } }, uniquingKeysWith: { first, _ in first })
+        let steps = resources.uniqueSteps
+        for table in FirewallRules.tables {
+            let inTable = steps.filter { $0.target.hasPrefix(table + "/") }
+            let chains = inTable.filter { $0.operation == FirewallSteps.chain }.sorted { $0.target < $1.target }
+            let removed = inTable.filter { $0.operation == FirewallSteps.removeChain }.sorted { $0.target < $1.target }
+            let jumps = FirewallRules.jumps.compactMap { jump in
+                inTable.first { $0.operation == FirewallSteps.jump && $0.target == "\(jump.table)/\(jump.chain)" }
             }
+            guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty else { continue }
+            append("*\(table)")
+            // Declaring a user chain under --noflush creates it, or flushes it when it exists.
+            for step in chains + removed { append(":\(Self.chainName(step)) - [0:0]") }
+            for step in chains {
+                let chain = Self.chainName(step)
+                for line in (step.input ?? "").split(separator: "\n") {
+                    append(String(line), from: .rule(FirewallComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
+                }
+            }
+            for step in jumps { (step.input ?? "").split(separator: "\n").forEach { append(String($0)) } }
+            for step in removed { append("-X \(Self.chainName(step))", from: .removedChain(Self.chainName(step))) }
+            append("COMMIT")
         }
     }
 
-    init(want: FirewallRules, ownership: ChainOwnership) {
-        let live = ownership.live
-        for table in FirewallRules.tables {
-            let wantedChains = want.chains[table] ?? [:]
-            let liveChains = live.tables[table] ?? [:]
-            let changed = wantedChains.keys.sorted().filter {
-                !FirewallRules.same(liveChains[$0], wantedChains[$0]) && !ownership.isForeign(table, $0)
-            }
-            let removed = liveChains.keys.sorted().filter { $0.hasPrefix("RC-") && wantedChains[$0] == nil && ownership.owns(table, $0) }
-            let jumps = FirewallRules.jumps.filter { jump in
-                guard jump.table == table else { return false }
-                let present = live.rules(table, jump.chain)?.contains(FirewallRules.jumpRule(jump.target)) == true
-                return want.wantsJump(to: jump.target) ? FirewallRules.jumpPosition(jump, in: live) == nil : present
-            }
-            guard !changed.isEmpty || !removed.isEmpty || !jumps.isEmpty else { continue }
-            append("*\(table)")
-            // Declaring a user chain under --noflush creates it, or flushes it when it exists.
-            for chain in changed + removed { append(":\(chain) - [0:0]") }
-            for chain in changed {
-                for rule in wantedChains[chain] ?? [] { append("-A \(chain) \(rule.text)", from: .rule(rule)) }
-            }
-            for jump in jumps {
-                // Duplicates go; the first copy's place is kept (at the top when there is none).
-                let rule = FirewallRules.jumpRule(jump.target)
-                let rules = live.rules(table, jump.chain) ?? []
-                for _ in rules.filter({ $0 == rule }) { append("-D \(jump.chain) \(rule)") }
-                if want.wantsJump(to: jump.target) { append("-I \(jump.chain) \((rules.firstIndex(of: rule) ?? 0) + 1) \(rule)") }
-            }
-            for chain in removed { append("-X \(chain)", from: .removedChain(chain)) }
-            append("COMMIT")
-        }
+    /// `RC-VM-a` of a step on `filter/RC-VM-a`.
+    private static func chainName(_ step: Step) -> String {
+        String(step.target.drop { $0 != "/" }.dropFirst())
     }
 
     private mutating func append(_ line: String, from origin: Origin? = nil) {
@@ -68,7 +62,14 @@ struct RestoreScript {
         guard let range = message.range(of: #"line [0-9]+"#, options: .regularExpression),
               let number = Int(message[range].dropFirst(5)), number >= 1, number <= lines.count
         else { return message }
-        let origin = origins[number - 1].map { " (\($0.description))" } ?? ""
+        let origin = origins[number - 1].map { " (\(describe($0)))" } ?? ""
         return "line \(number)\(origin): \(lines[number - 1]): \(message)"
+    }
+
+    private func describe(_ origin: Origin) -> String {
+        switch origin {
+        case .rule(let owner): owner.description + (sources[owner].map { ", \($0)" } ?? "")
+        case .removedChain(let chain): "\(FirewallRules.chainType)[\(chain)] (no longer declared)"
+        }
     }
 }

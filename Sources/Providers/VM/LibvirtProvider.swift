@@ -11,6 +11,10 @@ import Libvirt
 /// before their domain and kept when a VM is removed, unless it declared `deleteDisks`.
 public struct LibvirtProvider: Provider {
     public static let domainType = "libvirt_domain", volumeType = "libvirt_volume"
+    /// The planned steps, in the order a resource's run: libvirt calls named after their API.
+    static let createVolume = "libvirt.create-volume", deleteVolume = "libvirt.delete-volume", define = "libvirt.define",
+               autostart = "libvirt.autostart", start = "libvirt.start", stop = "libvirt.stop", setMemory = "libvirt.set-memory",
+               restart = "libvirt.restart", undefine = "libvirt.undefine"
     public let name = "libvirt"
     public let resourceTypes: Set<String> = [domainType, volumeType]
 
@@ -32,8 +36,6 @@ public struct LibvirtProvider: Provider {
     /// One connection for the provider's lifetime (a run): the test driver keeps its state
     /// only while a connection is open, and a daemon connection is costly to open.
     private let shared = Locked<Connection?>(nil)
-    /// The pool of each volume the plan saw, for deleting volumes of removed disks.
-    private let poolOfVolume = Locked<[String: String]>([:])
 
     public init(host: Node, options: Options = Options()) {
         node = host
@@ -88,7 +90,16 @@ public struct LibvirtProvider: Provider {
                     continue
                 }
                 let summary = "\(disk.size) in \(disk.pool)" + (disk.image.map { ", backed by \($0)" } ?? "")
-                resources.append(Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary, isDeclaredObject: false, source: vm.location))
+                var volume = Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary, isDeclaredObject: false,
+                                      source: vm.location, fingerprint: Fingerprint.of([disk.pool, existing.contains(id.name) ? "present" : "absent"]))
+                if volume.action != nil {
+                    do {
+                        volume.steps = [Step(Self.createVolume, "\(disk.pool)/\(id.name)", input: try volumeXML(id.name, disk: disk, connection: connection))]
+                    } catch {
+                        volume.conflict = "\(error)"
+                    }
+                }
+                resources.append(volume)
             }
             var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes)
             if domain.conflict == nil, domain.action != nil, vm.state == .running, let missing = try attachments.missing(for: vm, networks: networks) {
@@ -104,42 +115,56 @@ public struct LibvirtProvider: Provider {
         _ vm: VirtualMachine, live: Connection.DomainInfo?, networks: [String: Network], volumes: [ResourceID]
     ) throws -> Resource {
         let id = ResourceID(Self.domainType, vm.name)
-        let wanted = DomainDefinition(vm, networks: networks)
+        var wanted = DomainDefinition(vm, networks: networks)
+        let fingerprint = Fingerprint.of(live.map { [$0.xml, $0.state.rawValue, "\($0.autostart)", $0.liveXML ?? ""] } ?? ["(absent)"])
         guard let live else {
+            var steps = [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor)), Step(Self.autostart, vm.name, input: "\(vm.autostart)")]
+            if vm.state == .running { steps.append(Step(Self.start, vm.name)) }
             return Resource(id, action: .create, summary: "\(vm.memory), \(vm.vcpus) vCPU, \(vm.state.rawValue)",
-                            dependsOn: volumes, source: vm.location)
+                            dependsOn: volumes, source: vm.location, steps: steps, fingerprint: fingerprint)
         }
         let stored = try DomainDefinition.parse(live.xml)
         guard stored.managed else {
             return Resource(id, action: .update, dependsOn: volumes,
                             conflict: "a domain named \(vm.name) exists on \(node.libvirt) and is not managed by reconcile",
-                            source: vm.location)
+                            source: vm.location, fingerprint: fingerprint)
         }
+        // A VM without a declared uuid keeps the one libvirt gave it: redefining under a new
+        // uuid is refused.
+        if wanted.uuid == nil { wanted.uuid = live.uuid }
         var changes = wanted.changes(from: stored)
-        if live.autostart != vm.autostart { changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)")) }
+        var steps = changes.isEmpty ? [] : [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor))]
+        if live.autostart != vm.autostart {
+            changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)"))
+            steps.append(Step(Self.autostart, vm.name, input: "\(vm.autostart)"))
+        }
         var pending: [PropertyChange] = []
         switch (live.state == .running, vm.state) {
         case (true, .running):
-            (changes, pending) = try runningGuest(vm, wanted: wanted, live: live, changes: changes)
+            let guest = try GuestDelta(wanted: wanted, running: live)
+            (changes, pending) = runningGuest(vm, guest: guest, changes: changes)
+            if let memory = guest.liveMemoryKiB { steps.append(Step(Self.setMemory, vm.name, input: "\(memory)")) }
+            if changes.contains(where: { $0.property == "power" }) { steps.append(Step(Self.restart, vm.name)) }
         case (true, .stopped):
             changes.append(PropertyChange("state", from: "running", to: "stopped",
                                           note: "shutdown, destroyed after \(options.shutdownTimeout.seconds) s"))
+            steps.append(Step(Self.stop, vm.name))
         case (false, .running):
             changes.append(PropertyChange("state", from: live.state.rawValue, to: "running"))
+            steps.append(Step(Self.start, vm.name))
         case (false, .stopped):
             break
         }
         return Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: volumes,
-                        source: vm.location, pendingChanges: pending)
+                        source: vm.location, pendingChanges: pending, steps: changes.isEmpty ? [] : steps, fingerprint: fingerprint)
     }
 
     /// For a VM that runs and should: the stored changes noted with how they take effect
     /// (`live`, `restart`, `restart pending`), a `power` change when a restart is allowed and
     /// needed, and otherwise what waits for one.
     private func runningGuest(
-        _ vm: VirtualMachine, wanted: DomainDefinition, live: Connection.DomainInfo, changes stored: [PropertyChange]
-    ) throws -> (changes: [PropertyChange], pending: [PropertyChange]) {
-        let guest = try GuestDelta(wanted: wanted, running: live)
+        _ vm: VirtualMachine, guest: GuestDelta, changes stored: [PropertyChange]
+    ) -> (changes: [PropertyChange], pending: [PropertyChange]) {
         var changes = stored
         if let memory = guest.liveMemory, !changes.contains(where: { $0.property == "memory" }) { changes.append(memory) }
         let restart = restartAllowed(vm) && !guest.needRestart.isEmpty
@@ -174,15 +199,17 @@ public struct LibvirtProvider: Provider {
             if removed {
                 let volumes = stored.disks.map(\.volume).joined(separator: ", ")
                 let disks = stored.disks.isEmpty ? "no disks" : "volumes \(volumes) \(stored.deleteDisks ? "deleted" : "kept")"
-                resources.append(Resource(id, action: .delete, summary: (running ? "running, shut down; " : "") + disks, guardedDeletion: running))
+                let steps = (running ? [Step(Self.stop, domain.name)] : []) + [Step(Self.undefine, domain.name)]
+                resources.append(Resource(id, action: .delete, summary: (running ? "running, shut down; " : "") + disks, guardedDeletion: running,
+                                          steps: steps, fingerprint: Fingerprint.of([domain.xml, domain.state.rawValue, "\(domain.autostart)"])))
             }
             guard removed ? stored.deleteDisks : machines[domain.name]?.deleteDisks == true else { continue }
             for disk in stored.disks where !wantedVolumes.contains(disk.volume) {
                 let volume = ResourceID(Self.volumeType, disk.volume)
                 guard owned.contains(volume) else { continue }
-                poolOfVolume.withLock { $0[disk.volume] = disk.pool }
                 resources.append(Resource(volume, action: .delete, summary: "in \(disk.pool)",
-                                          dependsOn: removed ? [id] : [], guardedDeletion: running, isDeclaredObject: false))
+                                          dependsOn: removed ? [id] : [], guardedDeletion: running, isDeclaredObject: false,
+                                          steps: [Step(Self.deleteVolume, "\(disk.pool)/\(disk.volume)")], fingerprint: Fingerprint.of([disk.pool, "present"])))
             }
         }
         return resources
@@ -190,17 +217,16 @@ public struct LibvirtProvider: Provider {
 
     // MARK: - Converge
 
-    public func converge(_ resources: [Resource], desired: DesiredState) async -> [ResourceID: String] {
+    /// Runs each resource's planned libvirt calls in order: domains are removed before the
+    /// volumes they used, volumes created before the domains that use them.
+    public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         let connection: Connection
         do {
             connection = try self.connection()
         } catch {
             return resources.failing(with: "\(error)")
         }
-        let vms = Dictionary(machines(desired).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let networks = Dictionary(desired.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var errors: [ResourceID: String] = [:]
-        // Domains go before the volumes they use; volumes come before the domains that use them.
         let order: [(String, Resource.Action?)] = [(Self.domainType, .delete), (Self.volumeType, .delete), (Self.volumeType, .create)]
         let ordered = resources.sorted { first, second in
             let rank = { (resource: Resource) in order.firstIndex { $0 == (resource.id.type, resource.action) } ?? order.count }
@@ -208,21 +234,7 @@ public struct LibvirtProvider: Provider {
         }
         for resource in ordered {
             do {
-                switch (resource.id.type, resource.action) {
-                case (Self.volumeType, .create?):
-                    try createVolume(resource.id.name, vms: vms, connection: connection)
-                case (Self.volumeType, .delete?):
-                    guard let pool = poolOfVolume.withLock({ $0[resource.id.name] }) else { continue }
-                    try connection.deleteVolume(pool: pool, volume: resource.id.name)
-                case (Self.domainType, .delete?):
-                    try await stop(resource.id.name, connection: connection)
-                    try connection.undefine(resource.id.name)
-                case (Self.domainType, _):
-                    guard let vm = vms[resource.id.name] else { continue }
-                    try await converge(vm, networks: networks, connection: connection)
-                default:
-                    continue
-                }
+                for step in resource.steps { try await run(step, connection: connection) }
             } catch {
                 errors[resource.id] = "\(error)"
             }
@@ -230,32 +242,27 @@ public struct LibvirtProvider: Provider {
         return errors
     }
 
-    private func converge(_ vm: VirtualMachine, networks: [String: Network], connection: Connection) async throws {
-        var definition = DomainDefinition(vm, networks: networks)
-        // A VM without a declared uuid keeps the one libvirt gave it: redefining under a new
-        // uuid is refused.
-        let before = try connection.domain(named: vm.name)
-        if definition.uuid == nil { definition.uuid = before?.uuid }
-        let stored = try before.map { try DomainDefinition.parse($0.xml) }
-        if stored.map({ !definition.changes(from: $0).isEmpty }) ?? true {
-            try connection.define(xml: definition.xml(type: hypervisor))
-        }
-        if before?.autostart != vm.autostart { try connection.setAutostart(vm.name, vm.autostart) }
-        guard let now = try connection.domain(named: vm.name) else { return }
-        switch (now.state == .running, vm.state) {
-        case (false, .running):
-            try connection.start(vm.name)
-        case (true, .stopped):
-            try await stop(vm.name, connection: connection)
-        case (true, .running):
-            let guest = try GuestDelta(wanted: definition, running: now)
-            if let memory = guest.liveMemoryKiB { try connection.setLiveMemory(vm.name, kibibytes: memory) }
-            if !guest.needRestart.isEmpty, restartAllowed(vm) {
-                try await stop(vm.name, connection: connection)
-                try connection.start(vm.name)
-            }
-        case (false, .stopped):
-            break
+    private func run(_ step: Step, connection: Connection) async throws {
+        let input = step.input ?? ""
+        switch step.operation {
+        case Self.createVolume:
+            try connection.createVolume(pool: String(step.target.prefix { $0 != "/" }), xml: input)
+        case Self.deleteVolume:
+            let (pool, volume) = (step.target.prefix { $0 != "/" }, step.target.drop { $0 != "/" }.dropFirst())
+            try connection.deleteVolume(pool: String(pool), volume: String(volume))
+        case Self.define: try connection.define(xml: input)
+        case Self.autostart: try connection.setAutostart(step.target, input == "true")
+        case Self.start: try connection.start(step.target)
+        case Self.stop: try await stop(step.target, connection: connection)
+        case Self.undefine: try connection.undefine(step.target)
+        case Self.setMemory:
+            guard let kibibytes = UInt64(input) else { throw RunError("\(step.key): not a size in KiB: \(input)") }
+            try connection.setLiveMemory(step.target, kibibytes: kibibytes)
+        case Self.restart:
+            try await stop(step.target, connection: connection)
+            try connection.start(step.target)
+        default:
+            throw RunError("libvirt has no step \(step.operation)")
         }
     }
 
@@ -284,22 +291,20 @@ public struct LibvirtProvider: Provider {
         }
     }
 
-    private func createVolume(_ name: String, vms: [String: VirtualMachine], connection: Connection) throws {
-        guard let vm = vms.values.first(where: { vm in vm.disks.contains { "\(vm.name)-\($0.name)" == name } }),
-              let disk = vm.disks.first(where: { "\(vm.name)-\($0.name)" == name })
-        else { return }
+    /// A new qcow2 volume for a disk, backed by its image (the image's path is looked up now).
+    private func volumeXML(_ name: String, disk: VirtualMachine.Disk, connection: Connection) throws -> String {
         var backing = ""
         if let image = disk.image {
             let path = try connection.volumePath(pool: disk.pool, volume: image)
             backing = "<backingStore><path>\(path)</path><format type='qcow2'/></backingStore>"
         }
-        try connection.createVolume(pool: disk.pool, xml: """
+        return """
             <volume><name>\(name)</name><capacity unit='bytes'>\(disk.size.bytes)</capacity>\
             <target><format type='qcow2'/></target>\(backing)</volume>
-            """)
+            """
     }
 
-    public func trigger(_ handler: ResourceID) async throws {
+    public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         throw RunError("libvirt has no handler \(handler)")
     }
 }

@@ -1,0 +1,110 @@
+import Engine
+
+/// The exact work each firewall resource needs, decided in the plan: the restore lines of
+/// every chain it changes (the whole chain, as `iptables-restore --noflush` rewrites it), its
+/// jump lines, its `ip` address lines and the tracked connections to forget; and the
+/// fingerprint of the live chains and addresses it was compared with.
+struct FirewallSteps {
+    static let chain = "iptables.chain", removeChain = "iptables.remove-chain", jump = "iptables.jump"
+    static let addAddress = "ip.address-add", removeAddress = "ip.address-del"
+    static let forgetTo = "conntrack.forget-to", forgetFrom = "conntrack.forget-from"
+
+    typealias Chain = FirewallComparison.Chain
+
+    let comparison: FirewallComparison
+    let differing: Set<Chain>
+    /// Per chain, computed once: many resources share a chain (`RC-FORWARD`).
+    private var digests: [Chain: String] = [:]
+    private var chainSteps: [Chain: Step?] = [:]
+
+    init(comparison: FirewallComparison, differing: Set<Chain>) {
+        self.comparison = comparison
+        self.differing = differing
+    }
+
+    /// A rule, pair or chain resource: `chains` are those it has wanted rules in, `live` its
+    /// live rules in the chains that differ.
+    mutating func attach(to resource: inout Resource, chains: [Chain], live: [FirewallComparison.Line]) {
+        var touched = Set(chains)
+        for line in live { touched.insert(Chain(table: line.table, name: line.chain)) }
+        if resource.id.type == FirewallRules.chainType {
+            for table in FirewallRules.tables
+            where comparison.want.chains[table]?[resource.id.name] != nil || comparison.live.rules(table, resource.id.name) != nil {
+                touched.insert(Chain(table: table, name: resource.id.name))
+            }
+        }
+        let ordered = touched.sorted { ($0.table, $0.name) < ($1.table, $1.name) }
+        var parts = ordered.flatMap { [$0.key, digest($0)] }
+        let pair = resource.id.type == FirewallRules.pairType ? comparison.pairs[resource.id.name] : nil
+        if let pair { parts.append(addressState(pair.publicIP.description)) }
+        resource.fingerprint = Fingerprint.of(parts)
+        guard resource.action != nil, resource.conflict == nil else { return }
+        resource.steps = ordered.filter(differing.contains).compactMap { chainStep($0) }
+        guard resource.id.type == FirewallRules.pairType, let interface = comparison.node.publicInterface else { return }
+        if let pair, comparison.addresses?.contains(pair.publicIP.description) == false {
+            let address = pair.publicIP.description
+            resource.steps.append(Step(Self.addAddress, "\(address) on \(interface)", input: "addr add \(address)/32 dev \(interface) label \(interface):rc"))
+        }
+        if resource.action == .delete, let address = live.lazy.compactMap(FirewallComparison.destination).first,
+           comparison.addresses?.contains(address) == true {
+            resource.steps.append(Self.addressRemoval(address, on: interface))
+        }
+        // Packets of connections tracked under the old rules would keep following them.
+        if resource.action != .create {
+            for line in live where line.table == "nat" && line.chain == "RC-PREROUTING" {
+                let words = line.rule.split(separator: " ").map(String.init)
+                if let address = FirewallComparison.destination(line) { resource.steps.append(Step(Self.forgetTo, address)) }
+                if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count { resource.steps.append(Step(Self.forgetFrom, words[to + 1])) }
+            }
+        }
+    }
+
+    /// A labelled address no pair wants.
+    func attachAddressRemoval(to resource: inout Resource, address: String, interface: String) {
+        resource.fingerprint = Fingerprint.of([address, interface, addressState(address)])
+        resource.steps = [Self.addressRemoval(address, on: interface)]
+    }
+
+    /// The jump from a built-in chain: its copies and place are the live state it was planned from.
+    func attach(to resource: inout Resource, jump: (table: String, chain: String, target: String)) {
+        let rule = FirewallRules.jumpRule(jump.target)
+        let rules = comparison.live.rules(jump.table, jump.chain) ?? []
+        let copies = rules.indices.filter { rules[$0] == rule }
+        resource.fingerprint = Fingerprint.of(copies.map(String.init))
+        guard resource.action != nil else { return }
+        // Duplicates go; the first copy's place is kept (at the top when there is none).
+        var lines = copies.map { _ in "-D \(jump.chain) \(rule)" }
+        if comparison.want.wantsJump(to: jump.target) { lines.append("-I \(jump.chain) \((copies.first ?? 0) + 1) \(rule)") }
+        resource.steps = [Step(Self.jump, "\(jump.table)/\(jump.chain)", input: lines.joined(separator: "\n"))]
+    }
+
+    private static func addressRemoval(_ address: String, on interface: String) -> Step {
+        Step(removeAddress, "\(address) on \(interface)", input: "addr del \(address)/32 dev \(interface)")
+    }
+
+    private func addressState(_ address: String) -> String {
+        guard let addresses = comparison.addresses else { return "no public interface" }
+        return addresses.contains(address) ? "on \(comparison.node.publicInterface ?? "")" : "absent"
+    }
+
+    private mutating func digest(_ chain: Chain) -> String {
+        if let known = digests[chain] { return known }
+        let digest = Fingerprint.of(comparison.live.rules(chain.table, chain.name) ?? ["(absent)"])
+        digests[chain] = digest
+        return digest
+    }
+
+    /// The whole chain as wanted, or its removal; nil for a chain that is someone else's.
+    private mutating func chainStep(_ chain: Chain) -> Step? {
+        if let known = chainSteps[chain] { return known }
+        let step: Step?
+        if let rules = comparison.want.chains[chain.table]?[chain.name] {
+            step = comparison.ownership.isForeign(chain.table, chain.name) ? nil
+                : Step(Self.chain, chain.key, input: rules.map { "-A \(chain.name) \($0.text)" }.joined(separator: "\n"))
+        } else {
+            step = chain.name.hasPrefix("RC-") && comparison.ownership.owns(chain.table, chain.name) ? Step(Self.removeChain, chain.key) : nil
+        }
+        chainSteps[chain] = step
+        return step
+    }
+}
