@@ -46,7 +46,7 @@ public actor DaemonStatus {
                 snapshot.appliedRevision = report.revision
                 snapshot.appliedAt = report.startedAt
             }
-        case .failed, .refused, .running, .interrupted:
+        case .failed, .refused, .stale, .running, .interrupted:
             snapshot.consecutiveFailures += invalid ? 0 : 1
         }
     }

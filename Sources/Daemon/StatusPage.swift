@@ -47,7 +47,7 @@ struct StatusPage {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>reconcile</title>
             <style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;text-align:left;vertical-align:top}
-            .failed,.refused,.interrupted{color:#b00}.suspended{background:#fe8;padding:.5em}</style></head>
+            .failed,.refused,.stale,.interrupted{color:#b00}.suspended{background:#fe8;padding:.5em}</style></head>
             <body>
             \(body.joined(separator: "\n"))
             </body></html>

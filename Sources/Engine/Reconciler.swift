@@ -10,11 +10,15 @@ public struct Reconciler: Sendable {
         public var dryRun: Bool
         public var pruneGuard: PruneGuard
         public var trigger: String
+        /// A plan made earlier (`reconcile apply FILE`): applied instead of the one made now,
+        /// only if the two are the same but for when they were made.
+        public var saved: Plan?
 
-        public init(dryRun: Bool, pruneGuard: PruneGuard = PruneGuard(), trigger: String = "manual") {
+        public init(dryRun: Bool, pruneGuard: PruneGuard = PruneGuard(), trigger: String = "manual", saved: Plan? = nil) {
             self.dryRun = dryRun
             self.pruneGuard = pruneGuard
             self.trigger = trigger
+            self.saved = saved
         }
     }
 
@@ -55,19 +59,25 @@ public struct Reconciler: Sendable {
             }
             let pending = try recorder.pendingHandlers(node: node)
                 .filter { handler in providers.contains { $0.resourceTypes.contains(handler.type) } }
-            let plan = Plan(resources, pendingHandlers: pending)
+            var plan = Plan(resources, pendingHandlers: pending)
+            // 3. A saved plan is applied only while the live state it was made from is unchanged.
+            let stale = options.saved?.changedResources(since: plan) ?? []
+            if let saved = options.saved, stale.isEmpty { plan = saved }
             onPlan(plan)
-            // 3. Guard deletions.
-            if let refusal = options.pruneGuard.refusal(plan, inventory: owned) {
+            // 4. Guard deletions.
+            if !stale.isEmpty {
+                report.status = .stale
+                report.error = Self.staleness(stale)
+            } else if let refusal = options.pruneGuard.refusal(plan, inventory: owned) {
                 report.status = options.dryRun ? .changesPending : .refused
                 report.error = refusal
                 report.outcomes = plannedOutcomes(plan)
             } else if options.dryRun {
-                // 4a. Dry-run: report, change nothing.
+                // 5a. Dry-run: report, change nothing.
                 report.outcomes = plannedOutcomes(plan)
                 report.outcomes.forEach(onProgress)
             } else {
-                // 4b. What exists as declared is this state directory's to manage from now on
+                // 5b. What exists as declared is this state directory's to manage from now on
                 // (a new state directory learns what an earlier one made), then converge,
                 // verify, notify.
                 let known = plan.resources.filter { $0.isInventoried && ($0.action == nil || $0.action == .update) && !owned.contains($0.id) }
@@ -91,10 +101,17 @@ public struct Reconciler: Sendable {
                 case (false, false, _): .converged
                 }
         }
-        // 5. Record the end.
+        // 6. Record the end.
         report.duration = clock().timeIntervalSince(started)
         try recorder.finish(report)
         return report
+    }
+
+    /// `plan is stale: iptables_chain[RC-VM-a] changed since the plan was made`, naming up to five.
+    static func staleness(_ changed: [ResourceID]) -> String {
+        let named = changed.prefix(5).map(\.description).joined(separator: ", ")
+        let more = changed.count > 5 ? " and \(changed.count - 5) more" : ""
+        return "plan is stale: \(named)\(more) changed since the plan was made; nothing was applied (make a new plan)"
     }
 
     /// What a run that changes nothing reports for each planned resource and pending handler.

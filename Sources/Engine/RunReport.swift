@@ -15,6 +15,9 @@ public struct RunReport: Sendable, Codable {
         case failed
         /// A guard refused the deletions; nothing was changed.
         case refused
+        /// A saved plan was not applied: the desired revision or the live state it was made
+        /// from changed since (see ``Plan/changedResources(since:)``); nothing was changed.
+        case stale
         /// A run found still `running` by a later one: its process died.
         case interrupted
     }

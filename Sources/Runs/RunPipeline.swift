@@ -23,6 +23,9 @@ public struct RunPipeline: Sendable {
     public var lockTimeout: Double = 0
     /// Converge a desired state that declares nothing (``DesiredState/declaresNothing``).
     public var allowEmpty = false
+    /// A plan made earlier, to apply instead of a new one while nothing it was made from has
+    /// changed (see ``SavedPlan/pipeline(trigger:)``).
+    public var saved: SavedPlan?
 
     public init(
         source: DesiredStateSource, stateDirectory: String, node: String? = nil, trigger: String = "manual",
@@ -66,6 +69,16 @@ public struct RunPipeline: Sendable {
             try log.finish(report)
             return .unloadable(report, failure)
         }
+        if let saved, saved.revision != loaded.revision {
+            var report = RunReport(trigger: trigger, revision: loaded.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
+            report.revisionNote = loaded.note
+            report.status = .stale
+            report.error = "plan is stale: it was made from revision \(saved.revision.prefix(12)), the desired state is now at \(loaded.revision.prefix(12)); "
+                + "nothing was applied (make a new plan)"
+            report.id = try log.begin(report)
+            try log.finish(report)
+            return .ran(report, plan: nil)
+        }
         guard allowEmpty || !loaded.state.declaresNothing else {
             // As Flux's allowEmpty: an empty source is far more often a mistake than an intent.
             var report = RunReport(trigger: trigger, revision: loaded.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
@@ -87,7 +100,7 @@ public struct RunPipeline: Sendable {
         var planned: Plan?
         let report = try await reconciler.run(
             loaded.state, revision: loaded.revision, revisionNote: loaded.note,
-            options: Reconciler.Options(dryRun: dryRun, pruneGuard: pruneGuard, trigger: trigger),
+            options: Reconciler.Options(dryRun: dryRun, pruneGuard: pruneGuard, trigger: trigger, saved: try saved.map { try Plan($0.plan) }),
             onPlan: { plan in
                 planned = plan
                 onPlan(plan)

@@ -9,6 +9,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 enum ExitStatus {
     static let resourceFailed = ExitCode(1)
     static let changesPending = ExitCode(2)
+    /// `reconcile apply FILE`: the plan is stale (the branch moved, or live state it was made
+    /// from changed); nothing was applied.
+    static let stalePlan = ExitCode(3)
     static let usage = ExitCode(64)
     static let invalidDesiredState = ExitCode(65)
     /// The desired state could not be fetched or read (a repository unreachable, a key refused,

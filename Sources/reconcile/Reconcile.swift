@@ -12,16 +12,18 @@ struct Reconcile: AsyncParsableCommand {
             Examples:
               reconcile validate desired-state       check the YAML, print what it declares
               reconcile --dry-run                    show the plan, change nothing
+              reconcile plan --out p.json            save the plan; reconcile apply p.json applies exactly it
               reconcile                              converge this node now
               reconcile history                      the recorded runs, newest first
               reconcile daemon --repo URL            keep converging (interval, webhook)
 
-            Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 64 usage,
+            Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 3 a saved
+            plan is stale, 64 usage,
             65 invalid desired state, 69 the desired state could not be fetched or read,
             75 another run holds the lock.
             """,
         version: ReconcileVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
+        subcommands: [RunCommand.self, PlanCommand.self, ApplyCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
                       SuspendCommand.self, ResumeCommand.self, FetchMirrorCommand.self],
         defaultSubcommand: RunCommand.self
     )

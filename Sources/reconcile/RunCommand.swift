@@ -26,9 +26,29 @@ struct RunCommand: AsyncParsableCommand {
             2 dry-run found changes, 64 usage, 65 invalid desired state, 69 the desired state
             could not be fetched or read, 75 lock held (the
             state directory's, or another run writing the same namespace, libvirt or dhcpd).
+            To review a plan first and apply exactly that one, see `reconcile plan --out`.
             """
     )
 
+    @OptionGroup var source: SourceOptions
+
+    @OptionGroup var state: StateOptions
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @OptionGroup var converge: ConvergeOptions
+
+    @OptionGroup var invocation: InvocationOptions
+
+    func run() async throws {
+        let pipeline = converge.pipeline(try source.source(), stateDirectory: state.stateDir, dryRun: dryRun)
+        try await invocation.perform(pipeline, state: state)
+    }
+}
+
+/// Where the desired state is read from: shared by `run` and `plan`.
+struct SourceOptions: ParsableArguments {
     @Option(name: .customLong("dir"), help: "The desired-state directory (when no --repo is given).")
     var directory = "desired-state"
 
@@ -40,26 +60,30 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "With --repo: do not fetch; plan from the last fetched revision.")
     var offline = false
 
-    @OptionGroup var state: StateOptions
+    func source() throws -> DesiredStateSource {
+        try repo.map { try git.source($0, offline: offline) } ?? .directory(directory)
+    }
+}
 
-    @Flag(help: "Print the plan and change nothing.")
-    var dryRun = false
-
-    @OptionGroup var converge: ConvergeOptions
-
+/// How a run is waited for and printed: shared by `run`, `plan` and `apply`.
+struct InvocationOptions: ParsableArguments {
     @Option(help: "How long to wait for another run's lock (state directory or target) before exiting 75: 30s, 5m.")
     var lockTimeout = DurationArgument(seconds: 0)
+
+    @Flag(help: "Also print what apply runs: restore lines per chain, a hosts-file or domain-XML diff, volume XML.")
+    var showCommands = false
 
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
-    func run() async throws {
-        let source = try repo.map { try git.source($0, offline: offline) } ?? .directory(directory)
+    /// Runs `pipeline` under the state directory's lock, prints it as it goes, and exits with
+    /// its status; `planned` sees a finished dry-run's plan (to save it).
+    func perform(_ pipeline: RunPipeline, state: StateOptions, planned: (RunReport, Plan) throws -> Void = { _, _ in }) async throws {
         let (lock, log) = try state.open(lockTimeout: lockTimeout.seconds)
         defer { withExtendedLifetime(lock) {} }
-        var pipeline = converge.pipeline(source, stateDirectory: state.stateDir, dryRun: dryRun)
+        var pipeline = pipeline
         pipeline.lockTimeout = lockTimeout.seconds
-        let printer = RunPrinter(format: output, color: Terminal.wantsColor)
+        let printer = RunPrinter(format: output, color: Terminal.wantsColor, showCommands: showCommands)
         let result: RunPipeline.Result
         do {
             result = try await pipeline.run(log: log, onPlan: printer.plan, onProgress: printer.progress)
@@ -84,6 +108,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             throw failure.invalid == nil ? ExitStatus.sourceUnavailable : ExitStatus.invalidDesiredState
         case .ran(let report, let plan):
+            if let plan, report.dryRun, [.noChanges, .changesPending].contains(report.status) { try planned(report, plan) }
             printer.finish(report, plan: plan)
             throw ExitStatus.of(report)
         }

@@ -7,12 +7,15 @@ import Foundation
 struct RunPrinter: Sendable {
     let format: OutputFormat
     let color: Bool
+    /// Print each step apply runs after the plan (`--show-commands`).
+    var showCommands = false
 
     private var renderer: PlanRenderer { PlanRenderer(color: color) }
 
     func plan(_ plan: Plan) {
         guard format == .text else { return }
         print(renderer.render(plan))
+        if showCommands { print(renderer.commands(plan)) }
         fflush(nil)
     }
 
@@ -51,6 +54,7 @@ extension ExitStatus {
         switch report.status {
         case .converged, .noChanges: .success
         case .changesPending: changesPending
+        case .stale: stalePlan
         case .failed, .refused, .interrupted, .running: resourceFailed
         }
     }

@@ -16,8 +16,9 @@ public struct DHCPProvider: Provider {
     /// reconcile's header is someone else's, and adopting it must be asked for.
     public static let hostsFileType = "dhcp_hosts_file"
     public static let service = ResourceID("service", "dhcpd")
-    /// The planned steps: the whole candidate hosts file, and the include line appended to
-    /// dhcpd.conf or its doubles removed (dhcpd.conf is otherwise never written).
+    /// The planned steps: the whole candidate hosts file, and dhcpd.conf with the include line
+    /// appended (only that line is written) or its doubles removed; each holds the whole new
+    /// text and the one it replaces.
     static let writeHostsFile = "dhcpd.hosts-file", appendInclude = "dhcpd.include-add", rewriteConfig = "dhcpd.include-dedup"
 
     public let name = "dhcpd"
@@ -144,7 +145,7 @@ public struct DHCPProvider: Provider {
             let line = "\n\(Self.includeComment)\ninclude \"\(settings.hostsFile)\";\n"
             return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
                             dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false,
-                            steps: [Step(Self.appendInclude, settings.config, input: line, previous: text)], fingerprint: fingerprint)
+                            steps: [Step(Self.appendInclude, settings.config, input: text + line, previous: text)], fingerprint: fingerprint)
         case 1:
             return Resource(id, action: nil, isInventoried: false, fingerprint: fingerprint)
         default:
@@ -187,7 +188,9 @@ public struct DHCPProvider: Provider {
             try check(hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? "", config: config)
             if let text = hostsFile?.input { try AtomicFile.write(Data(text.utf8), to: settings.hostsFile) }
             switch config?.operation {
-            case Self.appendInclude?: try append(config?.input ?? "", to: settings.config)
+            case Self.appendInclude?:
+                // The step holds the whole new file; only the lines it adds are appended.
+                try append(String((config?.input ?? "").dropFirst((config?.previous ?? "").count)), to: settings.config)
             case Self.rewriteConfig?: try rewrite(settings.config, with: config?.input ?? "")
             default: break
             }
@@ -200,7 +203,7 @@ public struct DHCPProvider: Provider {
     /// The step, when its file is still as the plan read it; nil when the step is done already.
     private func pending(_ step: Step) throws -> Step? {
         let current = try DHCPConfigScanner.read(step.target)
-        if step.operation == Self.appendInclude ? current == (step.previous ?? "") + (step.input ?? "") : current == step.input { return nil }
+        if current == step.input { return nil }
         guard current == step.previous else {
             throw RunError("\(step.target) changed since the plan was made; nothing was written (run again to plan from what is there now)")
         }
@@ -215,11 +218,7 @@ public struct DHCPProvider: Provider {
         let configPath = directory.appendingPathComponent("dhcpd.conf").path
         try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
         let planned: String? =
-            switch config?.operation {
-            case Self.appendInclude?: (config?.previous ?? "") + (config?.input ?? "")
-            case Self.rewriteConfig?: config?.input
-            default: try DHCPConfigScanner.read(settings.config)
-            }
+            try config?.input ?? DHCPConfigScanner.read(settings.config)
         guard let planned else { throw RunError("\(settings.config) does not exist") }
         let text = planned.replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
         try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))

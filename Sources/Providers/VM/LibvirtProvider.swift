@@ -133,7 +133,7 @@ public struct LibvirtProvider: Provider {
         // uuid is refused.
         if wanted.uuid == nil { wanted.uuid = live.uuid }
         var changes = wanted.changes(from: stored)
-        var steps = changes.isEmpty ? [] : [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor))]
+        var steps = changes.isEmpty ? [] : [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor), previous: live.xml)]
         if live.autostart != vm.autostart {
             changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)"))
             steps.append(Step(Self.autostart, vm.name, input: "\(vm.autostart)"))
