@@ -48,40 +48,59 @@ public struct DHCPProvider: Provider {
         let notify = [Notify(Self.service)]
         var resources: [Resource] = ownership.map { [$0] } ?? []
         let wanted = DHCPReservation.all(in: desired)
+        let renamed = Self.renamedBlocks(live: live, wanted: wanted)
         for reservation in wanted {
             let id = ResourceID(Self.hostType, reservation.name)
             let conflict = collision(of: reservation, with: foreign)
-            guard let current = live[reservation.name] else {
+            let oldName = renamed[reservation.name]
+            guard let current = live[oldName ?? reservation.name] else {
                 resources.append(Resource(
                     id, action: .create, summary: "\(reservation.mac) → \(reservation.ip) (\(reservation.hostname))",
                     dependsOn: dependsOn, notifies: notify, conflict: conflict, source: reservation.source
                 ))
                 continue
             }
-            let changes = zip(current.properties, reservation.properties).compactMap { live, want in
-                live.1 == want.1 ? nil : PropertyChange(want.0, from: live.1, to: want.1)
-            }
+            let changes = oldName.map { [PropertyChange("host block", from: $0, to: reservation.name)] } ?? []
+                + zip(current.properties, reservation.properties).compactMap { live, want in
+                    live.1 == want.1 ? nil : PropertyChange(want.0, from: live.1, to: want.1)
+                }
             resources.append(Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: dependsOn,
                                       notifies: notify, conflict: changes.isEmpty ? nil : conflict, source: reservation.source))
         }
-        let wantedNames = Set(wanted.map(\.name))
-        for name in live.keys.sorted() where !wantedNames.contains(name) {
+        let keptNames = Set(wanted.map(\.name)).union(renamed.values)
+        for name in live.keys.sorted() where !keptNames.contains(name) {
             let gone = live[name].map { "\($0.mac) → \($0.ip) (\($0.hostname))" }
             resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: gone, dependsOn: dependsOn, notifies: notify))
         }
         if let include = try includeResource(dependsOn: dependsOn, needed: !wanted.isEmpty) { resources.append(include) }
-        attachSteps(to: &resources, liveText: liveText, live: live, wanted: wanted)
+        attachSteps(to: &resources, liveText: liveText, live: live, wanted: wanted, renamed: renamed)
         return resources
+    }
+
+    /// Live blocks that hold a wanted reservation under another name (new name → old name):
+    /// same MAC, and neither name is taken. Earlier versions named a VM's block after its uuid;
+    /// renaming it is a change of that reservation, not a removal and a new one.
+    static func renamedBlocks(live: [String: DHCPReservation], wanted: [DHCPReservation]) -> [String: String] {
+        let wantedNames = Set(wanted.map(\.name))
+        var byMAC: [String: String] = [:]
+        for (name, block) in live where !wantedNames.contains(name) { byMAC[block.mac] = byMAC[block.mac].map { min($0, name) } ?? name }
+        var renamed: [String: String] = [:]
+        for reservation in wanted where live[reservation.name] == nil {
+            if let old = byMAC.removeValue(forKey: reservation.mac) { renamed[reservation.name] = old }
+        }
+        return renamed
     }
 
     /// One candidate hosts file for the whole plan: the live reservations with each planned
     /// change that can be made (not a conflicting one); every resource that changes it carries
     /// it, with the file it replaces. Fingerprints: a reservation's live block and any clash,
     /// the file itself for the hosts-file and include resources.
-    private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], wanted: [DHCPReservation]) {
+    private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], wanted: [DHCPReservation],
+                             renamed: [String: String]) {
         let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var entries = live
         for resource in resources where resource.id.type == Self.hostType && resource.action != nil && resource.conflict == nil {
+            if let old = renamed[resource.id.name] { entries[old] = nil }
             entries[resource.id.name] = resource.action == .delete ? nil : byName[resource.id.name]
         }
         let candidate = DHCPHostsFile.render(Array(entries.values))
@@ -90,7 +109,7 @@ public struct DHCPProvider: Provider {
             let resource = resources[index]
             switch resource.id.type {
             case Self.hostType:
-                let block = live[resource.id.name].map { "\($0.mac) \($0.ip) \($0.hostname)" } ?? "(absent)"
+                let block = live[renamed[resource.id.name] ?? resource.id.name].map { "\($0.mac) \($0.ip) \($0.hostname)" } ?? "(absent)"
                 resources[index].fingerprint = Fingerprint.of([block, resource.conflict ?? ""])
             case Self.hostsFileType:
                 resources[index].fingerprint = Fingerprint.of([liveText ?? "(absent)"])

@@ -2,8 +2,8 @@ import DesiredState
 
 /// One `host` block of the hosts file reconcile owns.
 struct DHCPReservation: Equatable, Sendable {
-    /// The block's name: the VM's uuid (or name), suffixed `-N` when the VM has several
-    /// interfaces with an address; a DHCPHost's name.
+    /// The block's name, which is also its resource's: the VM's name, suffixed `-N` (the
+    /// interface's place among those with an address) when it has several; a DHCPHost's name.
     var name: String
     var mac: String
     var ip: String
@@ -19,9 +19,8 @@ struct DHCPReservation: Equatable, Sendable {
             let addressed = vm.interfaces.filter { $0.ip != nil }
             for (index, interface) in addressed.enumerated() {
                 guard let ip = interface.ip else { continue }
-                let base = vm.uuid ?? vm.name
                 reservations.append(DHCPReservation(
-                    name: addressed.count == 1 ? base : "\(base)-\(index)", mac: interface.mac.description,
+                    name: addressed.count == 1 ? vm.name : "\(vm.name)-\(index)", mac: interface.mac.description,
                     ip: ip.description, hostname: vm.name, comment: vm.name, source: vm.location
                 ))
             }
