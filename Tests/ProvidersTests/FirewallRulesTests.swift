@@ -169,7 +169,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
             3: pub0    inet 203.0.113.51/32 scope global pub0:rc
             5: old0    inet 203.0.113.8/32 scope global old0:rc
             """
-        let addresses = FirewallProvider.publicAddresses(in: shown)
+        let addresses = PublicAddresses.parse(shown)
         #expect(addresses.interfaces == ["lo", "pub0", "old0"])
         #expect(addresses.ours == ["203.0.113.7": "pub0", "203.0.113.51": "pub0", "203.0.113.8": "old0"])
         #expect(addresses.on("pub0") == ["203.0.113.7", "203.0.113.51"])

@@ -9,16 +9,26 @@ extension Node {
         let publicInterface = reader.optional("publicInterface", Decode.text)
         let dhcp = reader.optional("dhcp", DHCPSettings.decode)
         let virtType = reader.optional("virtType", Decode.oneOf(VirtType.self))
-        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp, let virtType else { return nil }
+        let firewall = reader.optional("firewall", Self.decodeFirewall)
+        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp, let virtType, let firewall else { return nil }
         guard !roles.isEmpty, Set(roles).count == roles.count else {
             reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, each once")
             return nil
         }
-        return Node(
+        var node = Node(
             name: name, roles: Set(roles), libvirt: libvirt ?? defaultLibvirtURI, netns: netns ?? "",
             publicInterface: publicInterface, dhcp: dhcp ?? .defaults, virtType: virtType,
             location: reader.location
         )
+        node.firewallBackend = firewall ?? .iptables
+        return node
+    }
+
+    /// `firewall: {backend: iptables|nftables}`.
+    static func decodeFirewall(_ node: YAMLNode, _ field: Field) -> FirewallBackend? {
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["backend"]) else { return nil }
+        guard let backend = reader.optional("backend", Decode.oneOf(FirewallBackend.self)) else { return nil }
+        return backend ?? .iptables
     }
 }
 

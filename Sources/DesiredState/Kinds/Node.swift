@@ -16,6 +16,15 @@ public struct Node: Sendable, Hashable {
         case qemu
     }
 
+    /// Which firewall a host with the firewall role builds its rules in.
+    public enum FirewallBackend: String, Sendable, Hashable, CaseIterable {
+        /// `RC-*` chains in the filter and nat tables, one `iptables-restore` per apply.
+        case iptables
+        /// One table, `inet reconcile`, dispatching through verdict and NAT maps: a packet's
+        /// cost does not grow with the number of VMs.
+        case nftables
+    }
+
     /// Where dhcpd's configuration lives and how to restart it.
     public struct DHCPSettings: Sendable, Hashable {
         public var config: String
@@ -42,6 +51,8 @@ public struct Node: Sendable, Hashable {
     public var dhcp: DHCPSettings
     /// nil: chosen by the VM provider from what the hypervisor offers.
     public var virtType: VirtType?
+    /// iptables unless the Host says otherwise: an existing desired state keeps its data plane.
+    public var firewallBackend: FirewallBackend = .iptables
     public var location: SourceLocation?
 
     public static let defaultLibvirtURI = "qemu:///system"

@@ -19,7 +19,7 @@ struct FirewallComparison {
     let strayAddresses: [String: String]
     let pairs: [String: IPPair]
 
-    init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: FirewallProvider.PublicAddresses,
+    init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: PublicAddresses,
          node: Node, inventory: Set<ResourceID>) {
         self.desired = desired
         self.want = want

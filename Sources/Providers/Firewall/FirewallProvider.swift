@@ -1,5 +1,4 @@
 import Basics
-import Conntrack
 import DesiredState
 import Engine
 import Foundation
@@ -27,21 +26,6 @@ public struct FirewallProvider: Provider {
         var addresses: PublicAddresses
     }
 
-    /// The interfaces of the host (its namespace), and the addresses reconcile added to any
-    /// of them (labelled `<interface>:rc`): after `publicInterface` changes, the old
-    /// interface's addresses are still ours to remove.
-    struct PublicAddresses: Equatable {
-        var interfaces: Set<String> = []
-        /// Address → the interface it is on.
-        var ours: [String: String] = [:]
-
-        /// Ours on `interface`; nil when there is no such interface.
-        func on(_ interface: String) -> Set<String>? {
-            guard interfaces.contains(interface) else { return nil }
-            return Set(ours.filter { $0.value == interface }.keys)
-        }
-    }
-
     public init(host: Node, runner: CommandRunner? = nil) {
         node = host
         self.runner = runner ?? CommandRunner(netns: host.netns)
@@ -59,44 +43,11 @@ public struct FirewallProvider: Provider {
         return ruleset
     }
 
-    /// Every interface and our labelled addresses, from one `ip -batch` (links, then IPv4 addresses).
-    func readAddresses() throws -> PublicAddresses {
-        Self.publicAddresses(in: try runner.run(["ip", "-o", "-4", "-batch", "-"], input: Data("link show\naddr show\n".utf8)))
-    }
-
-    /// Parses `ip -o link show` and `ip -o -4 addr show` lines, as UTF-8 bytes: thousands of
-    /// pairs mean thousands of lines. A link line is `N: name[@peer]: <FLAGS> …`; an address
-    /// line `N: name    inet A/P … label`, where reconcile's labels end in `:rc` (`ip -o`
-    /// may append its line continuation `\`).
-    static func publicAddresses(in shown: String) -> PublicAddresses {
-        var result = PublicAddresses()
-        let suffix = Array(":rc".utf8)
-        for line in shown.utf8.split(separator: UInt8(ascii: "\n")) {
-            let words = line.split(separator: UInt8(ascii: " "))
-            guard words.count >= 3 else { continue }
-            if words[2].first == UInt8(ascii: "<") {
-                let name = words[1].prefix { $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "@") }
-                result.interfaces.insert(String(decoding: name, as: UTF8.self))
-                continue
-            }
-            guard let inet = words.firstIndex(where: { $0.elementsEqual("inet".utf8) }), inet + 1 < words.count else { continue }
-            let interface = String(decoding: words[1], as: UTF8.self)
-            for word in words[(inet + 2)...] {
-                let label = word.last == UInt8(ascii: "\\") ? word.dropLast() : word[...]
-                guard label.count > suffix.count, label.suffix(suffix.count).elementsEqual(suffix),
-                      label.dropLast(suffix.count).elementsEqual(interface.utf8) else { continue }
-                let address = String(decoding: words[inet + 1].prefix { $0 != UInt8(ascii: "/") }, as: UTF8.self)
-                result.ours[address] = interface
-            }
-        }
-        return result
-    }
-
     // MARK: - Plan
 
     /// The rules and the public addresses, read at once.
     func readLiveState() throws -> LiveState {
-        let addresses = EarlyRead { try readAddresses() }
+        let addresses = EarlyRead { [runner] in try PublicAddresses.read(runner) }
         let ruleset = try readRuleset()
         return LiveState(ruleset: ruleset, addresses: try addresses.wait())
     }
@@ -125,7 +76,6 @@ public struct FirewallProvider: Provider {
         do {
             let steps = resources.uniqueSteps
             let restore = RestoreScript(resources)
-            let addressLines = steps.filter { [FirewallSteps.addAddress, FirewallSteps.removeAddress].contains($0.operation) }.compactMap(\.input)
             if !restore.isEmpty {
                 let applying = ["iptables-restore", "--noflush", "-w"], testing = applying + ["--test"]
                 let test = try runner.output(testing, input: Data(restore.text.utf8))
@@ -133,7 +83,7 @@ public struct FirewallProvider: Provider {
                 guard test.status == 0 else { return resources.failing(with: "iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
                 // Once the rules passed the test, the addresses go on while they are restored:
                 // each takes about a second at 7,000 pairs, and they do not depend on each other.
-                let addresses = EarlyRead { try changeAddresses(addressLines) }
+                let addresses = EarlyRead { [runner] in try PublicAddresses.change(steps, runner: runner) }
                 let applied = try runner.output(applying, input: Data(restore.text.utf8))
                 let addressed: Result<Void, any Error>
                 do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
@@ -141,30 +91,13 @@ public struct FirewallProvider: Provider {
                 guard applied.status == 0 else { return resources.failing(with: "iptables-restore failed: \(restore.explain(applied.stderr))") }
                 try addressed.get()
             } else {
-                try changeAddresses(addressLines)
+                try PublicAddresses.change(steps, runner: runner)
             }
-            try await forgetConnections(steps)
+            try await PublicAddresses.forgetConnections(steps, netns: node.netns)
             return [:]
         } catch {
             return resources.failing(with: "\(error)")
         }
-    }
-
-    /// One `ip -batch` for every address line: thousands of pairs must not mean thousands of processes.
-    private func changeAddresses(_ lines: [String]) throws {
-        guard !lines.isEmpty else { return }
-        try runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-
-    /// Forgets tracked connections of changed or removed pairs, so packets follow the new
-    /// rules: one dump of the namespace's table, then each match deleted by its tuple (800
-    /// removed pairs once took 1,600 `conntrack -D` processes and 88 s; one `conntrack
-    /// --load-file` of them still 39 s, as the tool dumps the table for each deletion).
-    private func forgetConnections(_ steps: [Step]) async throws {
-        let to = Set(steps.filter { $0.operation == FirewallSteps.forgetTo }.map(\.target))
-        let from = Set(steps.filter { $0.operation == FirewallSteps.forgetFrom }.map(\.target))
-        guard !to.isEmpty || !from.isEmpty else { return }
-        _ = try await ConnectionTable.forget(destinations: to, sources: from, netns: node.netns)
     }
 
     public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {

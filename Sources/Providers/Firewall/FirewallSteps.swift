@@ -6,8 +6,6 @@ import Engine
 /// fingerprint of the live chains and addresses it was compared with.
 struct FirewallSteps {
     static let chain = "iptables.chain", removeChain = "iptables.remove-chain", jump = "iptables.jump"
-    static let addAddress = "ip.address-add", removeAddress = "ip.address-del"
-    static let forgetTo = "conntrack.forget-to", forgetFrom = "conntrack.forget-from"
 
     typealias Chain = FirewallComparison.Chain
 
@@ -43,18 +41,20 @@ struct FirewallSteps {
         guard resource.id.type == FirewallRules.pairType, let interface = comparison.node.publicInterface else { return }
         if let pair, comparison.addresses?.contains(pair.publicIP.description) == false {
             let address = pair.publicIP.description
-            resource.steps.append(Step(Self.addAddress, "\(address) on \(interface)", input: "addr add \(address)/32 dev \(interface) label \(interface):rc"))
+            resource.steps.append(PublicAddresses.addition(address, on: interface))
         }
         if resource.action == .delete, let address = live.lazy.compactMap(FirewallComparison.destination).first,
            comparison.addresses?.contains(address) == true {
-            resource.steps.append(Self.addressRemoval(address, on: interface))
+            resource.steps.append(PublicAddresses.removal(address, on: interface))
         }
         // Packets of connections tracked under the old rules would keep following them.
         if resource.action != .create {
             for line in live where line.table == "nat" && line.chain == "RC-PREROUTING" {
                 let words = line.rule.split(separator: " ").map(String.init)
-                if let address = FirewallComparison.destination(line) { resource.steps.append(Step(Self.forgetTo, address)) }
-                if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count { resource.steps.append(Step(Self.forgetFrom, words[to + 1])) }
+                if let address = FirewallComparison.destination(line) { resource.steps.append(Step(PublicAddresses.forgetTo, address)) }
+                if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count {
+                    resource.steps.append(Step(PublicAddresses.forgetFrom, words[to + 1]))
+                }
             }
         }
     }
@@ -62,7 +62,7 @@ struct FirewallSteps {
     /// A labelled address no pair wants.
     func attachAddressRemoval(to resource: inout Resource, address: String, interface: String) {
         resource.fingerprint = Fingerprint.of([address, interface, addressState(address)])
-        resource.steps = [Self.addressRemoval(address, on: interface)]
+        resource.steps = [PublicAddresses.removal(address, on: interface)]
     }
 
     /// The jump from a built-in chain: its copies and place are the live state it was planned from.
@@ -76,10 +76,6 @@ struct FirewallSteps {
         var lines = copies.map { _ in "-D \(jump.chain) \(rule)" }
         if comparison.want.wantsJump(to: jump.target) { lines.append("-I \(jump.chain) \((copies.first ?? 0) + 1) \(rule)") }
         resource.steps = [Step(Self.jump, "\(jump.table)/\(jump.chain)", input: lines.joined(separator: "\n"))]
-    }
-
-    private static func addressRemoval(_ address: String, on interface: String) -> Step {
-        Step(removeAddress, "\(address) on \(interface)", input: "addr del \(address)/32 dev \(interface)")
     }
 
     private func addressState(_ address: String) -> String {

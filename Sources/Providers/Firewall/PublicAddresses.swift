@@ -1,0 +1,83 @@
+import Basics
+import Conntrack
+import Engine
+import Foundation
+
+/// The interfaces of a firewall host (its namespace), and the addresses reconcile added to any
+/// of them, labelled `<interface>:rc`: after `publicInterface` changes, the old interface's
+/// addresses are still ours to remove. Both firewall backends put pairs' public addresses
+/// here, and forget the tracked connections of pairs they change, with the same steps.
+struct PublicAddresses: Equatable {
+    static let add = "ip.address-add", remove = "ip.address-del"
+    static let forgetTo = "conntrack.forget-to", forgetFrom = "conntrack.forget-from"
+
+    var interfaces: Set<String> = []
+    /// Address → the interface it is on.
+    var ours: [String: String] = [:]
+
+    /// Ours on `interface`; nil when there is no such interface.
+    func on(_ interface: String) -> Set<String>? {
+        guard interfaces.contains(interface) else { return nil }
+        return Set(ours.filter { $0.value == interface }.keys)
+    }
+
+    /// Every interface and our labelled addresses, from one `ip -batch` (links, then IPv4 addresses).
+    static func read(_ runner: CommandRunner) throws -> PublicAddresses {
+        parse(try runner.run(["ip", "-o", "-4", "-batch", "-"], input: Data("link show\naddr show\n".utf8)))
+    }
+
+    /// Parses `ip -o link show` and `ip -o -4 addr show` lines, as UTF-8 bytes: thousands of
+    /// pairs mean thousands of lines. A link line is `N: name[@peer]: <FLAGS> …`; an address
+    /// line `N: name    inet A/P … label`, where reconcile's labels end in `:rc` (`ip -o`
+    /// may append its line continuation `\`).
+    static func parse(_ shown: String) -> PublicAddresses {
+        var result = PublicAddresses()
+        let suffix = Array(":rc".utf8)
+        for line in shown.utf8.split(separator: UInt8(ascii: "\n")) {
+            let words = line.split(separator: UInt8(ascii: " "))
+            guard words.count >= 3 else { continue }
+            if words[2].first == UInt8(ascii: "<") {
+                let name = words[1].prefix { $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "@") }
+                result.interfaces.insert(String(decoding: name, as: UTF8.self))
+                continue
+            }
+            guard let inet = words.firstIndex(where: { $0.elementsEqual("inet".utf8) }), inet + 1 < words.count else { continue }
+            let interface = String(decoding: words[1], as: UTF8.self)
+            for word in words[(inet + 2)...] {
+                let label = word.last == UInt8(ascii: "\\") ? word.dropLast() : word[...]
+                guard label.count > suffix.count, label.suffix(suffix.count).elementsEqual(suffix),
+                      label.dropLast(suffix.count).elementsEqual(interface.utf8) else { continue }
+                let address = String(decoding: words[inet + 1].prefix { $0 != UInt8(ascii: "/") }, as: UTF8.self)
+                result.ours[address] = interface
+            }
+        }
+        return result
+    }
+
+    static func addition(_ address: String, on interface: String) -> Step {
+        Step(add, "\(address) on \(interface)", input: "addr add \(address)/32 dev \(interface) label \(interface):rc")
+    }
+
+    static func removal(_ address: String, on interface: String) -> Step {
+        Step(remove, "\(address) on \(interface)", input: "addr del \(address)/32 dev \(interface)")
+    }
+
+    /// Runs the address steps among `steps` in one `ip -batch`: thousands of pairs must not
+    /// mean thousands of processes.
+    static func change(_ steps: [Step], runner: CommandRunner) throws {
+        let lines = steps.filter { [add, remove].contains($0.operation) }.compactMap(\.input)
+        guard !lines.isEmpty else { return }
+        try runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// Forgets the tracked connections the steps name, so packets follow the new rules: one
+    /// dump of the namespace's table, then each match deleted by its tuple (800 removed pairs
+    /// once took 1,600 `conntrack -D` processes and 88 s; one `conntrack --load-file` of them
+    /// still 39 s, as the tool dumps the table for each deletion).
+    static func forgetConnections(_ steps: [Step], netns: String) async throws {
+        let to = Set(steps.filter { $0.operation == forgetTo }.map(\.target))
+        let from = Set(steps.filter { $0.operation == forgetFrom }.map(\.target))
+        guard !to.isEmpty || !from.isEmpty else { return }
+        _ = try await ConnectionTable.forget(destinations: to, sources: from, netns: netns)
+    }
+}
