@@ -17,6 +17,7 @@ extension Plan {
             public var guardedDeletion: Bool
             public var isInventoried: Bool
             public var isDeclaredObject: Bool
+            public var isDeletedInTransaction: Bool
             public var source: SourceLocation?
             public var fingerprint: String
             /// Indices into ``Stored/steps``.
@@ -36,7 +37,7 @@ extension Plan {
                 resource: resource.id.description, action: resource.action, changes: resource.changes, pendingChanges: resource.pendingChanges,
                 summary: resource.summary, conflict: resource.conflict, dependsOn: resource.dependsOn.map(\.description),
                 notifies: resource.notifies, guardedDeletion: resource.guardedDeletion, isInventoried: resource.isInventoried,
-                isDeclaredObject: resource.isDeclaredObject, source: resource.source, fingerprint: resource.fingerprint,
+                isDeclaredObject: resource.isDeclaredObject, isDeletedInTransaction: resource.isDeletedInTransaction, source: resource.source, fingerprint: resource.fingerprint,
                 steps: resource.steps.map { step in
                     if let known = index[step.key] { return known }
                     steps.append(step)
@@ -59,6 +60,7 @@ extension Plan {
                 dependsOn: try entry.dependsOn.map(id), notifies: entry.notifies, conflict: entry.conflict,
                 guardedDeletion: entry.guardedDeletion, isInventoried: entry.isInventoried, isDeclaredObject: entry.isDeclaredObject,
                 source: entry.source, pendingChanges: entry.pendingChanges, fingerprint: entry.fingerprint)
+            resource.isDeletedInTransaction = entry.isDeletedInTransaction
             resource.steps = try entry.steps.map { index in
                 guard stored.steps.indices.contains(index) else { throw RunError("\(entry.resource): no step \(index)") }
                 return stored.steps[index]

@@ -1,6 +1,8 @@
 /// Every resource of a run, in the order the plan prints and apply walks them.
 public struct Plan: Sendable {
-    /// Deletions first, then the rest in dependency order (a resource after those it depends on).
+    /// Deletions first, then the rest in dependency order (a resource after those it depends
+    /// on; so is a deletion that depends on something, or is made in one transaction with
+    /// its provider's other changes).
     public let resources: [Resource]
     /// Handlers an earlier run was notified to run but did not (see ``RunRecorder/pendingHandlers(node:)``).
     public let pendingHandlers: [ResourceID]
@@ -18,8 +20,8 @@ public struct Plan: Sendable {
 
     public init(_ resources: [Resource], pendingHandlers: [ResourceID] = []) {
         self.pendingHandlers = pendingHandlers
-        let deletions = resources.filter { $0.action == .delete }.sorted { $0.id < $1.id }
-        steps = [deletions] + DependencyOrder.levels(resources.filter { $0.action != .delete })
+        let goesFirst = { (resource: Resource) in resource.action == .delete && resource.dependsOn.isEmpty && !resource.isDeletedInTransaction }
+        steps = [resources.filter(goesFirst).sorted { $0.id < $1.id }] + DependencyOrder.levels(resources.filter { !goesFirst($0) })
         self.resources = steps.flatMap { $0 }
     }
 

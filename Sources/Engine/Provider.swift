@@ -36,8 +36,14 @@ public protocol Provider: Sendable {
     /// Starts reading live state before the desired state is loaded; the next
     /// ``plan(_:owned:)`` uses that read. Optional: by default, nothing.
     func prefetch()
+
+    /// Whether this provider's changes wait for every change of the providers before it in
+    /// the run, and are skipped if one of those fails: a firewall backend being retired
+    /// removes its rules only once the new backend's are in place. Default: false.
+    var waitsForEarlierProviders: Bool { get }
 }
 
 extension Provider {
     public func prefetch() {}
+    public var waitsForEarlierProviders: Bool { false }
 }

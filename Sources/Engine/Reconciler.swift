@@ -51,11 +51,17 @@ public struct Reconciler: Sendable {
             let owned = try recorder.inventory(node: node)
             var resources: [Resource] = []
             for provider in providers {
+                var planned: [Resource]
                 do {
-                    resources += try await provider.plan(desired, owned: owned.filter { provider.resourceTypes.contains($0.type) })
+                    planned = try await provider.plan(desired, owned: owned.filter { provider.resourceTypes.contains($0.type) })
                 } catch {
                     throw RunError("\(provider.name): cannot read live state: \(error)")
                 }
+                if provider.waitsForEarlierProviders {
+                    let earlier = resources.filter(\.needsWork).map(\.id)
+                    for index in planned.indices where planned[index].needsWork { planned[index].dependsOn += earlier }
+                }
+                resources += planned
             }
             let pending = try recorder.pendingHandlers(node: node)
                 .filter { handler in providers.contains { $0.resourceTypes.contains(handler.type) } }

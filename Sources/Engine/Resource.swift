@@ -49,6 +49,9 @@ public struct Resource: Sendable {
     public var source: SourceLocation?
     /// What converging it does, exactly (empty when nothing is to be done).
     public var steps: [Step]
+    /// A deletion its provider makes in one transaction with its other changes (nftables):
+    /// it is not moved ahead of them, as deletions otherwise are.
+    public var isDeletedInTransaction = false
     /// A digest of the live state it was planned from (see ``Fingerprint``).
     public var fingerprint: String
 

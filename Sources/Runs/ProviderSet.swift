@@ -8,7 +8,14 @@ public enum ProviderSet {
     public static func `for`(_ node: Node, vmOptions: LibvirtProvider.Options = .init(), adopt: Bool = false) -> [any Provider] {
         var providers: [any Provider] = []
         if node.roles.contains(.hypervisor) { providers.append(LibvirtProvider(host: node, options: vmOptions)) }
-        if node.roles.contains(.firewall) { providers.append(FirewallProvider(host: node)) }
+        if node.roles.contains(.firewall) {
+            // The Host's backend, then the other one retiring: its rules go only once the
+            // new backend's are in place, so no VM is ever unfiltered nor a pair without NAT.
+            switch node.firewallBackend {
+            case .iptables: providers += [FirewallProvider(host: node), NFTablesProvider(host: node, retiring: true)]
+            case .nftables: providers += [NFTablesProvider(host: node), FirewallProvider(host: node, retiring: true)]
+            }
+        }
         if node.roles.contains(.dhcp) { providers.append(DHCPProvider(host: node, adopt: adopt)) }
         return providers
     }

@@ -92,13 +92,14 @@ final class FirewallLab {
         """
     }
 
-    func declare(_ documents: String, publicInterface: String? = nil) throws {
+    func declare(_ documents: String, publicInterface: String? = nil, backend: String = "iptables") throws {
         let head = """
             kind: Host
             name: hv1
             roles: [hypervisor, firewall]
             netns: \(firewall)
             publicInterface: \(publicInterface ?? self.publicInterface)
+            firewall: {backend: \(backend)}
             ---
             kind: Network
             name: private
@@ -112,9 +113,17 @@ final class FirewallLab {
 
     func run(dryRun: Bool = false, allowPrune: Bool = false) async throws -> RunReport {
         let desired = try DesiredState.load(directory: root.appendingPathComponent("desired").path)
-        let reconciler = Reconciler(node: "hv1", providers: [FirewallProvider(host: desired.hosts[0])], recorder: log)
+        // As the run sets them up: the Host's backend, then the other one retiring.
+        let host = desired.hosts[0]
+        let providers: [any Provider] = host.firewallBackend == .iptables
+            ? [FirewallProvider(host: host), NFTablesProvider(host: host, retiring: true)]
+            : [NFTablesProvider(host: host), FirewallProvider(host: host, retiring: true)]
+        let reconciler = Reconciler(node: "hv1", providers: providers, recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
     }
+
+    /// `nft list table inet reconcile`, or nil when there is none.
+    func table() -> String? { try? lab.exec(firewall, "nft", "list", "table", "inet", "reconcile") }
 
     func save() throws -> String { try lab.exec(firewall, "iptables-save").split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n") }
 

@@ -18,9 +18,12 @@ struct FirewallComparison {
     /// Our labelled addresses on other interfaces than the public one (it changed): to remove.
     let strayAddresses: [String: String]
     let pairs: [String: IPPair]
+    /// Only the removal of our chains and jumps (see ``FirewallProvider/retiring``).
+    let retiring: Bool
 
     init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: PublicAddresses,
-         node: Node, inventory: Set<ResourceID>) {
+         node: Node, inventory: Set<ResourceID>, retiring: Bool = false) {
+        self.retiring = retiring
         self.desired = desired
         self.want = want
         self.live = live
@@ -153,35 +156,40 @@ struct FirewallComparison {
         for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
             // A removal says what goes: its rules, and a pair's public address.
             var changes = Self.diff(from: current[id] ?? [], to: [])
-            if id.type == FirewallRules.pairType, let interface = node.publicInterface,
+            if id.type == FirewallRules.pairType, !retiring, let interface = node.publicInterface,
                let address = current[id]?.lazy.compactMap(Self.destination).first, addresses?.contains(address) == true {
                 changes.append(PropertyChange("address", from: "\(address) on \(interface)", to: nil))
             }
-            var resource = Resource(id, action: .delete, changes: changes, isDeclaredObject: !FirewallRules.isScaffolding(id))
+            // Retiring, the objects move to the other backend: nothing declared is removed.
+            var resource = Resource(id, action: .delete, changes: changes, isDeclaredObject: !FirewallRules.isScaffolding(id) && !retiring)
             steps.attach(to: &resource, chains: [], live: current[id] ?? [])
             resources.append(resource)
         }
         // Our labelled addresses that no pair wants and no removed pair takes away.
-        let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
-        let removedPairAddresses = Set(resources.filter { $0.action == .delete && $0.id.type == FirewallRules.pairType }
-            .flatMap { current[$0.id]?.compactMap(Self.destination) ?? [] })
-        for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && !removedPairAddresses.contains(address) {
+        for address in retiring ? [] : orphanAddresses(removed: resources.filter { $0.action == .delete }, current: current) {
             var resource = Resource(ResourceID(FirewallRules.addressType, address), action: .delete, isInventoried: false)
             steps.attachAddressRemoval(to: &resource, address: address, interface: node.publicInterface ?? "")
             resources.append(resource)
         }
-        for (address, interface) in strayAddresses.sorted(by: { $0.key < $1.key }) {
+        for (address, interface) in retiring ? [] : strayAddresses.sorted(by: { $0.key < $1.key }) {
             var resource = Resource(ResourceID(FirewallRules.addressType, "\(address) on \(interface)"), action: .delete,
                                     changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false)
             steps.attachAddressRemoval(to: &resource, address: address, interface: interface)
             resources.append(resource)
         }
-        for jump in FirewallRules.jumps {
+                for jump in FirewallRules.jumps {
             guard var resource = jumpResource(jump) else { continue }
             steps.attach(to: &resource, jump: jump)
             resources.append(resource)
         }
         return resources
+    }
+
+    /// Our labelled addresses on the public interface that no pair wants and no removed pair takes away.
+    private func orphanAddresses(removed: [Resource], current: [ResourceID: [Line]]) -> [String] {
+        let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
+        let removedPairAddresses = Set(removed.filter { $0.id.type == FirewallRules.pairType }.flatMap { current[$0.id]?.compactMap(Self.destination) ?? [] })
+        return (addresses ?? []).sorted().filter { !pairAddresses.contains($0) && !removedPairAddresses.contains($0) }
     }
 
     private func jumpResource(_ jump: (table: String, chain: String, target: String)) -> Resource? {

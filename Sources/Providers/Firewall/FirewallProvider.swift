@@ -11,11 +11,14 @@ import Foundation
 /// with `--test`, holding every rule of each changed `RC-*` chain. Public addresses go on the host's
 /// `publicInterface` with the label `<interface>:rc`, which is how reconcile knows its own.
 public struct FirewallProvider: Provider {
-    public let name = "iptables"
-    public let resourceTypes: Set<String> = [FirewallRules.ruleType, FirewallRules.pairType, FirewallRules.chainType, FirewallRules.jumpType, FirewallRules.addressType]
+    public let name: String
+    public let resourceTypes: Set<String>
 
     let node: Node
     let runner: CommandRunner
+    /// Plan only the removal of reconcile's chains and jumps: the Host's backend is now
+    /// nftables. Public addresses and tracked connections are left to it.
+    let retiring: Bool
     /// A read started by ``prefetch()``, for the next plan: that read is not run state, it
     /// is the next plan's input, started early.
     private let early = Locked<EarlyRead<LiveState>?>(nil)
@@ -26,10 +29,16 @@ public struct FirewallProvider: Provider {
         var addresses: PublicAddresses
     }
 
-    public init(host: Node, runner: CommandRunner? = nil) {
+    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false) {
         node = host
         self.runner = runner ?? CommandRunner(netns: host.netns)
+        self.retiring = retiring
+        name = retiring ? "iptables (retiring)" : "iptables"
+        resourceTypes = Set([FirewallRules.ruleType, FirewallRules.pairType, FirewallRules.chainType, FirewallRules.jumpType])
+            .union(retiring ? [] : [FirewallRules.addressType])
     }
+
+    public var waitsForEarlierProviders: Bool { retiring }
 
     // MARK: - Live state
 
@@ -61,8 +70,10 @@ public struct FirewallProvider: Provider {
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let started = early.withLock { read in defer { read = nil }; return read }
         let live = try await (started ?? EarlyRead { try readLiveState() }).value()
-        let comparison = FirewallComparison(desired: desired, want: FirewallRules(desired), live: live.ruleset, addresses: live.addresses,
-                                            node: node, inventory: owned)
+        var wanted = desired
+        if retiring { (wanted.virtualMachines, wanted.ipPairs, wanted.firewallRules) = ([], [], []) }
+        let comparison = FirewallComparison(desired: wanted, want: FirewallRules(wanted), live: live.ruleset, addresses: live.addresses,
+                                            node: node, inventory: owned, retiring: retiring)
         return comparison.resources()
     }
 

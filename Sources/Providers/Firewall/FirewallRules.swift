@@ -50,8 +50,7 @@ struct FirewallRules {
     }
 
     static let ruleType = "firewall_rule", pairType = "nat_pair", chainType = "iptables_chain", jumpType = "iptables_jump"
-    /// A labelled public address left on the interface without its pair (e.g. after a crash).
-    static let addressType = "public_address"
+    static let addressType = PublicAddresses.resourceType
 
     /// Every chain reconcile wants, per table, with its rules in order (possibly none).
     private(set) var chains: [String: [String: [Rule]]] = [

@@ -9,6 +9,9 @@ import Foundation
 /// here, and forget the tracked connections of pairs they change, with the same steps.
 struct PublicAddresses: Equatable {
     static let add = "ip.address-add", remove = "ip.address-del"
+    /// A labelled public address left on an interface without its pair (e.g. after a crash,
+    /// or when the public interface changed).
+    static let resourceType = "public_address"
     static let forgetTo = "conntrack.forget-to", forgetFrom = "conntrack.forget-from"
 
     var interfaces: Set<String> = []

@@ -1,0 +1,213 @@
+import DesiredState
+import Engine
+
+/// Compares the wanted table with the live one, resource by resource, and gives each
+/// resource the exact steps that converge it (see ``NFTScript``) and the fingerprint of the
+/// live containers it was compared with.
+///
+/// reconcile owns the whole table `inet reconcile` (and no other): a rule, element or chain
+/// in it that no desired object accounts for is drift, and goes.
+struct NFTComparison {
+    static let writeTable = "nft.table", deleteTable = "nft.delete-table", writeChain = "nft.chain", deleteChain = "nft.delete-chain"
+    static let addElement = "nft.element-add", deleteElement = "nft.element-del"
+
+    let desired: DesiredState
+    let want: NFTRules
+    /// nil: the table does not exist.
+    let live: NFTRuleset?
+    /// Our labelled public addresses; nil when the public interface does not exist.
+    let addresses: Set<String>?
+    let strayAddresses: [String: String]
+    let node: Node
+    let inventory: Set<ResourceID>
+    /// Plan only the removal of what is ours (another backend is now the Host's).
+    let retiring: Bool
+    let pairs: [String: IPPair]
+
+    init(desired: DesiredState, live: NFTRuleset?, addresses: PublicAddresses, node: Node, inventory: Set<ResourceID>, retiring: Bool = false) {
+        self.desired = desired
+        want = NFTRules(desired)
+        self.live = live
+        self.addresses = node.publicInterface.flatMap(addresses.on) ?? (node.publicInterface == nil ? [] : nil)
+        strayAddresses = addresses.ours.filter { $0.value != node.publicInterface }
+        self.node = node
+        self.inventory = inventory
+        self.retiring = retiring
+        pairs = Dictionary(desired.ipPairs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// A chain or a map of the table.
+    enum Container: Hashable, Comparable {
+        case chain(String), map(String)
+
+        var label: String {
+            switch self {
+            case .chain(let name): name
+            case .map(let name): "@" + name
+            }
+        }
+    }
+
+    struct Line: Equatable {
+        var container: Container
+        var text: String
+    }
+
+    var tableID: ResourceID { ResourceID(NFTRules.tableType, NFTRules.table) }
+    var wantsTable: Bool { !retiring && want.wantsTable }
+
+    /// Ours: recorded, or marked (a base chain of ours, an `rc:` comment).
+    var ownsTable: Bool {
+        guard let live else { return false }
+        return inventory.contains(tableID) || NFTRules.baseChains.contains { live.chains[$0.name] != nil }
+            || live.chains.values.contains { $0.rules.contains { NFTRules.comment(of: $0)?.hasPrefix("rc:") == true } }
+    }
+
+    func wantedLines(_ container: Container) -> [NFTRules.Line] {
+        guard wantsTable else { return [] }
+        switch container {
+        case .chain(let name): return want.chains[name] ?? []
+        case .map(let name): return want.elements[name] ?? []
+        }
+    }
+
+    func liveLines(_ container: Container) -> [String]? {
+        switch container {
+        case .chain(let name): live?.chains[name]?.rules
+        case .map(let name): live?.maps[name]?.elements
+        }
+    }
+
+    /// Containers whose live lines differ from the wanted ones (chains in order, maps as sets).
+    var differing: Set<Container> {
+        var result: Set<Container> = []
+        let baseNames = Set(NFTRules.baseChains.map(\.name))
+        var chains: Set<String> = wantsTable ? Set(want.chains.keys) : []
+        chains.formUnion(live?.chains.keys ?? [String: NFTRuleset.Chain]().keys)
+        chains.subtract(baseNames)
+        for chain in chains where liveLines(.chain(chain)) != wantedLines(.chain(chain)).map(\.text) { result.insert(.chain(chain)) }
+        for map in NFTRules.maps.map(\.name) where Set(liveLines(.map(map)) ?? []) != Set(wantedLines(.map(map)).map(\.text)) {
+            result.insert(.map(map))
+        }
+        return result
+    }
+
+    func resources() -> [Resource] {
+        guard live != nil || wantsTable else { return [] }
+        if live != nil, !ownsTable {
+            // A table holding our name that is not ours: never written, never removed.
+            guard wantsTable else { return [] }
+            return [Resource(tableID, action: .update, conflict: "table \(NFTRules.table) exists and was not created by reconcile; rename or remove it",
+                             isInventoried: false, isDeclaredObject: false)]
+        }
+        let differing = differing
+        var steps = NFTSteps(comparison: self, differing: differing)
+        // Wanted lines by owner, and whether each owner has lines in a container as wanted.
+        var wanted: [ResourceID: (lines: [Line], containers: Set<Container>, inMatching: Bool, source: SourceLocation?)] = [:]
+        func note(_ line: NFTRules.Line, in container: Container) {
+            var entry = wanted[line.owner] ?? ([], [], false, line.source)
+            entry.containers.insert(container)
+            if differing.contains(container) { entry.lines.append(Line(container: container, text: line.text)) } else { entry.inMatching = true }
+            wanted[line.owner] = entry
+        }
+        if wantsTable {
+            for chain in want.chains.keys.sorted() {
+                if wanted[ResourceID(NFTRules.chainType, chain)] == nil { wanted[ResourceID(NFTRules.chainType, chain)] = ([], [.chain(chain)], false, nil) }
+                for line in want.chains[chain] ?? [] { note(line, in: .chain(chain)) }
+            }
+            for map in NFTRules.maps.map(\.name) { for line in want.elements[map] ?? [] { note(line, in: .map(map)) } }
+        }
+        // Live lines of the differing containers, by owner (an untagged element: the table's).
+        var current: [ResourceID: [Line]] = [:]
+        for container in differing.sorted() {
+            let lines = liveLines(container) ?? []
+            let chain: String? = if case .chain(let name) = container { name } else { nil }
+            for text in lines { current[NFTRules.owner(of: text, chain: chain) ?? tableID, default: []].append(Line(container: container, text: text)) }
+            if lines.isEmpty, let chain, live?.chains[chain] != nil { current[ResourceID(NFTRules.chainType, chain), default: []] += [] }
+        }
+        var resources: [Resource] = []
+        if let table = tableResource(current: current[tableID] ?? []) {
+            var resource = table
+            steps.attachTable(to: &resource)
+            resources.append(resource)
+        }
+        for (id, entry) in wanted {
+            let exists = id.type == NFTRules.chainType ? live?.chains[id.name] != nil : entry.inMatching || current[id] != nil
+            var changes = Self.diff(from: current[id] ?? [], to: entry.lines)
+            if id.type == NFTRules.chainType, changes.isEmpty, exists, case let container = Container.chain(id.name), differing.contains(container) {
+                changes.append(PropertyChange("rule order", from: "changed by hand", to: "as declared"))
+            }
+            var conflict: String?
+            if id.type == NFTRules.pairType, let pair = pairs[id.name] {
+                if node.publicInterface == nil {
+                    conflict = "host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)"
+                } else if addresses == nil {
+                    conflict = "public interface \(node.publicInterface ?? "") does not exist on host \(node.name)"
+                } else if addresses?.contains(pair.publicIP.description) == false {
+                    changes.append(PropertyChange("address", from: nil, to: "\(pair.publicIP) on \(node.publicInterface ?? "")"))
+                }
+            }
+            let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
+            var resource = Resource(id, action: action, changes: changes, summary: summary(id), conflict: action == nil ? nil : conflict,
+                                    source: entry.source)
+            steps.attach(to: &resource, containers: entry.containers, live: current[id] ?? [])
+            resources.append(resource)
+        }
+        for id in current.keys.filter({ wanted[$0] == nil && $0 != tableID }).sorted() {
+            var resource = Resource(id, action: .delete, changes: Self.diff(from: current[id] ?? [], to: []), isDeclaredObject: !retiring)
+            steps.attach(to: &resource, containers: [], live: current[id] ?? [])
+            resources.append(resource)
+        }
+        guard !retiring else { return resources }
+        let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
+        let removedPairAddresses = Set(resources.filter { $0.action == .delete && $0.id.type == NFTRules.pairType }
+            .flatMap { current[$0.id]?.filter { $0.container == .map(NFTRules.dnatMap) }.map { NFTRules.key(of: $0.text) } ?? [] })
+        for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && !removedPairAddresses.contains(address) {
+            resources.append(Resource(ResourceID(PublicAddresses.resourceType, address), action: .delete, isInventoried: false,
+                                      steps: [PublicAddresses.removal(address, on: node.publicInterface ?? "")], fingerprint: Fingerprint.of([address])))
+        }
+        for (address, interface) in strayAddresses.sorted(by: { $0.key < $1.key }) {
+            resources.append(Resource(ResourceID(PublicAddresses.resourceType, "\(address) on \(interface)"), action: .delete,
+                                      changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false,
+                                      steps: [PublicAddresses.removal(address, on: interface)], fingerprint: Fingerprint.of([address, interface])))
+        }
+        return resources
+    }
+
+    /// The table itself: its maps and base chains, and elements nobody declared.
+    private func tableResource(current: [Line]) -> Resource? {
+        guard let live else {
+            return Resource(tableID, action: .create, summary: "maps \(NFTRules.maps.map(\.name).joined(separator: ", ")); hooks forward, prerouting, output, postrouting",
+                            isInventoried: true, isDeclaredObject: false)
+        }
+        guard wantsTable else {
+            return Resource(tableID, action: .delete, summary: "\(live.chains.count) chains, \(live.maps.values.map(\.elements.count).reduce(0, +)) map elements",
+                            isDeclaredObject: false)
+        }
+        var changes = Self.diff(from: current, to: [])
+        for map in NFTRules.maps where live.maps[map.name]?.type != map.type {
+            changes.append(PropertyChange("map \(map.name)", from: live.maps[map.name]?.type, to: map.type))
+        }
+        for chain in NFTRules.baseChains {
+            let now = live.chains[chain.name]
+            if now?.header != chain.header { changes.append(PropertyChange("chain \(chain.name)", from: now?.header, to: chain.header)) }
+            if now?.rules != [chain.rule] {
+                changes += Self.diff(from: (now?.rules ?? []).map { Line(container: .chain(chain.name), text: $0) },
+                                     to: [Line(container: .chain(chain.name), text: chain.rule)])
+            }
+        }
+        return Resource(tableID, action: changes.isEmpty ? nil : .update, changes: changes, isDeclaredObject: false)
+    }
+
+    private func summary(_ id: ResourceID) -> String? {
+        guard id.type == NFTRules.pairType, let pair = pairs[id.name] else { return nil }
+        return "\(pair.publicIP) ⇄ \(pair.privateIP)"
+    }
+
+    /// Lines removed and added: `- vm_a: tcp dport 22 accept …`, `+ @pair_dnat: 203.0.113.7 … : 10.0.0.7`.
+    static func diff(from current: [Line], to wanted: [Line]) -> [PropertyChange] {
+        if current == wanted { return [] }
+        return current.filter { !wanted.contains($0) }.map { PropertyChange.removed($0.text, from: $0.container.label) }
+            + wanted.filter { !current.contains($0) }.map { PropertyChange.added($0.text, to: $0.container.label) }
+    }
+}

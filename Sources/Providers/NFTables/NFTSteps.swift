@@ -1,0 +1,112 @@
+import Engine
+
+/// The exact work each nftables resource needs, decided in the plan: the whole of each VM
+/// chain it changes, its map elements to add or delete, the table's own declaration, its
+/// public address and the connections to forget; and the fingerprint of the live containers
+/// it was compared with. ``NFTScript`` turns a batch's steps into one `nft -f` transaction.
+struct NFTSteps {
+    typealias Container = NFTComparison.Container
+
+    let comparison: NFTComparison
+    let differing: Set<Container>
+    private var digests: [Container: String] = [:]
+
+    init(comparison: NFTComparison, differing: Set<Container>) {
+        self.comparison = comparison
+        self.differing = differing
+    }
+
+    mutating func attach(to resource: inout Resource, containers: Set<Container>, live: [NFTComparison.Line]) {
+        var touched = containers
+        for line in live { touched.insert(line.container) }
+        if resource.id.type == NFTRules.chainType { touched.insert(.chain(resource.id.name)) }
+        let ordered = touched.sorted()
+        var parts = ordered.flatMap { [$0.label, digest($0)] }
+        let pair = resource.id.type == NFTRules.pairType ? comparison.pairs[resource.id.name] : nil
+        if let pair { parts.append(comparison.addresses.map { $0.contains(pair.publicIP.description) ? "present" : "absent" } ?? "no interface") }
+        resource.fingerprint = Fingerprint.of(parts)
+        guard resource.action != nil, resource.conflict == nil else { return }
+        if !comparison.wantsTable {
+            // The table goes whole: that one step removes every chain and element in it.
+            resource.steps = [Step(NFTComparison.deleteTable, NFTRules.table)]
+            return
+        }
+        var steps: [Step] = []
+        for container in ordered where differing.contains(container) {
+            guard case .chain(let chain) = container else { continue }
+            let rules = comparison.wantedLines(container)
+            steps.append(comparison.want.chains[chain] == nil
+                         ? Step(NFTComparison.deleteChain, chain)
+                         : Step(NFTComparison.writeChain, chain, input: rules.map(\.text).joined(separator: "\n")))
+        }
+        // Elements: those only live go, those only wanted come (a changed one does both).
+        let wanted = ordered.flatMap { container -> [NFTComparison.Line] in
+            guard case .map = container, differing.contains(container) else { return [] }
+            return comparison.wantedLines(container).filter { $0.owner == resource.id }.map { NFTComparison.Line(container: container, text: $0.text) }
+        }
+        for line in live {
+            guard case .map(let map) = line.container, !wanted.contains(line) else { continue }
+            steps.append(Step(NFTComparison.deleteElement, "\(map) \(NFTRules.key(of: line.text))"))
+        }
+        for line in wanted where !live.contains(line) {
+            guard case .map(let map) = line.container else { continue }
+            steps.append(Step(NFTComparison.addElement, "\(map) \(NFTRules.key(of: line.text))", input: line.text))
+        }
+        if let pair, let interface = comparison.node.publicInterface {
+            let address = pair.publicIP.description
+            if comparison.addresses?.contains(address) == false { steps.append(PublicAddresses.addition(address, on: interface)) }
+        }
+        if resource.id.type == NFTRules.pairType, let interface = comparison.node.publicInterface, !comparison.retiring {
+            let dnat = live.filter { $0.container == .map(NFTRules.dnatMap) }
+            if resource.action == .delete, let address = dnat.first.map({ NFTRules.key(of: $0.text) }), comparison.addresses?.contains(address) == true {
+                steps.append(PublicAddresses.removal(address, on: interface))
+            }
+            // Packets of connections tracked under the old mapping would keep following it.
+            if resource.action != .create {
+                for line in dnat {
+                    steps.append(Step(PublicAddresses.forgetTo, NFTRules.key(of: line.text)))
+                    if let value = line.text.components(separatedBy: " : ").last { steps.append(Step(PublicAddresses.forgetFrom, value)) }
+                }
+            }
+        }
+        resource.steps = steps
+    }
+
+    /// The table: declared whole (`add` of what exists is a no-op; base chains are flushed and
+    /// refilled), or deleted whole.
+    mutating func attachTable(to resource: inout Resource) {
+        var parts: [String] = []
+        for chain in NFTRules.baseChains {
+            let live = comparison.live?.chains[chain.name]
+            parts += [chain.name, live.map { ($0.header ?? "") + "\n" + $0.rules.joined(separator: "\n") } ?? "(absent)"]
+        }
+        for map in NFTRules.maps { parts += [map.name, comparison.live?.maps[map.name]?.type ?? "(absent)", digest(.map(map.name))] }
+        resource.fingerprint = Fingerprint.of(parts)
+        guard let action = resource.action, resource.conflict == nil else { return }
+        guard action != .delete else {
+            resource.steps = [Step(NFTComparison.deleteTable, NFTRules.table)]
+            return
+        }
+        var lines = ["add table \(NFTRules.table)"]
+        lines += NFTRules.maps.map { "add map \(NFTRules.table) \($0.name) { type \($0.type); }" }
+        for chain in NFTRules.baseChains {
+            lines += ["add chain \(NFTRules.table) \(chain.name) { \(chain.header) }", "flush chain \(NFTRules.table) \(chain.name)",
+                      "add rule \(NFTRules.table) \(chain.name) \(chain.rule)"]
+        }
+        var steps = [Step(NFTComparison.writeTable, NFTRules.table, input: lines.joined(separator: "\n"))]
+        // Elements nobody declared (added by hand) go.
+        for change in resource.changes where change.property.hasPrefix("- @") {
+            steps.append(Step(NFTComparison.deleteElement, "\(change.property.dropFirst(3)) \(NFTRules.key(of: change.from ?? ""))"))
+        }
+        resource.steps = steps
+    }
+
+    private mutating func digest(_ container: Container) -> String {
+        if let known = digests[container] { return known }
+        var lines = comparison.liveLines(container) ?? ["(absent)"]
+        if case .map = container { lines.sort() }
+        let digest = Fingerprint.of(lines)
+        digests[container] = digest
+        return digest
+    }
+}
