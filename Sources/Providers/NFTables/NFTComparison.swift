@@ -150,12 +150,12 @@ struct NFTComparison {
             let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
             var resource = Resource(id, action: action, changes: changes, summary: summary(id), conflict: action == nil ? nil : conflict,
                                     source: entry.source)
-            steps.attach(to: &resource, containers: entry.containers, live: current[id] ?? [])
+            steps.attach(to: &resource, containers: entry.containers, wanted: entry.lines, live: current[id] ?? [])
             resources.append(resource)
         }
         for id in current.keys.filter({ wanted[$0] == nil && $0 != tableID }).sorted() {
             var resource = Resource(id, action: .delete, changes: Self.diff(from: current[id] ?? [], to: []), isDeclaredObject: !retiring)
-            steps.attach(to: &resource, containers: [], live: current[id] ?? [])
+            steps.attach(to: &resource, containers: [], wanted: [], live: current[id] ?? [])
             resources.append(resource)
         }
         guard !retiring else { return resources }

@@ -21,16 +21,14 @@ struct NFTRuleset: Equatable {
     static func parse(_ text: String) -> NFTRuleset {
         var ruleset = NFTRuleset()
         var chain: String?, map: String?
-        var pendingElements: String?  // an `elements = { …` spread over lines
+        var pendingElements: [Substring]?  // an `elements = { …` spread over lines, joined once it closes
         for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if let started = pendingElements {
-                let joined = started + " " + line
-                if line.hasSuffix("}") {
-                    if let map { ruleset.maps[map]?.elements = elements(in: joined) }
+            let line = raw.drop { $0 == "\t" || $0 == " " }
+            if pendingElements != nil {
+                pendingElements?.append(line)
+                if line.hasSuffix("}"), let map, let lines = pendingElements {
+                    ruleset.maps[map]?.elements = elements(in: lines.joined(separator: " "))
                     pendingElements = nil
-                } else {
-                    pendingElements = joined
                 }
                 continue
             }
@@ -46,13 +44,13 @@ struct NFTRuleset: Equatable {
             } else if let map {
                 if line.hasPrefix("type ") { ruleset.maps[map]?.type = String(line.dropFirst(5)) }
                 if line.hasPrefix("elements = {") {
-                    if line.hasSuffix("}") { ruleset.maps[map]?.elements = elements(in: line) } else { pendingElements = line }
+                    if line.hasSuffix("}") { ruleset.maps[map]?.elements = elements(in: String(line)) } else { pendingElements = [line] }
                 }
             } else if let chain, !line.isEmpty {
                 if line.hasPrefix("type "), line.contains(" hook "), ruleset.chains[chain]?.rules.isEmpty == true, ruleset.chains[chain]?.header == nil {
-                    ruleset.chains[chain]?.header = line
+                    ruleset.chains[chain]?.header = String(line)
                 } else {
-                    ruleset.chains[chain]?.rules.append(line)
+                    ruleset.chains[chain]?.rules.append(String(line))
                 }
             }
         }
@@ -61,19 +59,23 @@ struct NFTRuleset: Equatable {
 
     /// The elements of `elements = { a : b, c comment "x, y" : d }`, split at commas outside quotes.
     static func elements(in line: String) -> [String] {
-        guard let open = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}"), open < close else { return [] }
-        var elements: [String] = [], current = "", quoted = false
-        for character in line[line.index(after: open)..<close] {
-            if character == "\"" { quoted.toggle() }
-            if character == ",", !quoted {
-                elements.append(current.trimmingCharacters(in: .whitespaces))
-                current = ""
-            } else {
-                current.append(character)
+        let bytes = Array(line.utf8)
+        guard let open = bytes.firstIndex(of: UInt8(ascii: "{")), let close = bytes.lastIndex(of: UInt8(ascii: "}")), open < close else { return [] }
+        var elements: [String] = [], start = open + 1, quoted = false
+        func take(_ end: Int) {
+            let element = bytes[start..<end].drop { $0 == UInt8(ascii: " ") }.reversed().drop { $0 == UInt8(ascii: " ") }.reversed()
+            if !element.isEmpty { elements.append(String(decoding: element, as: UTF8.self)) }
+        }
+        for index in (open + 1)..<close {
+            switch bytes[index] {
+            case UInt8(ascii: "\""): quoted.toggle()
+            case UInt8(ascii: ",") where !quoted:
+                take(index)
+                start = index + 1
+            default: break
             }
         }
-        let last = current.trimmingCharacters(in: .whitespaces)
-        if !last.isEmpty { elements.append(last) }
+        take(close)
         return elements
     }
 }

@@ -10,13 +10,16 @@ struct NFTSteps {
     let comparison: NFTComparison
     let differing: Set<Container>
     private var digests: [Container: String] = [:]
+    /// Each VM chain's step, made once: its rule resources and its chain resource share it.
+    private var chainSteps: [String: Step] = [:]
 
     init(comparison: NFTComparison, differing: Set<Container>) {
         self.comparison = comparison
         self.differing = differing
     }
 
-    mutating func attach(to resource: inout Resource, containers: Set<Container>, live: [NFTComparison.Line]) {
+    /// `wanted` are its wanted lines in the containers that differ, `live` its live ones there.
+    mutating func attach(to resource: inout Resource, containers: Set<Container>, wanted: [NFTComparison.Line], live: [NFTComparison.Line]) {
         var touched = containers
         for line in live { touched.insert(line.container) }
         if resource.id.type == NFTRules.chainType { touched.insert(.chain(resource.id.name)) }
@@ -34,16 +37,9 @@ struct NFTSteps {
         var steps: [Step] = []
         for container in ordered where differing.contains(container) {
             guard case .chain(let chain) = container else { continue }
-            let rules = comparison.wantedLines(container)
-            steps.append(comparison.want.chains[chain] == nil
-                         ? Step(NFTComparison.deleteChain, chain)
-                         : Step(NFTComparison.writeChain, chain, input: rules.map(\.text).joined(separator: "\n")))
+            steps.append(chainStep(chain))
         }
         // Elements: those only live go, those only wanted come (a changed one does both).
-        let wanted = ordered.flatMap { container -> [NFTComparison.Line] in
-            guard case .map = container, differing.contains(container) else { return [] }
-            return comparison.wantedLines(container).filter { $0.owner == resource.id }.map { NFTComparison.Line(container: container, text: $0.text) }
-        }
         for line in live {
             guard case .map(let map) = line.container, !wanted.contains(line) else { continue }
             steps.append(Step(NFTComparison.deleteElement, "\(map) \(NFTRules.key(of: line.text))"))
@@ -99,6 +95,16 @@ struct NFTSteps {
             steps.append(Step(NFTComparison.deleteElement, "\(change.property.dropFirst(3)) \(NFTRules.key(of: change.from ?? ""))"))
         }
         resource.steps = steps
+    }
+
+    /// The chain rewritten whole, or deleted when no longer wanted.
+    private mutating func chainStep(_ chain: String) -> Step {
+        if let known = chainSteps[chain] { return known }
+        let step = comparison.want.chains[chain] == nil
+            ? Step(NFTComparison.deleteChain, chain)
+            : Step(NFTComparison.writeChain, chain, input: comparison.wantedLines(.chain(chain)).map(\.text).joined(separator: "\n"))
+        chainSteps[chain] = step
+        return step
     }
 
     private mutating func digest(_ container: Container) -> String {
