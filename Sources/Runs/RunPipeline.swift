@@ -61,33 +61,20 @@ public struct RunPipeline: Sendable {
         do {
             loaded = try source.load(stateDirectory: stateDirectory, beforeValidating: early.start)
         } catch let failure as DesiredStateSource.Failure {
-            var report = RunReport(trigger: trigger, revision: failure.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
-            report.revisionNote = failure.note
-            report.status = .failed
-            report.error = failure.description
-            report.id = try log.begin(report)
-            try log.finish(report)
+            let report = try record(.failed, failure.description, revision: failure.revision, note: failure.note, log: log)
             return .unloadable(report, failure)
         }
         if let saved, saved.revision != loaded.revision {
-            var report = RunReport(trigger: trigger, revision: loaded.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
-            report.revisionNote = loaded.note
-            report.status = .stale
-            report.error = "plan is stale: it was made from revision \(saved.revision.prefix(12)), the desired state is now at \(loaded.revision.prefix(12)); "
-                + "nothing was applied (make a new plan)"
-            report.id = try log.begin(report)
-            try log.finish(report)
+            let report = try record(.stale, "plan is stale: it was made from revision \(saved.revision.prefix(12)), the desired state is now at "
+                                    + "\(loaded.revision.prefix(12)); nothing was applied (make a new plan)",
+                                    revision: loaded.revision, note: loaded.note, log: log)
             return .ran(report, plan: nil)
         }
         guard allowEmpty || !loaded.state.declaresNothing else {
             // As Flux's allowEmpty: an empty source is far more often a mistake than an intent.
-            var report = RunReport(trigger: trigger, revision: loaded.revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
-            report.revisionNote = loaded.note
-            report.status = .refused
-            report.error = "the desired state declares no VM, IP pair, firewall rule or DHCP host (\(loaded.state.fileCount) YAML files); "
-                + "converging it would remove everything reconcile manages here: pass --allow-empty if that is the intent"
-            report.id = try log.begin(report)
-            try log.finish(report)
+            let report = try record(.refused, "the desired state declares no VM, IP pair, firewall rule or DHCP host (\(loaded.state.fileCount) YAML files); "
+                                    + "converging it would remove everything reconcile manages here: pass --allow-empty if that is the intent",
+                                    revision: loaded.revision, note: loaded.note, log: log)
             return .ran(report, plan: nil)
         }
         let host = try NodeSelection.host(named: node, in: loaded.state)
@@ -108,6 +95,19 @@ public struct RunPipeline: Sendable {
             onProgress: onProgress
         )
         return .ran(report, plan: planned)
+    }
+}
+
+extension RunPipeline {
+    /// Records a run that ended before planning, with why.
+    private func record(_ status: RunReport.Status, _ error: String, revision: String, note: String?, log: RunLog) throws -> RunReport {
+        var report = RunReport(trigger: trigger, revision: revision, node: node ?? "", dryRun: dryRun, startedAt: Date())
+        report.revisionNote = note
+        report.status = status
+        report.error = error
+        report.id = try log.begin(report)
+        try log.finish(report)
+        return report
     }
 }
 

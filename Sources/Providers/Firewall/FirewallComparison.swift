@@ -136,12 +136,10 @@ struct FirewallComparison {
                 conflict = "chain \(id.name) exists in the \(table) table and was not created by reconcile; rename or remove it"
             }
             if id.type == FirewallRules.pairType, let pair = pairs[id.name] {
-                if node.publicInterface == nil {
-                    conflict = "host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)"
-                } else if addresses == nil {
-                    conflict = "public interface \(node.publicInterface ?? "") does not exist on host \(node.name)"
-                } else if addresses?.contains(pair.publicIP.description) == false {
-                    changes.append(PropertyChange("address", from: nil, to: "\(pair.publicIP) on \(node.publicInterface ?? "")"))
+                switch PublicAddresses.placement(of: pair, on: node, ours: addresses) {
+                case .conflict(let why): conflict = why
+                case .missing(let change): changes.append(change)
+                case .present: break
                 }
             }
             if id.type == FirewallRules.chainType, changes.isEmpty, exists, orderDiffers(chain: id.name, among: differing) {

@@ -79,33 +79,17 @@ public struct FirewallProvider: Provider {
 
     // MARK: - Converge
 
-    /// Runs the batch's planned steps: one restore input of every chain and jump line (tested
-    /// with `--test` first), the address lines in one `ip -batch` beside it, then the
-    /// tracked connections to forget. A rule changed by someone since the plan makes the
-    /// verification fail, never a chain written from a newer read.
+    /// Runs the batch's planned steps: one restore input of every chain and jump line, tested
+    /// with `--test` first (see ``FirewallTransaction``). A rule changed by someone since the
+    /// plan makes the verification fail, never a chain written from a newer read.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+        let restore = RestoreScript(resources)
+        let applying = ["iptables-restore", "--noflush", "-w"]
+        let transaction = FirewallTransaction(input: restore.isEmpty ? "" : restore.text, test: applying + ["--test"], apply: applying,
+                                              rejected: "iptables-restore --test rejected the rules", failed: "iptables-restore failed",
+                                              explain: restore.explain)
         do {
-            let steps = resources.uniqueSteps
-            let restore = RestoreScript(resources)
-            if !restore.isEmpty {
-                let applying = ["iptables-restore", "--noflush", "-w"], testing = applying + ["--test"]
-                let test = try runner.output(testing, input: Data(restore.text.utf8))
-                if test.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(testing, test))") }
-                guard test.status == 0 else { return resources.failing(with: "iptables-restore --test rejected the rules: \(restore.explain(test.stderr))") }
-                // Once the rules passed the test, the addresses go on while they are restored:
-                // each takes about a second at 7,000 pairs, and they do not depend on each other.
-                let addresses = EarlyRead { [runner] in try PublicAddresses.change(steps, runner: runner) }
-                let applied = try runner.output(applying, input: Data(restore.text.utf8))
-                let addressed: Result<Void, any Error>
-                do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
-                if applied.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(applying, applied))") }
-                guard applied.status == 0 else { return resources.failing(with: "iptables-restore failed: \(restore.explain(applied.stderr))") }
-                try addressed.get()
-            } else {
-                try PublicAddresses.change(steps, runner: runner)
-            }
-            try await PublicAddresses.forgetConnections(steps, netns: node.netns)
-            return [:]
+            return try await transaction.run(resources.uniqueSteps, runner: runner, netns: node.netns).map(resources.failing) ?? [:]
         } catch {
             return resources.failing(with: "\(error)")
         }

@@ -1,5 +1,6 @@
 import Basics
 import Conntrack
+import DesiredState
 import Engine
 import Foundation
 
@@ -55,6 +56,24 @@ struct PublicAddresses: Equatable {
             }
         }
         return result
+    }
+
+    enum Placement {
+        case present
+        /// The address is to be added: the plan's change for it.
+        case missing(PropertyChange)
+        /// It cannot be placed: why.
+        case conflict(String)
+    }
+
+    /// Where a pair's public address stands on `node`, given our addresses on its public
+    /// interface (nil when that interface does not exist).
+    static func placement(of pair: IPPair, on node: Node, ours: Set<String>?) -> Placement {
+        guard let interface = node.publicInterface else {
+            return .conflict("host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)")
+        }
+        guard let ours else { return .conflict("public interface \(interface) does not exist on host \(node.name)") }
+        return ours.contains(pair.publicIP.description) ? .present : .missing(PropertyChange("address", from: nil, to: "\(pair.publicIP) on \(interface)"))
     }
 
     static func addition(_ address: String, on interface: String) -> Step {

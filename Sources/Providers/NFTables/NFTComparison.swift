@@ -139,12 +139,10 @@ struct NFTComparison {
             }
             var conflict: String?
             if id.type == NFTRules.pairType, let pair = pairs[id.name] {
-                if node.publicInterface == nil {
-                    conflict = "host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)"
-                } else if addresses == nil {
-                    conflict = "public interface \(node.publicInterface ?? "") does not exist on host \(node.name)"
-                } else if addresses?.contains(pair.publicIP.description) == false {
-                    changes.append(PropertyChange("address", from: nil, to: "\(pair.publicIP) on \(node.publicInterface ?? "")"))
+                switch PublicAddresses.placement(of: pair, on: node, ours: addresses) {
+                case .conflict(let why): conflict = why
+                case .missing(let change): changes.append(change)
+                case .present: break
                 }
             }
             let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update

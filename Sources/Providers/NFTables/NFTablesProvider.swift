@@ -59,31 +59,14 @@ public struct NFTablesProvider: Provider {
         return resources
     }
 
-    /// Runs the batch's planned steps: one `nft -f` transaction, checked with `nft -c` first;
-    /// the address lines in one `ip -batch`; then the tracked connections to forget.
+    /// Runs the batch's planned steps: one `nft -f` transaction, checked with `nft -c` first
+    /// (see ``FirewallTransaction``).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+        let script = NFTScript(resources)
+        let transaction = FirewallTransaction(input: script.isEmpty ? "" : script.text, test: ["nft", "-c", "-f", "-"], apply: ["nft", "-f", "-"],
+                                              rejected: "nft -c rejected the transaction", failed: "nft -f failed", explain: script.explain)
         do {
-            let steps = resources.uniqueSteps
-            let script = NFTScript(resources)
-            if !script.isEmpty {
-                let checking = ["nft", "-c", "-f", "-"], applying = ["nft", "-f", "-"]
-                let check = try runner.output(checking, input: Data(script.text.utf8))
-                if check.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(checking, check))") }
-                guard check.status == 0 else { return resources.failing(with: "nft -c rejected the transaction: \(script.explain(check.stderr))") }
-                // Once nft accepted the transaction, the addresses go on while it is applied:
-                // 7,000 of them take about a second, and they do not depend on each other.
-                let addresses = EarlyRead { [runner] in try PublicAddresses.change(steps, runner: runner) }
-                let applied = try runner.output(applying, input: Data(script.text.utf8))
-                let addressed: Result<Void, any Error>
-                do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
-                if applied.timedOutAfter != nil { return resources.failing(with: "\(CommandRunner.Failure(applying, applied))") }
-                guard applied.status == 0 else { return resources.failing(with: "nft -f failed: \(script.explain(applied.stderr))") }
-                try addressed.get()
-            } else {
-                try PublicAddresses.change(steps, runner: runner)
-            }
-            try await PublicAddresses.forgetConnections(steps, netns: node.netns)
-            return [:]
+            return try await transaction.run(resources.uniqueSteps, runner: runner, netns: node.netns).map(resources.failing) ?? [:]
         } catch {
             return resources.failing(with: "\(error)")
         }
