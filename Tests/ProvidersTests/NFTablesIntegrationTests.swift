@@ -28,6 +28,26 @@ import TestSupport
         #expect(again.status == .converged && again.counts.updated == 0, "\(again.outcomes.filter { $0.outcome != .unchanged })")
     }
 
+    @Test func removingARuleClosesItsPortAndRemovingAPairRemovesItsNATAndAddress() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both, backend: "nftables")
+        _ = try await lab.run()
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) != nil)
+        try lab.declare(Self.both.replacingOccurrences(of: "ports: [80]", with: "ports: [8080]"), backend: "nftables")
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == nil)
+
+        let withoutPair = FirewallLab.rules + FirewallLab.vm("cpro0007", "10.0.0.7", mac: "00:25:22:bd:d1:20", pair: nil)
+            + FirewallLab.vm("cpro0051", "10.0.0.51", mac: "00:25:22:bd:d1:33", pair: "203.0.113.51")
+        try lab.declare(withoutPair, backend: "nftables")
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == nil)
+        #expect(lab.table()?.contains("rc:pair:cpro0007") == false)
+        let addresses = try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface)
+        #expect(!addresses.contains("203.0.113.7/32") && addresses.contains("203.0.113.51/32"))
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+    }
+
     @Test func driftInOurTableIsShownAndCorrectedAndOtherTablesAreUntouched() async throws {
         let lab = try FirewallLab()
         let nft = { (command: String) throws in _ = try lab.lab.exec(lab.firewall, ["nft", command]) }
