@@ -52,6 +52,7 @@ public struct NFTablesProvider: Provider {
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let addresses = EarlyRead { [runner] in try PublicAddresses.read(runner) }
         let table = try readTable()
+        if retiring, table == nil { return [] }  // nothing of this backend to remove
         var resources = NFTComparison(desired: desired, live: table, addresses: try await addresses.value(), node: node, inventory: owned,
                                       retiring: retiring).resources()
         // One `nft -f` orders its own deletions: they go in the same batch as the rest.
