@@ -52,7 +52,8 @@ public struct Resource: Sendable {
     /// A deletion its provider makes in one transaction with its other changes (nftables):
     /// it is not moved ahead of them, as deletions otherwise are.
     public var isDeletedInTransaction = false
-    /// A digest of the live state it was planned from (see ``Fingerprint``).
+    /// What identifies the live state it was planned from: equal fingerprints, same live
+    /// state (see ``Fingerprint``; a provider may compose it from digests of what it shares).
     public var fingerprint: String
 
     public init(

@@ -32,10 +32,11 @@ struct FirewallSteps {
             }
         }
         let ordered = touched.sorted { ($0.table, $0.name) < ($1.table, $1.name) }
-        var parts = ordered.flatMap { [$0.key, digest($0)] }
+        // Each chain's digest is hashed once; a resource's fingerprint only names them.
+        var fingerprint = ordered.map { "\($0.key)=\(digest($0))" }.joined(separator: ";")
         let pair = resource.id.type == FirewallRules.pairType ? comparison.pairs[resource.id.name] : nil
-        if let pair { parts.append(addressState(pair.publicIP.description)) }
-        resource.fingerprint = Fingerprint.of(parts)
+        if let pair { fingerprint += ";" + addressState(pair.publicIP.description) }
+        resource.fingerprint = fingerprint
         guard resource.action != nil, resource.conflict == nil else { return }
         resource.steps = ordered.filter(differing.contains).compactMap { chainStep($0) }
         guard resource.id.type == FirewallRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface else { return }

@@ -24,10 +24,11 @@ struct NFTSteps {
         for line in live { touched.insert(line.container) }
         if resource.id.type == NFTRules.chainType { touched.insert(.chain(resource.id.name)) }
         let ordered = touched.sorted()
-        var parts = ordered.flatMap { [$0.label, digest($0)] }
+        // Each container's digest is hashed once; a resource's fingerprint only names them.
+        var fingerprint = ordered.map { "\($0.label)=\(digest($0))" }.joined(separator: ";")
         let pair = resource.id.type == NFTRules.pairType ? comparison.pairs[resource.id.name] : nil
-        if let pair { parts.append(comparison.addresses.map { $0.contains(pair.publicIP.description) ? "present" : "absent" } ?? "no interface") }
-        resource.fingerprint = Fingerprint.of(parts)
+        if let pair { fingerprint += ";" + (comparison.addresses.map { $0.contains(pair.publicIP.description) ? "present" : "absent" } ?? "no interface") }
+        resource.fingerprint = fingerprint
         guard resource.action != nil, resource.conflict == nil else { return }
         if !comparison.wantsTable {
             // The table goes whole: that one step removes every chain and element in it.
