@@ -4,7 +4,7 @@ import ArgumentParser
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Converge libvirt VMs, iptables NAT and firewall rules, and dhcpd reservations to the state declared in git.",
+        abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), and dhcpd reservations to the state declared in git.",
         discussion: """
             Operators commit YAML describing VirtualMachines, IPPairs, FirewallRules and \
             DHCPHosts; reconcile checks it, shows what differs from the machine and converges.
@@ -12,15 +12,15 @@ struct Reconcile: AsyncParsableCommand {
             Examples:
               reconcile validate desired-state       check the YAML, print what it declares
               reconcile --dry-run                    show the plan, change nothing
-              reconcile plan --out p.json            save the plan; reconcile apply p.json applies exactly it
+              reconcile plan --out p.json            save the plan for review
+              reconcile apply p.json                 apply exactly that plan, or exit 3 if stale
               reconcile                              converge this node now
               reconcile history                      the recorded runs, newest first
               reconcile daemon --repo URL            keep converging (interval, webhook)
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 3 a saved
-            plan is stale, 64 usage,
-            65 invalid desired state, 69 the desired state could not be fetched or read,
-            75 another run holds the lock.
+            plan is stale, 64 usage, 65 invalid desired state, 69 the desired state could
+            not be fetched or read, 75 another run holds the lock.
             """,
         version: ReconcileVersion.current,
         subcommands: [RunCommand.self, PlanCommand.self, ApplyCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
@@ -31,5 +31,5 @@ struct Reconcile: AsyncParsableCommand {
 
 /// What `reconcile --version` prints.
 enum ReconcileVersion {
-    static let current = "0.4.0"
+    static let current = "0.5.0"
 }
