@@ -13,7 +13,7 @@ struct Reconcile: AsyncParsableCommand {
               reconcile validate desired-state       check the YAML, print what it declares
               reconcile --dry-run                    show the plan, change nothing
               reconcile plan --out p.json            save the plan for review
-              reconcile apply p.json                 apply exactly that plan, or exit 3 if stale
+              reconcile apply p.json                 apply exactly it (exit 3 if stale)
               reconcile                              converge this node now
               reconcile history                      the recorded runs, newest first
               reconcile daemon --repo URL            keep converging (interval, webhook)
