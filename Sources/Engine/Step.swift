@@ -23,17 +23,6 @@ public struct Step: Sendable, Codable, Equatable {
     }
 
     public var key: String { operation + " " + target }
-
-    /// What `--show-commands` prints: the operation and its target, then its input indented.
-    public var shown: String {
-        var text = "\(operation) \(target)"
-        if let input, !input.isEmpty {
-            text += "\n" + input.split(separator: "\n", omittingEmptySubsequences: false)
-                .map { "      " + $0 }.joined(separator: "\n")
-            if text.hasSuffix("\n      ") { text.removeLast(7) }
-        }
-        return text
-    }
 }
 
 extension Array where Element == Resource {

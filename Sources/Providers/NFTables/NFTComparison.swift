@@ -128,7 +128,7 @@ struct NFTComparison {
         var resources: [Resource] = []
         if let table = tableResource(current: current[tableID] ?? []) {
             var resource = table
-            steps.attachTable(to: &resource)
+            steps.attachTable(to: &resource, live: current[tableID] ?? [])
             resources.append(resource)
         }
         for (id, entry) in wanted {

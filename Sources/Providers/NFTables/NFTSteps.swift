@@ -71,7 +71,8 @@ struct NFTSteps {
 
     /// The table: declared whole (`add` of what exists is a no-op; base chains are flushed and
     /// refilled), or deleted whole.
-    mutating func attachTable(to resource: inout Resource) {
+    /// `live` are the table's own live lines: map elements nobody declared.
+    mutating func attachTable(to resource: inout Resource, live: [NFTComparison.Line]) {
         var parts: [String] = []
         for chain in NFTRules.baseChains {
             let live = comparison.live?.chains[chain.name]
@@ -92,8 +93,9 @@ struct NFTSteps {
         }
         var steps = [Step(NFTComparison.writeTable, NFTRules.table, input: lines.joined(separator: "\n"))]
         // Elements nobody declared (added by hand) go.
-        for change in resource.changes where change.property.hasPrefix("- @") {
-            steps.append(Step(NFTComparison.deleteElement, "\(change.property.dropFirst(3)) \(NFTRules.key(of: change.from ?? ""))"))
+        for line in live {
+            guard case .map(let map) = line.container else { continue }
+            steps.append(Step(NFTComparison.deleteElement, "\(map) \(NFTRules.key(of: line.text))"))
         }
         resource.steps = steps
     }

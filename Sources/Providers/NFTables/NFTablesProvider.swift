@@ -50,10 +50,12 @@ public struct NFTablesProvider: Provider {
     }
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let addresses = EarlyRead { [runner] in try PublicAddresses.read(runner) }
+        // Retiring, a host without our table has nothing to remove: no other read.
+        let early = retiring ? nil : EarlyRead { [runner] in try PublicAddresses.read(runner) }
         let table = try readTable()
-        if retiring, table == nil { return [] }  // nothing of this backend to remove
-        var resources = NFTComparison(desired: desired, live: table, addresses: try await addresses.value(), node: node, inventory: owned,
+        if retiring, table == nil { return [] }
+        let addresses = try await early?.value() ?? PublicAddresses.read(runner)
+        var resources = NFTComparison(desired: desired, live: table, addresses: addresses, node: node, inventory: owned,
                                       retiring: retiring).resources()
         // One `nft -f` orders its own deletions: they go in the same batch as the rest.
         for index in resources.indices where resources[index].id.type != PublicAddresses.resourceType { resources[index].isDeletedInTransaction = true }
