@@ -13,6 +13,8 @@ final class FirewallLab {
     let lab = NetworkLab()
     let client: String, firewall: String, vm: String
     let publicInterface: String
+    /// The VM's end of the private link.
+    let vmInterface: String
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-fw-\(UUID().uuidString)")
     let log: RunLog
     static let python = "/usr/bin/python3"
@@ -22,7 +24,7 @@ final class FirewallLab {
         firewall = try lab.namespace("fw")
         vm = try lab.namespace("vm")
         (_, publicInterface) = try lab.link((client, "c0", "198.51.100.10/24"), (firewall, "f0", "198.51.100.1/24"))
-        try lab.link((firewall, "f1", "10.0.0.1/24"), (vm, "v0", "10.0.0.7/24"))
+        (_, vmInterface) = try lab.link((firewall, "f1", "10.0.0.1/24"), (vm, "v0", "10.0.0.7/24"))
         try lab.exec(firewall, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
         try lab.exec(client, "ip", "route", "add", "203.0.113.0/24", "via", "198.51.100.1")
         try lab.exec(vm, "ip", "route", "add", "default", "via", "10.0.0.1")
@@ -120,6 +122,56 @@ final class FirewallLab {
             : [NFTablesProvider(host: host), FirewallProvider(host: host, retiring: true)]
         let reconciler = Reconciler(node: "hv1", providers: providers, recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
+    }
+
+    /// One TCP connection from the client to `address`:7000 (DNATed to the VM's echo server),
+    /// a line echoed every 50 ms until ``Conversation/finish()``; the first failure is kept.
+    func startConversation(with address: String) throws -> Conversation {
+        try """
+            import socket, threading
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", 7000)); s.listen(4)
+            def echo(c):
+                while True:
+                    data = c.recv(100)
+                    if not data: return
+                    c.sendall(data)
+            while True:
+                c, a = s.accept(); threading.Thread(target=echo, args=(c,)).start()
+            """.write(to: root.appendingPathComponent("echo.py"), atomically: true, encoding: .utf8)
+        try """
+            import os, socket, sys, time
+            out = sys.argv[2]
+            s = socket.create_connection((sys.argv[1], 7000), timeout=2)
+            n = 0
+            open(out + ".connected", "w").write("yes")
+            try:
+                while not os.path.exists(out + ".stop"):
+                    s.sendall(b"ping\\n")
+                    if s.recv(100) != b"ping\\n": raise OSError("bad echo")
+                    n += 1
+                    time.sleep(0.05)
+                open(out, "w").write("ok %d" % n)
+            except OSError as e:
+                open(out, "w").write("broken after %d: %s" % (n, e))
+            """.write(to: root.appendingPathComponent("talk.py"), atomically: true, encoding: .utf8)
+        try lab.spawn(vm, [Self.python, root.appendingPathComponent("echo.py").path])
+        for _ in 0..<600 where (try? lab.exec(firewall, "nc", "-z", "10.0.0.7", "7000")) == nil { usleep(50_000) }
+        let result = root.appendingPathComponent("talk-\(address)").path
+        try lab.spawn(client, [Self.python, root.appendingPathComponent("talk.py").path, address, result])
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: result + ".connected") { usleep(50_000) }
+        return Conversation(result: result)
+    }
+
+    struct Conversation {
+        let result: String
+
+        /// Stops the conversation: `ok N` (N lines echoed) or how it broke.
+        func finish() -> String {
+            FileManager.default.createFile(atPath: result + ".stop", contents: nil)
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: result) { usleep(50_000) }
+            return (try? String(contentsOfFile: result, encoding: .utf8)) ?? "no result"
+        }
     }
 
     /// `nft list table inet reconcile`, or nil when there is none.
@@ -284,5 +336,62 @@ final class FirewallLab {
         #expect(error.hasPrefix("iptables-restore --test rejected the rules: line ") || error.hasPrefix("iptables-restore failed: line "))
         #expect(error.contains("(iptables_chain[RC-VM-cpro0051] (no longer declared)): -X RC-VM-cpro0051"))
         #expect(try lab.save() == before)
+    }
+
+    /// 41 VMs: past 16 addresses each per-address list is a tree of chains. A firewall built
+    /// flat (reconcile 0.5: every VM's rule in RC-FORWARD) is rebuilt as the tree in one
+    /// restore, and a connection through a pair lives through it.
+    @Test func pastSixteenVMsDispatchIsATreeAndTheFlatLayoutMigratesInPlace() async throws {
+        let lab = try FirewallLab()
+        try lab.lab.exec(lab.vm, "ip", "addr", "add", "10.0.0.49/24", "dev", lab.vmInterface)
+        let others = (10..<50).map { FirewallLab.vm("cpro00\($0)", "10.0.0.\($0)", mac: "00:25:22:bd:d2:\($0)", pair: "203.0.113.\($0)") }
+        let documents = Self.both + others.joined()
+            + "kind: FirewallRule\nname: cpro0007-echo\nvm: cpro0007\nprotocol: tcp\nsource: 0.0.0.0/0\nports: [7000]\n---\n"
+            + "kind: FirewallRule\nname: cpro0049-web\nvm: cpro0049\nprotocol: tcp\nsource: 0.0.0.0/0\nports: [80]\n"
+        try lab.declare(documents)
+        let first = try await lab.run()
+        #expect(first.status == .converged, "\(first.outcomes.filter { $0.outcome == .failed })")
+        let tree = try lab.save()
+        for chain in ["RC-FWD-10.0.0.0-28", "RC-FWD-10.0.0.48-28", "RC-PRE-203.0.113.48-28", "RC-OUT-203.0.113.16-28", "RC-POST-10.0.0.32-28"] {
+            #expect(tree.contains(":\(chain) - [0:0]"), "\(chain)")
+        }
+        #expect(tree.contains("-A RC-FWD-10.0.0.48-28 -d 10.0.0.49/32 -m comment --comment \"rc:vm:cpro0049\" -j RC-VM-cpro0049"))
+        #expect(lab.probe(from: lab.client, "203.0.113.49", 80) == "peer=198.51.100.10")  // the tree's last leaf
+        #expect(lab.probe(from: lab.client, "203.0.113.49", 81) == nil)
+        #expect(lab.probe(from: lab.vm, "198.51.100.10", 9000) == "peer=203.0.113.7")
+
+        // Flatten it, as reconcile 0.5 left it: every leaf in its root, no inner chains.
+        let roots = ["RC-FWD-": "RC-FORWARD", "RC-PRE-": "RC-PREROUTING", "RC-OUT-": "RC-OUTPUT", "RC-POST-": "RC-POSTROUTING"]
+        func root(of chain: some StringProtocol) -> String? { roots.first { chain.hasPrefix($0.key) }?.value }
+        var restore: [String] = []
+        for section in tree.components(separatedBy: "COMMIT\n") where section.contains("RC-") {
+            let lines = section.split(separator: "\n")
+            let inner = lines.filter { $0.hasPrefix(":") && root(of: $0.dropFirst()) != nil }.map { $0.dropFirst().prefix { $0 != " " } }
+            let leaves = lines.filter { $0.hasPrefix("-A RC-") && !$0.contains("rc:chain:") }.compactMap { line -> String? in
+                let words = line.split(separator: " ", maxSplits: 2)
+                let chain = root(of: words[1]) ?? (roots.values.contains(String(words[1])) ? String(words[1]) : nil)
+                return chain.map { "-A \($0) \(words[2])" }
+            }
+            // Declaring a chain flushes it: the roots are refilled, the inner chains emptied and removed.
+            let declared = (Set(leaves.map { $0.split(separator: " ")[1] }).sorted() + inner).map { ":\($0) - [0:0]" }
+            restore += [String(lines[0])] + declared + leaves + inner.map { "-X \($0)" } + ["COMMIT"]
+        }
+        try lab.lab.exec(lab.firewall, "sh", "-c", "printf '%s\\n' \"$0\" | iptables-restore --noflush", restore.joined(separator: "\n"))
+        #expect(try !lab.save().contains("RC-FWD-") && lab.save().contains("-A RC-FORWARD -d 10.0.0.49/32"))
+
+        let conversation = try lab.startConversation(with: "203.0.113.7")
+        let dry = try await lab.run(dryRun: true)
+        #expect(dry.status == .changesPending)
+        let moved = dry.outcomes.first { $0.resource == ResourceID("iptables_chain", "RC-VM-cpro0049") }?.changes.map(\.description)
+        #expect(moved?.contains { $0.hasPrefix("- filter/RC-FORWARD: -d 10.0.0.49/32") } == true, "\(moved ?? [])")
+        #expect(moved?.contains { $0.hasPrefix("+ filter/RC-FWD-10.0.0.48-28: -d 10.0.0.49/32") } == true, "\(moved ?? [])")
+        let migrated = try await lab.run()
+        #expect(migrated.status == .converged, "\(migrated.outcomes.filter { $0.outcome == .failed })")
+        #expect(try lab.save() == tree)
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+        #expect(lab.probe(from: lab.client, "203.0.113.49", 80) == "peer=198.51.100.10")
+        usleep(300_000)
+        let outcome = conversation.finish()
+        #expect(outcome.hasPrefix("ok "), "\(outcome)")
     }
 }

@@ -108,45 +108,10 @@ import TestSupport
 
     @Test func switchingBackendsKeepsAnEstablishedConnectionBothWays() async throws {
         let lab = try FirewallLab()
-        let root = lab.root
-        try """
-            import socket, threading
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", 7000)); s.listen(4)
-            def echo(c):
-                while True:
-                    data = c.recv(100)
-                    if not data: return
-                    c.sendall(data)
-            while True:
-                c, a = s.accept(); threading.Thread(target=echo, args=(c,)).start()
-            """.write(to: root.appendingPathComponent("echo.py"), atomically: true, encoding: .utf8)
-        // One connection, a line echoed every 50 ms until told to stop; any failure is written.
-        try """
-            import os, socket, sys, time
-            out = sys.argv[1]
-            s = socket.create_connection(("203.0.113.7", 7000), timeout=2)
-            n = 0
-            open(out + ".connected", "w").write("yes")
-            try:
-                while not os.path.exists(out + ".stop"):
-                    s.sendall(b"ping\\n")
-                    if s.recv(100) != b"ping\\n": raise OSError("bad echo")
-                    n += 1
-                    time.sleep(0.05)
-                open(out, "w").write("ok %d" % n)
-            except OSError as e:
-                open(out, "w").write("broken after %d: %s" % (n, e))
-            """.write(to: root.appendingPathComponent("talk.py"), atomically: true, encoding: .utf8)
-        try lab.lab.spawn(lab.vm, [FirewallLab.python, root.appendingPathComponent("echo.py").path])
         let documents = Self.both + "kind: FirewallRule\nname: cpro0007-echo\nvm: cpro0007\nprotocol: tcp\nsource: 0.0.0.0/0\nports: [7000]\n"
         try lab.declare(documents)
         #expect(try await lab.run().status == .converged)
-        for _ in 0..<600 where (try? lab.lab.exec(lab.firewall, "nc", "-z", "10.0.0.7", "7000")) == nil { usleep(50_000) }
-
-        let result = root.appendingPathComponent("talk").path
-        try lab.lab.spawn(lab.client, [FirewallLab.python, root.appendingPathComponent("talk.py").path, result])
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: result + ".connected") { usleep(50_000) }
+        let conversation = try lab.startConversation(with: "203.0.113.7")
 
         // iptables → nftables: the new table first, then the RC-* chains go.
         try lab.declare(documents, backend: "nftables")
@@ -169,9 +134,7 @@ import TestSupport
         #expect(try await lab.run(dryRun: true).status == .noChanges)
         usleep(300_000)
 
-        FileManager.default.createFile(atPath: result + ".stop", contents: nil)
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: result) { usleep(50_000) }
-        let outcome = (try? String(contentsOfFile: result, encoding: .utf8)) ?? "no result"
+        let outcome = conversation.finish()
         #expect(outcome.hasPrefix("ok "), "\(outcome)")
     }
 }

@@ -8,7 +8,7 @@ struct ChainOwnership {
     let live: IPTablesRuleset
     let inventory: Set<ResourceID>
     /// Chains a rule of ours jumps to: reconcile's jumps from the built-in chains and the
-    /// `rc:vm:` dispatch rules of `RC-FORWARD`.
+    /// tagged rules of the dispatch trees (``DispatchTree``).
     private let targets: Set<String>
 
     init(live: IPTablesRuleset, inventory: Set<ResourceID>) {
@@ -18,8 +18,12 @@ struct ChainOwnership {
         for jump in FirewallRules.jumps where live.rules(jump.table, jump.chain)?.contains(FirewallRules.jumpRule(jump.target)) == true {
             targets.insert(jump.target)
         }
-        for rule in live.rules("filter", "RC-FORWARD") ?? [] where IPTablesRuleset.tag(of: rule)?.hasPrefix("rc:") == true {
-            if let target = rule.split(separator: " ").split(whereSeparator: { $0 == "-j" }).last?.first { targets.insert(String(target)) }
+        for (table, chains) in live.tables where FirewallRules.tables.contains(table) {
+            for (chain, rules) in chains where DispatchTree.all.contains(where: { $0.holds(chain) }) {
+                for rule in rules where IPTablesRuleset.tag(of: rule)?.hasPrefix("rc:") == true {
+                    if let target = rule.split(separator: " ").split(whereSeparator: { $0 == "-j" }).last?.first { targets.insert(String(target)) }
+                }
+            }
         }
         self.targets = targets
     }

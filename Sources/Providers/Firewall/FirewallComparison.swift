@@ -104,6 +104,7 @@ struct FirewallComparison {
         if tag.hasPrefix("rc:rule:") { return ResourceID(FirewallRules.ruleType, String(tag.dropFirst(8))) }
         if tag.hasPrefix("rc:pair:") { return ResourceID(FirewallRules.pairType, String(tag.dropFirst(8))) }
         if tag.hasPrefix("rc:vm:") { return ResourceID(FirewallRules.chainType, FirewallRules.chainName(vm: String(tag.dropFirst(6)))) }
+        if tag.hasPrefix("rc:chain:") { return ResourceID(FirewallRules.chainType, String(tag.dropFirst(9))) }
         return ResourceID(FirewallRules.chainType, chain)
     }
 

@@ -8,7 +8,8 @@ import Engine
 /// VM's chain `RC-VM-<name>`: ESTABLISHED,RELATED accepted, then one rule per FirewallRule,
 /// then DROP. Traffic to other addresses returns untouched. nat: `PREROUTING → RC-PREROUTING`
 /// and `OUTPUT → RC-OUTPUT` DNAT each pair's public address to its private one;
-/// `POSTROUTING → RC-POSTROUTING` SNATs the private address to the public one.
+/// `POSTROUTING → RC-POSTROUTING` SNATs the private address to the public one. Past 16
+/// addresses, each of these per-address rule lists is a tree of chains (``DispatchTree``).
 struct FirewallRules {
     struct Rule: Equatable, Sendable {
         var table: String
@@ -31,7 +32,7 @@ struct FirewallRules {
     ]
     /// The shared chains the built-in ones jump to: scaffolding, not objects anyone declared.
     static func isScaffolding(_ id: ResourceID) -> Bool {
-        id.type == chainType && jumps.contains { $0.target == id.name }
+        id.type == chainType && (jumps.contains { $0.target == id.name } || DispatchTree.isInner(id.name))
     }
 
     static func jumpRule(_ target: String) -> String { "-m comment --comment reconcile -j \(target)" }
@@ -59,13 +60,15 @@ struct FirewallRules {
 
     init(_ desired: DesiredState) {
         let rulesByVM = Dictionary(grouping: desired.firewallRules, by: \.vm)
+        var dispatch: [DispatchTree.Leaf] = [], dnat: [DispatchTree.Leaf] = [], snat: [DispatchTree.Leaf] = []
         for vm in desired.virtualMachines {
             let addresses = vm.interfaces.compactMap(\.ip)
             guard !addresses.isEmpty else { continue }
             let chain = Self.chainName(vm: vm.name)
             let chainID = ResourceID(Self.chainType, chain)
             for address in addresses {
-                add("filter", "RC-FORWARD", "-d \(address)/32 -m comment --comment \"rc:vm:\(vm.name)\" -j \(chain)", chainID, vm.location)
+                let text = "-d \(address)/32 -m comment --comment \"rc:vm:\(vm.name)\" -j \(chain)"
+                dispatch.append(.init(address: address, rule: Rule(table: "filter", chain: "", text: text, owner: chainID, source: vm.location)))
             }
             add("filter", chain, "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", chainID, vm.location)
             for rule in rulesByVM[vm.name] ?? [] {
@@ -78,9 +81,18 @@ struct FirewallRules {
         for pair in desired.ipPairs {
             let id = ResourceID(Self.pairType, pair.name)
             let comment = "-m comment --comment \"rc:pair:\(pair.name)\""
-            add("nat", "RC-PREROUTING", "-d \(pair.publicIP)/32 \(comment) -j DNAT --to-destination \(pair.privateIP)", id, pair.location)
-            add("nat", "RC-OUTPUT", "-d \(pair.publicIP)/32 \(comment) -j DNAT --to-destination \(pair.privateIP)", id, pair.location)
-            add("nat", "RC-POSTROUTING", "-s \(pair.privateIP)/32 \(comment) -j SNAT --to-source \(pair.publicIP)", id, pair.location)
+            let toPrivate = Rule(table: "nat", chain: "", text: "-d \(pair.publicIP)/32 \(comment) -j DNAT --to-destination \(pair.privateIP)",
+                                 owner: id, source: pair.location)
+            dnat.append(.init(address: pair.publicIP, rule: toPrivate))
+            let toPublic = Rule(table: "nat", chain: "", text: "-s \(pair.privateIP)/32 \(comment) -j SNAT --to-source \(pair.publicIP)",
+                                owner: id, source: pair.location)
+            snat.append(.init(address: pair.privateIP, rule: toPublic))
+        }
+        for (leaves, table, tree) in [(dispatch, "filter", DispatchTree.filter), (dnat, "nat", DispatchTree.prerouting),
+                                      (dnat, "nat", DispatchTree.output), (snat, "nat", DispatchTree.postrouting)] {
+            for (chain, rules) in DispatchTree.chains(leaves, table: table, tree: tree) {
+                chains[table, default: [:]][chain, default: []] += rules
+            }
         }
         // Nothing declared for this firewall: no scaffolding either (no empty chains, no jumps).
         if chains.values.allSatisfy({ $0.values.allSatisfy(\.isEmpty) }) { chains = [:] }

@@ -50,7 +50,7 @@ struct FirewallSteps {
         }
         // Packets of connections tracked under the old rules would keep following them.
         if resource.action != .create {
-            for line in live where line.table == "nat" && line.chain == "RC-PREROUTING" {
+            for line in live where line.table == "nat" && DispatchTree.prerouting.holds(line.chain) && line.rule.contains(" -j DNAT ") {
                 let words = line.rule.split(separator: " ").map(String.init)
                 if let address = FirewallComparison.destination(line) { resource.steps.append(Step(PublicAddresses.forgetTo, address)) }
                 if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count {
