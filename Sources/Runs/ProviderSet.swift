@@ -4,7 +4,7 @@ import Providers
 
 /// The providers that manage a node's share, by its roles.
 public enum ProviderSet {
-    /// - Parameter adopt: take over a DHCP hosts file reconcile did not write.
+    /// - Parameter adopt: take over a DHCP hosts file (or Kea reservations file) reconcile did not write.
     public static func `for`(_ node: Node, vmOptions: LibvirtProvider.Options = .init(), adopt: Bool = false) -> [any Provider] {
         var providers: [any Provider] = []
         if node.roles.contains(.hypervisor) { providers.append(LibvirtProvider(host: node, options: vmOptions)) }
@@ -16,7 +16,14 @@ public enum ProviderSet {
             case .nftables: providers += [NFTablesProvider(host: node), FirewallProvider(host: node, retiring: true)]
             }
         }
-        if node.roles.contains(.dhcp) { providers.append(DHCPProvider(host: node, adopt: adopt)) }
+        if node.roles.contains(.dhcp) {
+            // Kea, then reconcile's ISC files retiring: the reservations are served by Kea
+            // before they leave dhcpd's files.
+            switch node.dhcp.server {
+            case .isc: providers.append(DHCPProvider(host: node, adopt: adopt))
+            case .kea: providers += [KeaProvider(host: node, adopt: adopt), DHCPProvider(host: node, retiring: true)]
+            }
+        }
         return providers
     }
 }

@@ -34,29 +34,54 @@ extension Node {
 
 extension Node.DHCPSettings {
     static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
-        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["config", "hostsFile", "restart", "restartTimeout"]) else {
-            return nil
-        }
+        let keys = ["server", "config", "hostsFile", "restart", "restartTimeout", "controlSocket", "isc"]
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: keys) else { return nil }
+        let server = reader.optional("server", Decode.oneOf(Node.DHCPServer.self))
         let config = reader.optional("config", Decode.absolutePath)
         let hostsFile = reader.optional("hostsFile", Decode.absolutePath)
         let restart = reader.optional("restart", Decode.list(Decode.text))
         let restartTimeout = reader.optional("restartTimeout", Decode.integer(in: 1...3600))
-        guard let config, let hostsFile, let restart, let restartTimeout else { return nil }
+        let controlSocket = reader.optional("controlSocket", Decode.absolutePath)
+        let isc = reader.optional("isc", ISCFiles.decode)
+        guard let server, let config, let hostsFile, let restart, let restartTimeout, let controlSocket, let isc else { return nil }
         if let restart, restart.isEmpty {
             reader.report("restart", "\(field.path).restart must name a command")
             return nil
         }
-        let settings = Self(
+        let kea = server == .kea
+        // Each server's own settings only: a setting the other server would use is a mistake.
+        for (key, given, of) in [("restart", restart != nil, false), ("restartTimeout", restartTimeout != nil, false),
+                                 ("controlSocket", controlSocket != nil, true), ("isc", isc != nil, true)] where given && of != kea {
+            reader.report(key, "\(field.path).\(key) is a setting of \(of ? "kea" : "isc"); this host's server is \(kea ? "kea" : "isc")")
+            return nil
+        }
+        let defaults = kea ? Self.keaDefaults : Self.defaults
+        var settings = Self(
             config: config ?? defaults.config,
             hostsFile: hostsFile ?? defaults.hostsFile,
             restart: restart ?? defaults.restart,
             restartTimeout: restartTimeout ?? defaults.restartTimeout
         )
-        // reconcile rewrites the hosts file whole: it must never be dhcpd.conf itself.
+        settings.server = defaults.server
+        settings.controlSocket = controlSocket ?? defaults.controlSocket
+        if let isc { settings.isc = isc }
+        // reconcile rewrites the hosts file whole: it must never be the server's config itself.
         guard settings.hostsFile != settings.config else {
             reader.report("hostsFile", "\(field.path).hostsFile must not be the config file \(settings.config): reconcile rewrites it whole")
             return nil
         }
         return settings
+    }
+}
+
+extension Node.DHCPSettings.ISCFiles {
+    /// `isc: {config: PATH, hostsFile: PATH}`, each defaulting to Debian's.
+    static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["config", "hostsFile"]) else { return nil }
+        let config = reader.optional("config", Decode.absolutePath)
+        let hostsFile = reader.optional("hostsFile", Decode.absolutePath)
+        guard let config, let hostsFile else { return nil }
+        let defaults = Self()
+        return Self(config: config ?? defaults.config, hostsFile: hostsFile ?? defaults.hostsFile)
     }
 }

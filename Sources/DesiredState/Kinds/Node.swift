@@ -25,20 +25,57 @@ public struct Node: Sendable, Hashable {
         case nftables
     }
 
-    /// Where dhcpd's configuration lives and how to restart it.
+    /// Which DHCP server a host with the dhcp role serves reservations from.
+    public enum DHCPServer: String, Sendable, Hashable, CaseIterable {
+        /// ISC dhcpd: a hosts file included by dhcpd.conf, dhcpd restarted after a change.
+        case isc
+        /// Kea: a JSON list of reservations included by a subnet of kea-dhcp4.conf, checked
+        /// and then loaded with `config-reload` over Kea's control socket — never restarted.
+        case kea
+    }
+
+    /// Where the DHCP server's configuration lives, the file reconcile owns in it, and how
+    /// the server picks up a change.
     public struct DHCPSettings: Sendable, Hashable {
+        public var server: DHCPServer = .isc
         public var config: String
         public var hostsFile: String
+        /// ISC: the command that restarts dhcpd.
         public var restart: [String]
         /// Seconds the restart command may take before it (and its process group) is killed.
         public var restartTimeout: Int
+        /// Kea: its control socket (a unix socket path).
+        public var controlSocket: String = ""
+        /// Kea: reconcile's ISC files on this host, whose reservations move to Kea (the include
+        /// line and the hosts file are removed). Debian's paths unless the Host says otherwise.
+        public var isc = ISCFiles()
+
+        public struct ISCFiles: Sendable, Hashable {
+            public var config = "/etc/dhcp/dhcpd.conf"
+            public var hostsFile = "/etc/dhcp/reconcile-hosts.conf"
+        }
+
+        public init(config: String, hostsFile: String, restart: [String], restartTimeout: Int) {
+            self.config = config
+            self.hostsFile = hostsFile
+            self.restart = restart
+            self.restartTimeout = restartTimeout
+        }
 
         public static let defaults = DHCPSettings(
-            config: "/etc/dhcp/dhcpd.conf",
-            hostsFile: "/etc/dhcp/reconcile-hosts.conf",
+            config: ISCFiles().config,
+            hostsFile: ISCFiles().hostsFile,
             restart: ["systemctl", "restart", "isc-dhcp-server"],
             restartTimeout: 60
         )
+
+        /// Kea's, as Debian's kea-dhcp4-server package lays it out.
+        public static let keaDefaults: DHCPSettings = {
+            var settings = DHCPSettings(config: "/etc/kea/kea-dhcp4.conf", hostsFile: "/etc/kea/reconcile-reservations.json", restart: [], restartTimeout: 60)
+            settings.server = .kea
+            settings.controlSocket = "/run/kea/kea4-ctrl-socket"
+            return settings
+        }()
     }
 
     public var name: String

@@ -20,24 +20,35 @@ public struct DHCPProvider: Provider {
     /// appended (only that line is written) or its doubles removed; each holds the whole new
     /// text and the one it replaces.
     static let writeHostsFile = "dhcpd.hosts-file", appendInclude = "dhcpd.include-add", rewriteConfig = "dhcpd.include-dedup"
+    /// Retiring: dhcpd.conf without the include line, and the hosts file removed.
+    static let removeInclude = "dhcpd.include-remove", removeHostsFile = "dhcpd.hosts-file-remove"
 
-    public let name = "dhcpd"
+    public let name: String
     public let resourceTypes: Set<String> = [hostType, includeType, hostsFileType, service.type]
 
     let settings: Node.DHCPSettings
     let runner: CommandRunner
     /// Take over an existing hosts file that reconcile did not write (`--adopt`).
     let adopt: Bool
+    /// Plan only the removal of reconcile's hosts file and include line (`dhcp.isc` of a Host
+    /// whose server is now Kea): the reservations moved to Kea. dhcpd is not restarted.
+    let retiring: Bool
 
-    public init(host: Node, runner: CommandRunner? = nil, adopt: Bool = false) {
-        settings = host.dhcp
+    public init(host: Node, runner: CommandRunner? = nil, adopt: Bool = false, retiring: Bool = false) {
+        settings = retiring ? Node.DHCPSettings(config: host.dhcp.isc.config, hostsFile: host.dhcp.isc.hostsFile, restart: [], restartTimeout: 1)
+            : host.dhcp
         self.runner = runner ?? CommandRunner(netns: host.netns)
         self.adopt = adopt
+        self.retiring = retiring
+        name = retiring ? "dhcpd (retiring)" : "dhcpd"
     }
+
+    public var waitsForEarlierProviders: Bool { retiring }
 
     // MARK: - Plan
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
+        if retiring { return try planRetirement() }
         let liveText = try DHCPConfigScanner.read(settings.hostsFile)
         let foreign = try DHCPConfigScanner.scanTree(settings.config, excluding: settings.hostsFile)
         let ownership = hostsFileResource(liveText)
@@ -55,7 +66,7 @@ public struct DHCPProvider: Provider {
             let oldName = renamed[reservation.name]
             guard let current = live[oldName ?? reservation.name] else {
                 resources.append(Resource(
-                    id, action: .create, summary: "\(reservation.mac) → \(reservation.ip) (\(reservation.hostname))",
+                    id, action: .create, summary: reservation.summary,
                     dependsOn: dependsOn, notifies: notify, conflict: conflict, source: reservation.source
                 ))
                 continue
@@ -69,8 +80,7 @@ public struct DHCPProvider: Provider {
         }
         let keptNames = Set(wanted.map(\.name)).union(renamed.values)
         for name in live.keys.sorted() where !keptNames.contains(name) {
-            let gone = live[name].map { "\($0.mac) → \($0.ip) (\($0.hostname))" }
-            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: gone, dependsOn: dependsOn, notifies: notify))
+            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: live[name]?.summary, dependsOn: dependsOn, notifies: notify))
         }
         if let include = try includeResource(dependsOn: dependsOn, needed: !wanted.isEmpty) { resources.append(include) }
         attachSteps(to: &resources, liveText: liveText, live: live, wanted: wanted, renamed: renamed)
@@ -171,9 +181,34 @@ public struct DHCPProvider: Provider {
             // Two writers, or a hand edit: dhcpd -t rejects the hosts declared twice.
             return Resource(id, action: .update, changes: [PropertyChange("include lines", from: "\(count)", to: "1")],
                             dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false,
-                            steps: [Step(Self.rewriteConfig, settings.config, input: withoutDuplicateIncludes(text), previous: text)],
+                            steps: [Step(Self.rewriteConfig, settings.config, input: removingIncludes(from: text, keepFirst: true), previous: text)],
                             fingerprint: fingerprint)
         }
+    }
+
+    /// The hosts file (when reconcile wrote it) and the include line go; each of its blocks is
+    /// listed as going, but none is a declared object removed: they moved to the new server.
+    private func planRetirement() throws -> [Resource] {
+        var resources: [Resource] = []
+        if let text = try DHCPConfigScanner.read(settings.config) {
+            let count = DHCPConfigScanner.scan(text, file: settings.config).includes.filter { $0 == settings.hostsFile }.count
+            if count > 0 {
+                resources.append(Resource(ResourceID(Self.includeType, settings.config), action: .delete,
+                                          changes: [PropertyChange("include", from: "\"\(settings.hostsFile)\"", to: nil)], isInventoried: false,
+                                          steps: [Step(Self.removeInclude, settings.config, input: removingIncludes(from: text, keepFirst: false), previous: text)],
+                                          fingerprint: Fingerprint.of([text])))
+            }
+        }
+        guard let liveText = try DHCPConfigScanner.read(settings.hostsFile), liveText.hasPrefix(DHCPHostsFile.header) else { return resources }
+        let removal = Step(Self.removeHostsFile, settings.hostsFile, previous: liveText)
+        let blocks = DHCPHostsFile.parse(liveText, file: settings.hostsFile)
+        for name in blocks.keys.sorted() {
+            resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: blocks[name]?.summary, isDeclaredObject: false,
+                                      steps: [removal], fingerprint: Fingerprint.of([liveText])))
+        }
+        resources.append(Resource(ResourceID(Self.hostsFileType, settings.hostsFile), action: .delete, isInventoried: false,
+                                  steps: [removal], fingerprint: Fingerprint.of([liveText])))
+        return resources
     }
 
     /// A host declaration outside our file that would clash with `reservation`.
@@ -199,10 +234,11 @@ public struct DHCPProvider: Provider {
     /// line is appended, or its doubles removed. A file that is no longer what the plan read
     /// is not written over (a step already carried out by an earlier batch is not redone).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+        if retiring { return retire(resources) }
         do {
             let steps = resources.uniqueSteps
-            let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap { try pending($0) }
-            let config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap { try pending($0) }
+            let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap(PlannedFile.pending)
+            let config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap(PlannedFile.pending)
             guard hostsFile != nil || config != nil else { return [:] }
             try check(hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? "", config: config)
             if let text = hostsFile?.input { try AtomicFile.write(Data(text.utf8), to: settings.hostsFile) }
@@ -219,14 +255,25 @@ public struct DHCPProvider: Provider {
         }
     }
 
-    /// The step, when its file is still as the plan read it; nil when the step is done already.
-    private func pending(_ step: Step) throws -> Step? {
-        let current = try DHCPConfigScanner.read(step.target)
-        if current == step.input { return nil }
-        guard current == step.previous else {
-            throw RunError("\(step.target) changed since the plan was made; nothing was written (run again to plan from what is there now)")
+    /// The include line goes first (dhcpd.conf never names a missing file), then the hosts
+    /// file, each only when it is still what the plan read.
+    private func retire(_ resources: [Resource]) -> [ResourceID: String] {
+        do {
+            let steps = resources.uniqueSteps
+            if let include = try steps.first(where: { $0.operation == Self.removeInclude }).flatMap(PlannedFile.pending) {
+                try rewrite(settings.config, with: include.input ?? "")
+            }
+            if let removal = steps.first(where: { $0.operation == Self.removeHostsFile }) {
+                let current = try DHCPConfigScanner.read(settings.hostsFile)
+                guard current == nil || current == removal.previous else {
+                    throw RunError("\(settings.hostsFile) changed since the plan was made; it was not removed (run again to plan from what is there now)")
+                }
+                if current != nil, unlink(settings.hostsFile) != 0, errno != ENOENT { throw SystemError.lastError("remove \(settings.hostsFile)") }
+            }
+            return [:]
+        } catch {
+            return resources.failing(with: "\(error)")
         }
-        return step
     }
 
     /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the hosts file.
@@ -265,10 +312,12 @@ public struct DHCPProvider: Provider {
         try AtomicFile.write(Data(text.utf8), to: path, mode: mode)
     }
 
-    func withoutDuplicateIncludes(_ text: String) -> String {
+    /// dhcpd.conf without the include lines of the hosts file (and the comment above each),
+    /// but the first when `keepFirst`.
+    func removingIncludes(from text: String, keepFirst: Bool) -> String {
         let include = "include \"\(settings.hostsFile)\";"
         var lines = text.components(separatedBy: "\n")
-        var seen = false
+        var seen = !keepFirst
         var index = 0
         while index < lines.count {
             guard lines[index].trimmingCharacters(in: .whitespaces) == include else { index += 1; continue }

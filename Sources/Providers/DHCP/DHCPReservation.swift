@@ -34,6 +34,11 @@ struct DHCPReservation: Equatable, Sendable {
         return reservations.sorted { $0.name < $1.name }
     }
 
-    /// The declared properties, as the plan compares them.
+    /// The declared properties, as the plan compares them, named as dhcpd writes them.
     var properties: [(String, String)] { [("hardware ethernet", mac), ("fixed-address", ip), ("host-name", hostname)] }
+    /// The same, named as Kea writes them.
+    var keaProperties: [(String, String)] { [("hw-address", mac), ("ip-address", ip), ("hostname", hostname)] }
+
+    /// `00:25:22:bd:d1:20 → 10.0.0.7 (cpro0007)`, as the plan summarises it.
+    var summary: String { "\(mac) → \(ip) (\(hostname))" }
 }

@@ -1,0 +1,82 @@
+import Basics
+import Engine
+import Foundation
+
+/// Kea's control channel: one JSON command per connection over its unix socket, answered with
+/// one JSON object (`result`, `text`, `arguments`); Kea closes the connection after it.
+///
+/// The socket is a path, so it is reached from any network namespace. Every call runs on a
+/// thread of its own (``EarlyRead``): the cooperative pool never waits on Kea.
+struct KeaControl: Sendable {
+    let socket: String
+    /// A whole `config-get` of 7,000 reservations is ~3 MiB; this bounds a runaway peer.
+    static let responseLimit = 64 << 20
+    static let timeout = timeval(tv_sec: 60, tv_usec: 0)
+
+    struct Response: @unchecked Sendable {
+        /// 0 success, 1 error, 2 unsupported, 3 empty (Kea's codes).
+        var result: Int
+        var text: String
+        var arguments: [String: Any]?
+    }
+
+    func send(_ command: String, arguments: [String: Any]? = nil) async throws -> Response {
+        var message: [String: Any] = ["command": command]
+        if let arguments { message["arguments"] = arguments }
+        let request = try JSONSerialization.data(withJSONObject: message)
+        let socket = self.socket
+        let data = try await EarlyRead { try Self.exchange(request, over: socket) }.value()
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let result = object["result"] as? Int else {
+            throw RunError("Kea's control socket \(socket) answered \(command) with something that is not Kea's JSON: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        return Response(result: result, text: object["text"] as? String ?? "", arguments: object["arguments"] as? [String: Any])
+    }
+
+    /// Sends `command` and fails with Kea's own text unless it succeeds.
+    func run(_ command: String, arguments: [String: Any]? = nil) async throws -> Response {
+        let response = try await send(command, arguments: arguments)
+        guard response.result == 0 else { throw RunError("Kea refused \(command): \(response.text)") }
+        return response
+    }
+
+    private static func exchange(_ request: Data, over path: String) throws -> Data {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { throw RunError("Kea's control socket path \(path) is longer than \(capacity - 1) bytes") }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+            buffer[path.utf8.count] = 0
+        }
+        let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw SystemError.lastError("socket") }
+        defer { close(descriptor) }
+        var timeout = Self.timeout
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw RunError("cannot reach Kea's control socket \(path): \(String(cString: strerror(errno))) (is kea-dhcp4 running with this control-socket?)")
+        }
+        try request.withUnsafeBytes { bytes in
+            var sent = 0
+            while sent < bytes.count {
+                let count = Glibc.send(descriptor, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+                guard count > 0 else { throw SystemError.lastError("send to \(path)") }
+                sent += count
+            }
+        }
+        var response = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { break }
+            guard count > 0 else { throw SystemError.lastError("read from \(path)") }
+            response.append(contentsOf: buffer[..<count])
+            guard response.count <= responseLimit else { throw RunError("Kea's answer on \(path) is larger than \(responseLimit >> 20) MiB") }
+        }
+        return response
+    }
+}
