@@ -35,14 +35,14 @@ final class KeaLab {
 
     /// kea-dhcp4.conf as an operator writes it, including reconcile's file in the subnet;
     /// `extra` goes into Dhcp4 as it is.
-    func writeConfig(extra: String = "") throws {
+    func writeConfig(extra: String = "", leases: String? = nil) throws {
         try """
             {
               // Written by hand; reconcile only writes the file included below.
               "Dhcp4": {
                 "interfaces-config": {"interfaces": ["\(setup.serverInterface)"]},
                 "control-socket": {"socket-type": "unix", "socket-name": "\(socket)"},
-                "lease-database": {"type": "memfile", "persist": true, "name": "\(root.path)/leases.csv"},
+                "lease-database": {"type": "memfile", "persist": true, "name": "\(leases ?? root.path + "/leases.csv")"},
                 "valid-lifetime": 600,
                 \(extra)
                 "subnet4": [
@@ -157,6 +157,28 @@ final class KeaLab {
         #expect(try String(contentsOfFile: lab.hostsFile, encoding: .utf8) == before)
         #expect(try lab.lease(Self.mac) == "10.82.0.7 cpro0007")
         #expect(lab.pid == pid)
+    }
+
+    /// `kea-dhcp4 -t` passes a lease file Kea cannot open; `config-reload` does not.
+    @Test func aReloadKeaRefusesPutsThePreviousFileBackAndTheNextRunConverges() async throws {
+        let lab = try KeaLab(prefix: "10.86.0")
+        try lab.declare(DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.86.0.7"))
+        #expect(try await lab.run().status == .converged)
+        let before = try String(contentsOfFile: lab.hostsFile, encoding: .utf8)
+
+        try lab.writeConfig(leases: "/nonexistent-\(UUID().uuidString)/leases.csv")
+        try lab.declare(DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.86.0.8"))
+        let report = try await lab.run()
+        #expect(report.status == .failed)
+        let error = report.outcomes.first { $0.outcome == .failed }?.error ?? ""
+        #expect(error.hasPrefix("Kea refused config-reload: ") && error.contains("leases.csv")
+                && error.hasSuffix("put the previous \(lab.hostsFile) back, but Kea did not load it either"), "\(error)")
+        #expect(try String(contentsOfFile: lab.hostsFile, encoding: .utf8) == before)
+
+        try lab.writeConfig()
+        let next = try await lab.run()
+        #expect(next.status == .converged, "\(next.outcomes.filter { $0.outcome == .failed })")
+        #expect(try lab.lease(Self.mac) == "10.86.0.8 cpro0007")
     }
 
     @Test func handEditsOfTheFileAndOfWhatKeaLoadedAreDriftShownAndCorrected() async throws {
