@@ -3,7 +3,7 @@ import DesiredState
 import Foundation
 
 /// The locks on what a node's run writes, whatever its state directory: one writer per
-/// network namespace (iptables), libvirt URI and dhcpd config. Two runs with different
+/// network namespace (iptables), libvirt URI and DHCP server config. Two runs with different
 /// `--state-dir`s on one namespace once left every jump and include line doubled.
 ///
 /// Lock files live in `/run/lock/reconcile` (per boot, shared by every state directory).
@@ -18,8 +18,12 @@ public enum TargetLocks {
         }
         if host.roles.contains(.hypervisor) { targets.append(("libvirt-" + host.libvirt, "libvirt \(host.libvirt)")) }
         if host.roles.contains(.dhcp) {
-            let config = URL(fileURLWithPath: host.dhcp.config).resolvingSymlinksInPath().path
-            targets.append(("dhcpd-" + config, "dhcpd config \(config)"))
+            // A Kea host also writes reconcile's ISC files (retiring them).
+            let configs = host.dhcp.server == .kea ? [("kea", host.dhcp.config), ("dhcpd", host.dhcp.isc.config)] : [("dhcpd", host.dhcp.config)]
+            for (server, path) in configs {
+                let config = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+                targets.append(("\(server)-" + config, "\(server) config \(config)"))
+            }
         }
         return targets
     }

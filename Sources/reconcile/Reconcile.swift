@@ -4,7 +4,7 @@ import ArgumentParser
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), and dhcpd reservations to the state declared in git.",
+        abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), and DHCP reservations (dhcpd or Kea) to the state declared in git.",
         discussion: """
             Operators commit YAML describing VirtualMachines, IPPairs, FirewallRules and \
             DHCPHosts; reconcile checks it, shows what differs from the machine and converges.
