@@ -18,6 +18,15 @@ public struct NFTablesProvider: Provider {
     let node: Node
     let runner: CommandRunner
     let retiring: Bool
+    /// A read started by ``prefetch()``: the next plan's input, started early.
+    private let early = Locked<EarlyRead<LiveState>?>(nil)
+
+    /// What a plan reads: the table (nil when there is none), and our public addresses (not
+    /// read when retiring: a host without our table has nothing to remove).
+    struct LiveState {
+        var table: NFTRuleset?
+        var addresses: PublicAddresses?
+    }
 
     public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false) {
         node = host
@@ -49,13 +58,25 @@ public struct NFTablesProvider: Provider {
         return NFTRuleset.parse(result.stdout)
     }
 
-    public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        // Retiring, a host without our table has nothing to remove: no other read.
-        let early = retiring ? nil : EarlyRead { [runner] in try PublicAddresses.read(runner) }
+    /// The table and the public addresses, read at once.
+    func readLiveState() throws -> LiveState {
+        let addresses = retiring ? nil : EarlyRead { [runner] in try PublicAddresses.read(runner) }
         let table = try readTable()
-        if retiring, table == nil { return [] }
-        let addresses = try await early?.value() ?? PublicAddresses.read(runner)
-        var resources = NFTComparison(desired: desired, live: table, addresses: addresses, node: node, inventory: owned,
+        return LiveState(table: table, addresses: try addresses?.wait())
+    }
+
+    /// Starts reading live state now, on threads of their own: `nft list table` of 7,000 VMs
+    /// takes about as long as loading their desired state, so the two overlap.
+    public func prefetch() {
+        early.withLock { $0 = EarlyRead { try readLiveState() } }
+    }
+
+    public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
+        let started = early.withLock { read in defer { read = nil }; return read }
+        let live = try await (started ?? EarlyRead { try readLiveState() }).value()
+        if retiring, live.table == nil { return [] }
+        let addresses = try live.addresses ?? PublicAddresses.read(runner)
+        var resources = NFTComparison(desired: desired, live: live.table, addresses: addresses, node: node, inventory: owned,
                                       retiring: retiring).resources()
         // One `nft -f` orders its own deletions: they go in the same batch as the rest.
         for index in resources.indices where resources[index].id.type != PublicAddresses.resourceType { resources[index].isDeletedInTransaction = true }
