@@ -7,11 +7,13 @@ public actor DaemonStatus {
         /// The revision last converged without failures.
         public var appliedRevision: String?
         public var appliedAt: Date?
+        /// Who signed it, when signatures are verified.
+        public var appliedSigner: String?
         /// The revision the last run tried (differs from the applied one after a failure).
         public var attemptedRevision: String?
         public var lastStatus: String?
         public var lastError: String?
-        /// An invalid revision is not retried until the branch moves on.
+        /// An invalid or unsigned revision is not retried until the branch moves on.
         public var rejectedRevision: String?
         public var consecutiveFailures = 0
         public var running = false
@@ -32,6 +34,7 @@ public actor DaemonStatus {
     func suspended(_ suspension: Suspension?) { snapshot.suspension = suspension }
 
     /// Records a finished run: what was applied, and the failures in a row (for the backoff).
+    /// An `invalid` revision (or one `--verify-signatures` rejected) is not retried.
     func finished(_ report: RunReport, invalid: Bool) {
         snapshot.running = false
         snapshot.runningSince = nil
@@ -45,8 +48,9 @@ public actor DaemonStatus {
             if !report.dryRun {
                 snapshot.appliedRevision = report.revision
                 snapshot.appliedAt = report.startedAt
+                snapshot.appliedSigner = report.signer
             }
-        case .failed, .refused, .stale, .running, .interrupted:
+        case .failed, .refused, .stale, .running, .interrupted, .rejected:
             snapshot.consecutiveFailures += invalid ? 0 : 1
         }
     }

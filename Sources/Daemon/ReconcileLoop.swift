@@ -104,7 +104,7 @@ public struct ReconcileLoop: Service {
         do {
             let lock = try StateLock(directory: pipeline.stateDirectory, timeout: lockTimeout)
             defer { withExtendedLifetime(lock) {} }
-            // Fetch, then look at the revision: an invalid one is not tried again. When the
+            // Fetch, then look at the revision: an invalid or rejected one is not tried again. When the
             // fetch fails, the run below fetches again and records why.
             if (try? fetchInChild(pipeline)) != nil,
                let revision = try? pipeline.source.lastFetchedRevision(stateDirectory: pipeline.stateDirectory) {
@@ -129,7 +129,7 @@ public struct ReconcileLoop: Service {
                 RunMetrics.record(report, drift: applied == report.revision)
                 logger.info("run #\(report.id ?? 0) (\(trigger)): \(report.status.rawValue), \(report.counts.updated) updated")
             case .unloadable(let report, let failure):
-                await status.finished(report, invalid: failure.invalid != nil)
+                await status.finished(report, invalid: failure.invalid != nil || failure.rejected)
                 RunMetrics.record(report, drift: false)
                 logger.error("run #\(report.id ?? 0) (\(trigger)): \(failure.description)")
             }

@@ -16,11 +16,13 @@ struct StatusPage {
     var html: String {
         var body = ["<h1>reconcile</h1>", "<table class=\"revisions\">"]
         body.append(row("applied revision", snapshot.appliedRevision.map { code($0) + at(snapshot.appliedAt) } ?? "none yet", id: "applied"))
+        if let signer = snapshot.appliedSigner { body.append(row("signed by", escape(signer), id: "signer")) }
         body.append(row("attempted revision", snapshot.attemptedRevision.map(code) ?? "none yet", id: "attempted"))
         body.append(row("last run", escape(snapshot.running ? "running" : snapshot.lastStatus ?? "none"), id: "last-status"))
         if let error = snapshot.lastError { body.append(row("last error", "<pre>\(escape(error))</pre>", id: "last-error")) }
         if let rejected = snapshot.rejectedRevision {
-            body.append(row("rejected", code(rejected) + " is invalid; not retried until the branch moves", id: "rejected"))
+            let why = snapshot.lastStatus == RunReport.Status.rejected.rawValue ? "is not signed by an allowed key" : "is invalid"
+            body.append(row("rejected", code(rejected) + " \(why); not retried until the branch moves", id: "rejected"))
         }
         body.append("</table>")
         if let suspension = snapshot.suspension {
@@ -47,7 +49,7 @@ struct StatusPage {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>reconcile</title>
             <style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;text-align:left;vertical-align:top}
-            .failed,.refused,.stale,.interrupted{color:#b00}.suspended{background:#fe8;padding:.5em}</style></head>
+            .failed,.refused,.stale,.interrupted,.rejected{color:#b00}.suspended{background:#fe8;padding:.5em}</style></head>
             <body>
             \(body.joined(separator: "\n"))
             </body></html>

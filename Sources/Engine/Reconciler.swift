@@ -38,12 +38,13 @@ public struct Reconciler: Sendable {
     /// Errors end up in the report (and the run log), not thrown; only a failure to record
     /// the run's start is thrown, since then nothing may be changed.
     public func run(
-        _ desired: DesiredState, revision: String, revisionNote: String? = nil, options: Options,
+        _ desired: DesiredState, revision: String, revisionNote: String? = nil, signer: String? = nil, options: Options,
         onPlan: (Plan) -> Void = { _ in }, onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> RunReport {
         let started = clock()
         var report = RunReport(trigger: options.trigger, revision: revision, node: node, dryRun: options.dryRun, startedAt: started)
         report.revisionNote = revisionNote
+        report.signer = signer
         // 1. Record the start, so a run that dies mid-way is found as interrupted.
         report.id = try recorder.begin(report)
         do {

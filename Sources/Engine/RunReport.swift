@@ -20,6 +20,9 @@ public struct RunReport: Sendable, Codable {
         case stale
         /// A run found still `running` by a later one: its process died.
         case interrupted
+        /// The commit is not signed by an allowed key (`--verify-signatures`): nothing was
+        /// planned, and the last applied state stays.
+        case rejected
     }
 
     public struct Counts: Sendable, Codable, Equatable {
@@ -46,6 +49,8 @@ public struct RunReport: Sendable, Codable {
     public var revision: String
     /// For a commit: its author and subject.
     public var revisionNote: String?
+    /// With `--verify-signatures`: who signed the commit (principal or user id, and key).
+    public var signer: String?
     public var node: String
     public var dryRun: Bool
     public var startedAt: Date

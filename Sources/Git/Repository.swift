@@ -7,7 +7,7 @@ import Foundation
 /// Owns a libgit2 handle: not `Sendable`, freed in `deinit`. Nothing here ever checks out a
 /// working copy: files are read from the object database at a commit.
 public final class Repository: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     /// The origin it fetches from.
     public let url: String
 

@@ -78,6 +78,9 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
                 t.primaryKey(["node", "handler"])
             }
         }
+        migrator.registerMigration("v2: signer") { db in
+            try db.alter(table: "run") { t in t.add(column: "signer", .text) }
+        }
         return migrator
     }
 
@@ -165,6 +168,17 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
     public func runs(limit: Int = 20) throws -> [RunReport] {
         try database.read { db in
             try RunRow.order(Column("id").desc).limit(limit).fetchAll(db).map { $0.report(outcomes: []) }
+        }
+    }
+
+    /// The commit the last run that applied anything came from (a converged or failed run, not
+    /// a dry-run; a failed load records a ref or `invalid`, not a commit id): where
+    /// `--verify-signatures` in history mode starts checking.
+    public func lastAppliedCommit() throws -> String? {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT revision FROM run WHERE dryRun = 0 AND status IN (?, ?) ORDER BY id DESC LIMIT 20",
+                                arguments: [RunReport.Status.converged.rawValue, RunReport.Status.failed.rawValue])
+                .first { $0.count == 40 && $0.allSatisfy(\.isHexDigit) }
         }
     }
 

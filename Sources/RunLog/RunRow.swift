@@ -10,6 +10,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var trigger: String
     var revision: String
     var revisionNote: String?
+    var signer: String?
     var node: String
     var dryRun: Bool
     var startedAt: Date
@@ -28,6 +29,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         trigger = run.trigger
         revision = run.revision
         revisionNote = run.revisionNote
+        signer = run.signer
         node = run.node
         dryRun = run.dryRun
         startedAt = run.startedAt
@@ -50,6 +52,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         var report = RunReport(trigger: trigger, revision: revision, node: node, dryRun: dryRun, startedAt: startedAt)
         report.id = id
         report.revisionNote = revisionNote
+        report.signer = signer
         report.duration = duration
         report.status = RunReport.Status(rawValue: status) ?? .failed
         report.counts.unchanged = unchanged

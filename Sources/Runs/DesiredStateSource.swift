@@ -25,11 +25,13 @@ public enum DesiredStateSource: Sendable {
         /// A file holding the password for an `https://user@host/…` URL (never in the URL:
         /// that is stored and shown).
         public var passwordFile: String?
+        /// Only commits signed by an allowed key load (`--verify-signatures`).
+        public var signatures: SignaturePolicy?
 
         public init(url: String, ref: String = "main", path: String = "", offline: Bool = false, sshKey: String? = nil,
-                    knownHosts: String? = nil, passwordFile: String? = nil) {
+                    knownHosts: String? = nil, passwordFile: String? = nil, signatures: SignaturePolicy? = nil) {
             (self.url, self.ref, self.path, self.offline, self.sshKey, self.knownHosts) = (url, ref, path, offline, sshKey, knownHosts)
-            self.passwordFile = passwordFile
+            (self.passwordFile, self.signatures) = (passwordFile, signatures)
         }
 
         /// Fetches, then records which URL the mirror now holds (`--offline` reads only that).
@@ -68,6 +70,8 @@ public enum DesiredStateSource: Sendable {
         public var state: DesiredState
         public var revision: String
         public var note: String?
+        /// Who signed the commit, when signatures are verified.
+        public var signer: String?
     }
 
     /// A revision that could be named but not loaded (for the run record).
@@ -76,12 +80,15 @@ public enum DesiredStateSource: Sendable {
         public var note: String?
         /// Present when the desired state itself is invalid (exit 65); otherwise a fetch or read failed.
         public var invalid: InvalidDesiredState?
+        /// The commit is not signed by an allowed key: nothing was loaded (exit 77).
+        public var rejected = false
         public var description: String
     }
 
     /// Loads it; the state directory's lock must be held (the mirror lives there).
-    /// `beforeValidating` gets the directory of YAML files about to be loaded.
-    public func load(stateDirectory: String, beforeValidating: (String) -> Void = { _ in }) throws -> Loaded {
+    /// `beforeValidating` gets the directory of YAML files about to be loaded; `lastApplied`
+    /// the commit the last applied run came from (where history-mode verification starts).
+    public func load(stateDirectory: String, lastApplied: () throws -> String? = { nil }, beforeValidating: (String) -> Void = { _ in }) throws -> Loaded {
         switch self {
         case .directory(let directory):
             beforeValidating(directory)
@@ -91,13 +98,26 @@ public enum DesiredStateSource: Sendable {
             let export = try PrivateDirectory.make(prefix: "reconcile-export").path
             defer { try? FileManager.default.removeItem(atPath: export) }
             let commit: Repository.Commit
+            var signer: String?
             do {
                 // Offline reads the last fetch of this very repository, never another's.
                 if git.offline { try git.checkOffline(stateDirectory: stateDirectory) }
                 let repository = try git.mirror(stateDirectory)
                 if !git.offline { try git.fetch(repository, stateDirectory: stateDirectory) }
                 commit = try repository.resolve(git.ref)
+                do {
+                    // Before a byte of the commit is read as desired state.
+                    if let policy = git.signatures {
+                        signer = try policy.verify(commit.id, lastApplied: policy.mode == .history ? lastApplied() : nil, in: repository)
+                    }
+                } catch let rejection as SignaturePolicy.Rejection {
+                    var failure = Failure(revision: commit.id, note: "\(commit.author): \(commit.subject)", invalid: nil, description: rejection.description)
+                    failure.rejected = true
+                    throw failure
+                }
                 try repository.exportYAML(commit: commit, path: git.path, to: export)
+            } catch let failure as Failure {
+                throw failure
             } catch {
                 throw Failure(revision: git.ref, note: nil, invalid: nil,
                               description: "\(error)" + (git.offline ? " (offline: nothing is fetched)" : ""))
@@ -105,7 +125,7 @@ public enum DesiredStateSource: Sendable {
             let note = "\(commit.author): \(commit.subject)"
             beforeValidating(export)
             let state = try Self.validate(directory: export, displayedAs: git.path, revision: commit.id, note: note)
-            return Loaded(state: state, revision: commit.id, note: note)
+            return Loaded(state: state, revision: commit.id, note: note, signer: signer)
         }
     }
 

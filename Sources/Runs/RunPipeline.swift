@@ -44,7 +44,8 @@ public struct RunPipeline: Sendable {
         /// The plan was made and (unless a dry-run) applied; `report.status` says how it went.
         case ran(RunReport, plan: Plan?)
         /// The desired state could not be fetched or read, or is invalid: recorded as a failed
-        /// run, nothing applied.
+        /// run; or its commit is not signed as `--verify-signatures` asks: recorded as rejected.
+        /// Nothing applied.
         case unloadable(RunReport, DesiredStateSource.Failure)
     }
 
@@ -59,9 +60,9 @@ public struct RunPipeline: Sendable {
         }
         let loaded: DesiredStateSource.Loaded
         do {
-            loaded = try source.load(stateDirectory: stateDirectory, beforeValidating: early.start)
+            loaded = try source.load(stateDirectory: stateDirectory, lastApplied: log.lastAppliedCommit, beforeValidating: early.start)
         } catch let failure as DesiredStateSource.Failure {
-            let report = try record(.failed, failure.description, revision: failure.revision, note: failure.note, log: log)
+            let report = try record(failure.rejected ? .rejected : .failed, failure.description, revision: failure.revision, note: failure.note, log: log)
             return .unloadable(report, failure)
         }
         if let saved, saved.revision != loaded.revision {
@@ -86,7 +87,7 @@ public struct RunPipeline: Sendable {
         let reconciler = Reconciler(node: host.name, providers: providers, recorder: log)
         var planned: Plan?
         let report = try await reconciler.run(
-            loaded.state, revision: loaded.revision, revisionNote: loaded.note,
+            loaded.state, revision: loaded.revision, revisionNote: loaded.note, signer: loaded.signer,
             options: Reconciler.Options(dryRun: dryRun, pruneGuard: pruneGuard, trigger: trigger, saved: try saved.map { try Plan($0.plan) }),
             onPlan: { plan in
                 planned = plan

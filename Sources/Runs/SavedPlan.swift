@@ -33,6 +33,8 @@ public struct SavedPlan: Codable, Sendable {
         public var sshKey: String?
         public var knownHosts: String?
         public var passwordFile: String?
+        /// Apply verifies the commit as the plan did (the same keys, absolute paths).
+        public var signatures: SignaturePolicy?
     }
 
     public struct Options: Codable, Sendable {
@@ -59,7 +61,8 @@ public struct SavedPlan: Codable, Sendable {
             // A local repository path is kept absolute, so that apply may run from anywhere.
             let local = !git.url.contains(":")
             source = Source(repository: local ? Self.absolute(git.url) : git.url, ref: git.ref, path: git.path, sshKey: git.sshKey.map(Self.absolute),
-                            knownHosts: git.knownHosts.map(Self.absolute), passwordFile: git.passwordFile.map(Self.absolute))
+                            knownHosts: git.knownHosts.map(Self.absolute), passwordFile: git.passwordFile.map(Self.absolute),
+                            signatures: git.signatures)
         }
         let timeout = pipeline.vmOptions.shutdownTimeout.components
         options = Options(allowPrune: pipeline.pruneGuard.allowPrune, maxPruneShare: pipeline.pruneGuard.maxShare,
@@ -107,7 +110,7 @@ public struct SavedPlan: Codable, Sendable {
         let desiredSource: DesiredStateSource
         if let url = source.repository {
             desiredSource = .repository(.init(url: url, ref: source.ref ?? "main", path: source.path ?? "", sshKey: source.sshKey,
-                                               knownHosts: source.knownHosts, passwordFile: source.passwordFile))
+                                               knownHosts: source.knownHosts, passwordFile: source.passwordFile, signatures: source.signatures))
         } else if let directory = source.directory {
             desiredSource = .directory(directory)
         } else {

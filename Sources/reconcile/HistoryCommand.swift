@@ -32,14 +32,17 @@ struct HistoryCommand: ParsableCommand {
                 print("No runs recorded in \(state.stateDir).")
                 return
             }
+            // Signers are listed once any run verified one.
+            let signed = runs.contains { $0.signer != nil }
             let rows = runs.map { run in
                 [
                     "\(run.id ?? 0)", RunFormat.time(run.startedAt), run.trigger, run.dryRun ? "dry-run" : "apply",
                     run.status.rawValue, run.node, run.revision, RunFormat.changed(run),
                     "\(run.counts.failed)", RunFormat.seconds(run.duration),
-                ]
+                ] + (signed ? [run.signer ?? "-"] : [])
             }
-            printEscaped(RunFormat.table(header: ["RUN", "STARTED", "TRIGGER", "MODE", "STATUS", "NODE", "REVISION", "CHANGED", "FAILED", "DURATION"], rows: rows))
+            let header = ["RUN", "STARTED", "TRIGGER", "MODE", "STATUS", "NODE", "REVISION", "CHANGED", "FAILED", "DURATION"]
+            printEscaped(RunFormat.table(header: header + (signed ? ["SIGNED BY"] : []), rows: rows))
         }
     }
 }
@@ -76,6 +79,7 @@ struct ShowCommand: ParsableCommand {
             printEscaped("  started   \(RunFormat.time(report.startedAt)), took \(RunFormat.seconds(report.duration))")
             printEscaped("  trigger   \(report.trigger)")
             printEscaped("  revision  \(report.revision)" + (report.revisionNote.map { " (\($0))" } ?? ""))
+            if let signer = report.signer { printEscaped("  signed by \(signer)") }
             printEscaped("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
             if let error = report.error { printEscaped("  error     \(error)") }
             // Unchanged resources are counted above, not recorded one by one.

@@ -18,6 +18,9 @@ enum ExitStatus {
     /// a directory missing): nothing was planned. sysexits' EX_UNAVAILABLE.
     static let sourceUnavailable = ExitCode(69)
     static let locked = ExitCode(75)
+    /// `--verify-signatures`: the commit is not signed by an allowed key; nothing was planned.
+    /// sysexits' EX_NOPERM.
+    static let rejected = ExitCode(77)
 
     /// Runs `body`; an error is printed and becomes exit 64 (the user asked for something impossible).
     static func usageOnFailure<T>(_ body: () throws -> T) throws -> T {

@@ -20,7 +20,8 @@ struct Reconcile: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 3 a saved
             plan is stale, 64 usage, 65 invalid desired state, 69 the desired state could
-            not be fetched or read, 75 another run holds the lock.
+            not be fetched or read, 75 another run holds the lock, 77 the commit is not
+            signed as --verify-signatures asks.
             """,
         version: ReconcileVersion.current,
         subcommands: [RunCommand.self, PlanCommand.self, ApplyCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,

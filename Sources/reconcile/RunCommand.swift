@@ -61,7 +61,13 @@ struct SourceOptions: ParsableArguments {
     var offline = false
 
     func source() throws -> DesiredStateSource {
-        try repo.map { try git.source($0, offline: offline) } ?? .directory(directory)
+        if let repo { return try git.source(repo, offline: offline) }
+        // A directory has no commits to be signed: verifying it would pass nothing, silently.
+        if git.verifySignatures || git.verifyHistory {
+            Terminal.printError("--verify-signatures needs --repo: a directory has no commits to verify")
+            throw ExitStatus.usage
+        }
+        return .directory(directory)
     }
 }
 
@@ -103,9 +109,11 @@ struct InvocationOptions: ParsableArguments {
                 printJSON(RunOutput(plan: nil, run: report, errors: errors))
             } else {
                 FileHandle.standardError.write(Data((failure.description.escapingControlCharacters + "\n").utf8))
-                Terminal.printError(failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
+                Terminal.printError(failure.rejected ? "rejected: the commit is not signed as --verify-signatures asks; nothing was planned (run #\(report.id ?? 0))"
+                                    : failure.invalid == nil ? "cannot read the desired state (run #\(report.id ?? 0))"
                                     : "invalid desired state; nothing was applied (run #\(report.id ?? 0))")
             }
+            if failure.rejected { throw ExitStatus.rejected }
             throw failure.invalid == nil ? ExitStatus.sourceUnavailable : ExitStatus.invalidDesiredState
         case .ran(let report, let plan):
             if let plan, report.dryRun, [.noChanges, .changesPending].contains(report.status) { try planned(report, plan) }

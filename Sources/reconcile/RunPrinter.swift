@@ -55,6 +55,7 @@ extension ExitStatus {
         case .converged, .noChanges: .success
         case .changesPending: changesPending
         case .stale: stalePlan
+        case .rejected: rejected
         case .failed, .refused, .interrupted, .running: resourceFailed
         }
     }

@@ -33,8 +33,12 @@ final class DaemonFixture {
         try? FileManager.default.removeItem(at: root)
     }
 
+    /// The environment and git options that sign the next commits (see ``SigningKeys``); none: unsigned.
+    var signing: (environment: [String], options: [String]) = ([], [])
+
     func git(_ arguments: String...) throws {
-        _ = try CommandRunner().run(["git", "-C", path("repo"), "-c", "user.name=Ops Person", "-c", "user.email=ops@example.org"] + arguments)
+        _ = try CommandRunner().run(["env"] + signing.environment + ["git", "-C", path("repo"), "-c", "user.name=Ops Person", "-c", "user.email=ops@example.org"]
+                                    + signing.options + arguments)
     }
 
     /// Commits one reservation for the printer at `ip` (an address outside the network makes an invalid commit).
