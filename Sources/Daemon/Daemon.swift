@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Hummingbird
 import Logging
@@ -23,6 +24,11 @@ public struct Daemon: Sendable {
 
     /// Seconds an HTTP connection may stay idle (half-open, a slow client) before it is closed.
     public var idleTimeout: Int64
+    /// A listener of its own for the git server's webhook (it answers nothing else); nil:
+    /// the webhook is served on `host:port` with the rest.
+    public var webhookListener: (host: String, port: Int)?
+    /// Required as `Authorization: Bearer` by everything on `host:port` but the webhook.
+    public var token: Data?
 
     public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?, stuckAfter: TimeInterval = 900,
                 idleTimeout: Int64 = 30) {
@@ -42,17 +48,30 @@ public struct Daemon: Sendable {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let log = try RunLog(stateDirectory: pipeline.stateDirectory)
         let triggers = TriggerQueue(), status = DaemonStatus()
-        let router = StatusServer.router(triggers: triggers, status: status, log: log, registry: registry,
-                                         signature: webhookSecret.map(WebhookSignature.init(secret:)), stuckAfter: stuckAfter)
+        let signature = webhookSecret.map(WebhookSignature.init(secret:))
+        let router = StatusServer.operatorRouter(triggers: triggers, status: status, log: log, registry: registry, signature: signature,
+                                                 stuckAfter: stuckAfter, token: token, servesWebhook: webhookListener == nil)
+        // The first run waits until every listener is up: a busy port stops the daemon before it.
         let (listening, ready) = AsyncStream<Void>.makeStream()
-        let server = Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
-                                 configuration: .init(address: .hostname(host, port: port)),
-                                 onServerRunning: { _ in ready.yield() }, logger: logger)
+        let listeners = webhookListener == nil ? 1 : 2
+        let started = Locked(0)
+        let up: @Sendable () -> Void = {
+            if started.withLock({ count in count += 1; return count }) == listeners { ready.yield() }
+        }
+        var servers: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
+                                       configuration: .init(address: .hostname(host, port: port)),
+                                       onServerRunning: { _ in up() }, logger: logger)),
+        ]
+        if let webhookListener {
+            servers.append(.init(service: Application(
+                router: StatusServer.webhookRouter(triggers: triggers, signature: signature), server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
+                configuration: .init(address: .hostname(webhookListener.host, port: webhookListener.port)), onServerRunning: { _ in up() }, logger: logger)))
+        }
         let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger,
                                  listening: listening)
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: loop), .init(service: server),
+            services: [.init(service: loop)] + servers + [
                 .init(service: HangupListener(triggers: triggers), successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

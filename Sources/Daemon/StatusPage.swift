@@ -8,6 +8,8 @@ struct StatusPage {
     let snapshot: DaemonStatus.Snapshot
     /// Newest first, each with at most ``listedPerRun`` outcomes other than unchanged.
     let runs: [RunReport]
+    /// Why `/healthz` fails (stuck, five failures in a row), or nil.
+    var health: String?
 
     /// Resources listed per run; the rest are counted. A first apply at 7,000 VMs changes
     /// 49,000, which would make an 11 MB page.
@@ -19,6 +21,7 @@ struct StatusPage {
         if let signer = snapshot.appliedSigner { body.append(row("signed by", escape(signer), id: "signer")) }
         body.append(row("attempted revision", snapshot.attemptedRevision.map(code) ?? "none yet", id: "attempted"))
         body.append(row("last run", escape(snapshot.running ? "running" : snapshot.lastStatus ?? "none"), id: "last-status"))
+        body.append(row("health", escape(health ?? "ok"), id: "health"))
         if let error = snapshot.lastError { body.append(row("last error", "<pre>\(escape(error))</pre>", id: "last-error")) }
         if let rejected = snapshot.rejectedRevision {
             let why = snapshot.lastStatus == RunReport.Status.rejected.rawValue ? "is not signed by an allowed key" : "is invalid"

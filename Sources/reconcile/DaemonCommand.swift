@@ -34,8 +34,14 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Time between runs: 90s, 5m, 1h (a bare number is seconds).")
     var interval = DurationArgument(seconds: 60)
 
-    @Option(help: "host:port for the webhook, metrics and the status page.")
+    @Option(help: "host:port for metrics, /healthz and the status page (and the webhook, without --webhook-listen). Off loopback it needs --token-file.")
     var listen = "127.0.0.1:8080"
+
+    @Option(help: "host:port of a listener for the git server's webhook alone (POST /hooks/git; anything else 404), e.g. 0.0.0.0:9292.")
+    var webhookListen: String?
+
+    @Option(help: "A file holding a token (at least 16 bytes) that every request to --listen but the webhook must carry as `Authorization: Bearer <token>`.")
+    var tokenFile: String?
 
     @Option(help: "A file holding the webhook's shared secret (at least 16 bytes); without it every webhook gets 401.")
     var webhookSecretFile: String?
@@ -50,32 +56,57 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @OptionGroup var converge: ConvergeOptions
 
-    func run() async throws {
-        let parts = listen.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), interval.seconds > 0, stuckAfter.seconds > 0, idleTimeout.seconds >= 1 else {
-            Terminal.printError("--listen must be host:port; --interval and --stuck-after positive, --idle-timeout at least 1s")
+    /// `host:port`, or nil.
+    static func address(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        let host = String(text[..<colon])
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    /// Whether only this machine can reach `host`.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// A secret of at least 16 bytes from `file`, surrounding whitespace removed: an empty one
+    /// would let anyone in, a short one be guessed.
+    static func secret(_ file: String, option: String) throws -> Data {
+        let contents: Data
+        do {
+            contents = try BoundedFile.read(file, limit: 4096)
+        } catch {
+            Terminal.printError("cannot read \(option): \(error)")
             throw ExitStatus.usage
         }
-        var secret: Data?
-        if let webhookSecretFile {
-            let contents: Data
-            do {
-                contents = try BoundedFile.read(webhookSecretFile, limit: 4096)
-            } catch {
-                Terminal.printError("cannot read --webhook-secret-file: \(error)")
-                throw ExitStatus.usage
-            }
-            secret = Data(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-            // An empty secret signs every body for anyone: refuse it, and guessable short ones.
-            guard let secret, secret.count >= 16 else {
-                Terminal.printError("--webhook-secret-file \(webhookSecretFile) holds \(secret?.count ?? 0) bytes; use at least 16, e.g. head -c 32 /dev/urandom | base64")
-                throw ExitStatus.usage
-            }
+        let secret = Data(String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        guard secret.count >= 16 else {
+            Terminal.printError("\(option) \(file) holds \(secret.count) bytes; use at least 16, e.g. head -c 32 /dev/urandom | base64")
+            throw ExitStatus.usage
+        }
+        return secret
+    }
+
+    func run() async throws {
+        guard let address = Self.address(listen), webhookListen.map({ Self.address($0) != nil }) ?? true,
+              interval.seconds > 0, stuckAfter.seconds > 0, idleTimeout.seconds >= 1 else {
+            Terminal.printError("--listen and --webhook-listen must be host:port; --interval and --stuck-after positive, --idle-timeout at least 1s")
+            throw ExitStatus.usage
+        }
+        let secret = try webhookSecretFile.map { try Self.secret($0, option: "--webhook-secret-file") }
+        let token = try tokenFile.map { try Self.secret($0, option: "--token-file") }
+        // The status page names revisions, errors and drift: off loopback, only with a token.
+        guard token != nil || Self.isLoopback(address.host) else {
+            Terminal.printError("--listen \(listen) is reachable from other machines: give --token-file, or listen on loopback "
+                                + "and serve the webhook alone with --webhook-listen")
+            throw ExitStatus.usage
         }
         let pipeline = converge.pipeline(try git.source(repo), stateDirectory: state.stateDir)
         do {
-            try await Daemon(pipeline: pipeline, interval: interval.duration, host: String(parts[0]), port: port,
-                             webhookSecret: secret, stuckAfter: stuckAfter.seconds, idleTimeout: Int64(idleTimeout.seconds)).run()
+            var daemon = Daemon(pipeline: pipeline, interval: interval.duration, host: address.host, port: address.port,
+                                webhookSecret: secret, stuckAfter: stuckAfter.seconds, idleTimeout: Int64(idleTimeout.seconds))
+            daemon.webhookListener = webhookListen.flatMap(Self.address)
+            daemon.token = token
+            try await daemon.run()
         } catch {
             // A busy port ends up here before the first run: nothing was changed.
             Terminal.printError("the daemon on \(listen) stopped: \(error)")

@@ -94,12 +94,15 @@ final class DaemonFixture {
 
     var hostsFile: String { (try? String(contentsOfFile: path("hosts.conf"), encoding: .utf8)) ?? "" }
 
-    /// `curl` to the daemon; returns the HTTP status and the body.
-    func http(_ method: String, _ route: String, body: String = "", signature: String? = nil) throws -> (status: Int, body: String) {
-        var arguments = ["curl", "-s", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(port)\(route)"]
-        if method == "POST" { arguments += ["--data-binary", body] }
+    /// `curl` to the daemon (on `port`, by default the operator's listener, from `netns`);
+    /// returns the HTTP status and the body.
+    func http(_ method: String, _ route: String, body: String = "", signature: String? = nil, port: Int? = nil, token: String? = nil,
+              netns: String = "") throws -> (status: Int, body: String) {
+        var arguments = ["curl", "-s", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(port ?? self.port)\(route)"]
+        if method == "POST" { arguments += ["--data-binary", "@-"] }
         if let signature { arguments += ["-H", "X-Hub-Signature-256: \(signature)"] }
-        let output = try CommandRunner().run(arguments)
+        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        let output = try CommandRunner(netns: netns).run(arguments, input: method == "POST" ? Data(body.utf8) : nil)
         let status = Int(output.split(separator: "\n").last ?? "") ?? 0
         return (status, String(output.dropLast(String(status).count + 1)))
     }
@@ -228,11 +231,52 @@ final class DaemonFixture {
         try fixture.start(interval: 600, ["--stuck-after", "1"])
         #expect(fixture.waitUntil(DaemonFixture.patience) {
             let health = try? fixture.http("GET", "/healthz")
-            return health?.status == 503 && health?.body.hasPrefix("stuck: a run has been in progress for") == true
+            return health?.status == 503 && health?.body == "failing\n"
         })
+        // Why is on the status page, not on the probe's endpoint.
+        #expect(try fixture.http("GET", "/").body.contains("<td id=\"health\">stuck: a run has been in progress for"))
         try FileManager.default.removeItem(atPath: fixture.path("restarts.gate"))
         #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().first?.status == .converged })
         #expect(try fixture.http("GET", "/healthz").status == 200)
+    }
+
+    @Test func theWebhookListenerAnswersTheSignedWebhookAndNothingElse() throws {
+        let fixture = try DaemonFixture()
+        let hooks = fixture.port + 1
+        try fixture.start(interval: 600, ["--webhook-listen", "127.0.0.1:\(hooks)"])
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().first?.status == .converged })
+        #expect(try fixture.http("GET", "/healthz") == (200, "ok\n"))
+        for route in ["/", "/metrics", "/healthz"] { #expect(try fixture.http("GET", route, port: hooks).status == 404, "\(route)") }
+        #expect(try fixture.http("POST", "/hooks/git", body: "{}", port: hooks).status == 401)
+        #expect(try fixture.http("POST", "/hooks/git", body: "{}", signature: fixture.signature("{}")).status == 404)  // not on --listen
+        let big = String(repeating: "x", count: 2 << 20)
+        #expect(try fixture.http("POST", "/hooks/git", body: big, signature: fixture.signature(big), port: hooks).status == 413)
+        #expect(try fixture.http("POST", "/hooks/git", body: "{}", signature: fixture.signature("{}"), port: hooks).status == 202)
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().count == 2 && fixture.runs()[0].trigger == "webhook" })
+    }
+
+    @Test func offLoopbackEverythingButTheWebhookNeedsTheToken() throws {
+        let fixture = try DaemonFixture()
+        let refused = try ReconcileBinary.run(["daemon", "--repo", fixture.path("repo"), "--state-dir", fixture.state, "--listen", "0.0.0.0:\(fixture.port)"])
+        #expect(refused.status == 64 && refused.stderr.contains("--listen 0.0.0.0:\(fixture.port) is reachable from other machines: give --token-file"))
+
+        // Bound to every address of a namespace of the test's own.
+        let lab = NetworkLab()
+        let namespace = try lab.namespace("dmn")
+        let token = "t0ken-for-the-status-page"
+        try token.write(toFile: fixture.path("token"), atomically: true, encoding: .utf8)
+        fixture.daemon = try SpawnedProcess(["ip", "netns", "exec", namespace, ReconcileBinary.path, "daemon", "--repo", fixture.path("repo"),
+                                             "--interval", "600", "--listen", "0.0.0.0:\(fixture.port)", "--token-file", fixture.path("token"),
+                                             "--webhook-secret-file", fixture.path("secret"), "--state-dir", fixture.state], log: fixture.path("daemon.log"))
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().first?.status == .converged })
+        for route in ["/", "/metrics", "/healthz"] {
+            #expect(try fixture.http("GET", route, netns: namespace).status == 401, "\(route)")
+            #expect(try fixture.http("GET", route, token: "wrong-token-of-the-same-size", netns: namespace).status == 401, "\(route)")
+            #expect(try fixture.http("GET", route, token: token, netns: namespace).status == 200, "\(route)")
+        }
+        // The git server cannot send a bearer token; the webhook's signature is its own.
+        #expect(try fixture.http("POST", "/hooks/git", body: "{}", signature: fixture.signature("{}"), netns: namespace).status == 202)
+        fixture.daemon = nil  // stopped by its pid before the namespace goes
     }
 
     @Test func anIdleConnectionIsClosedAndAnEmptyWebhookSecretRefused() throws {
