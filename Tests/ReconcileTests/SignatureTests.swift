@@ -127,6 +127,21 @@ final class SigningKeys {
         let head = try Self.reconcile(fixture, keys)
         #expect(head.status == 0, "\(head.stderr)")
         #expect(fixture.hostsFile.contains("fixed-address 10.0.0.205;"))
+
+        // A force-push that drops the applied commit: what the branch holds since the merge
+        // base is checked, so an unsigned commit under a signed one is found.
+        try fixture.git("reset", "-q", "--hard", "HEAD~2")
+        fixture.signing = ([], [])
+        try fixture.commit(ip: "10.0.0.206", message: "unsigned, force-pushed")
+        let dropped = fixture.head
+        fixture.signing = keys.ssh("ops")
+        try fixture.commit(ip: "10.0.0.207", message: "signed on top of it")
+        let forced = try Self.reconcile(fixture, keys, ["--verify-history"])
+        #expect(forced.status == 77 && forced.stderr.contains("commit \(dropped.prefix(12)) is not signed"), "\(forced.stderr)")
+        let plan = try ReconcileBinary.run(["plan", "--repo", fixture.path("repo"), "--state-dir", fixture.state, "--verify-signatures",
+                                            "--verify-history", "--allowed-signers", keys.allowedSigners])
+        #expect(plan.status == 77, "\(plan.stderr)")
+        #expect(fixture.hostsFile.contains("fixed-address 10.0.0.205;"))
     }
 
     @Test func theDaemonRecordsAnUnsignedCommitOnceKeepsTheLastGoodStateAndShowsWhoSigned() throws {
