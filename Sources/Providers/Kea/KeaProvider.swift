@@ -59,7 +59,7 @@ public struct KeaProvider: Provider {
         let wanted = DHCPReservation.all(in: desired)
         for reservation in wanted {
             let id = ResourceID(Self.reservationType, reservation.name)
-            let subnet = loaded.subnets.first { $0.network.contains(IPv4Address(reservation.ip) ?? IPv4Address(rawValue: 0)) }
+            let subnet = IPv4Address(reservation.ip).flatMap { ip in loaded.subnets.first { $0.network.contains(ip) } }
             let summary = reservation.summary + (subnet.map { " in subnet \($0.network) (id \($0.id))" } ?? "")
             let conflict = subnet != nil ? nil : outsideEverySubnet(reservation, loaded.subnets)
             guard let current = live[reservation.name] else {
