@@ -32,5 +32,5 @@ struct Reconcile: AsyncParsableCommand {
 
 /// What `reconcile --version` prints.
 enum ReconcileVersion {
-    static let current = "0.5.0"
+    static let current = "0.6.0"
 }
