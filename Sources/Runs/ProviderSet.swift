@@ -24,6 +24,7 @@ public enum ProviderSet {
             case .kea: providers += [KeaProvider(host: node, adopt: adopt), DHCPProvider(host: node, retiring: true)]
             }
         }
+        if node.roles.contains(.dns), let dns = node.dns { providers.append(DNSProvider(host: node, settings: dns)) }
         return providers
     }
 }

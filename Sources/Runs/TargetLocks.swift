@@ -25,6 +25,9 @@ public enum TargetLocks {
                 targets.append(("\(server)-" + config, "\(server) config \(config)"))
             }
         }
+        if host.roles.contains(.dns), let dns = host.dns {
+            targets.append(("dns-\(dns.server)-\(dns.port)-\(dns.zone)", "DNS zone \(dns.zone) at \(dns.server):\(dns.port)"))
+        }
         return targets
     }
 

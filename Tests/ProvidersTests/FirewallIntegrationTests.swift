@@ -51,7 +51,7 @@ final class FirewallLab {
         try lab.spawn(client, [Self.python, root.appendingPathComponent("serve.py").path, "9000"])
         // Wait for the servers to listen (no firewall rules yet: the firewall reaches both).
         for (address, port) in [("10.0.0.7", 22), ("10.0.0.7", 80), ("10.0.0.7", 81), ("198.51.100.10", 9000)] {
-            for _ in 0..<600 where (try? lab.exec(firewall, "nc", "-z", address, "\(port)")) == nil { usleep(50_000) }
+            waitUntil(60) { (try? lab.exec(firewall, "nc", "-z", address, "\(port)")) != nil }
         }
     }
 
@@ -156,10 +156,10 @@ final class FirewallLab {
                 open(out, "w").write("broken after %d: %s" % (n, e))
             """.write(to: root.appendingPathComponent("talk.py"), atomically: true, encoding: .utf8)
         try lab.spawn(vm, [Self.python, root.appendingPathComponent("echo.py").path])
-        for _ in 0..<600 where (try? lab.exec(firewall, "nc", "-z", "10.0.0.7", "7000")) == nil { usleep(50_000) }
+        waitUntil(60) { (try? lab.exec(firewall, "nc", "-z", "10.0.0.7", "7000")) != nil }
         let result = root.appendingPathComponent("talk-\(address)").path
         try lab.spawn(client, [Self.python, root.appendingPathComponent("talk.py").path, address, result])
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: result + ".connected") { usleep(50_000) }
+        waitUntil(60) { FileManager.default.fileExists(atPath: result + ".connected") }
         return Conversation(result: result)
     }
 
@@ -169,7 +169,7 @@ final class FirewallLab {
         /// Stops the conversation: `ok N` (N lines echoed) or how it broke.
         func finish() -> String {
             FileManager.default.createFile(atPath: result + ".stop", contents: nil)
-            for _ in 0..<600 where !FileManager.default.fileExists(atPath: result) { usleep(50_000) }
+            waitUntil(60) { FileManager.default.fileExists(atPath: result) }
             return (try? String(contentsOfFile: result, encoding: .utf8)) ?? "no result"
         }
     }

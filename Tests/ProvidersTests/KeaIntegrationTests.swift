@@ -28,7 +28,7 @@ final class KeaLab {
         // What the README tells operators: Kea needs the included file to start.
         try "[]\n".write(toFile: hostsFile, atomically: true, encoding: .utf8)
         try setup.lab.spawn(setup.server, ["env", "KEA_PIDFILE_DIR=\(root.path)", "KEA_LOCKFILE_DIR=\(root.path)", "kea-dhcp4", "-c", config])
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) || pid == nil { usleep(50_000) }
+        waitUntil(60) { FileManager.default.fileExists(atPath: socket) && pid != nil }
     }
 
     deinit { try? FileManager.default.removeItem(at: root) }

@@ -81,15 +81,10 @@ final class DaemonFixture {
 
     func runs() -> [RunReport] { (try? RunLog(stateDirectory: state).runs(limit: 1000)) ?? [] }
 
-    /// Polls `condition` every 50 ms for up to `timeout` seconds.
+    /// Polls `condition` for up to `timeout` seconds (see TestSupport's ``waitUntil(_:_:)``).
     @discardableResult
     func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
+        TestSupport.waitUntil(timeout, condition)
     }
 
     var hostsFile: String { (try? String(contentsOfFile: path("hosts.conf"), encoding: .utf8)) ?? "" }

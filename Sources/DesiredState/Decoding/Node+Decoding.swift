@@ -10,9 +10,14 @@ extension Node {
         let dhcp = reader.optional("dhcp", DHCPSettings.decode)
         let virtType = reader.optional("virtType", Decode.oneOf(VirtType.self))
         let firewall = reader.optional("firewall", Self.decodeFirewall)
-        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp, let virtType, let firewall else { return nil }
+        let dns = reader.optional("dns", DNSSettings.decode)
+        guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp, let virtType, let firewall, let dns else { return nil }
         guard !roles.isEmpty, Set(roles).count == roles.count else {
-            reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, each once")
+            reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, dns, each once")
+            return nil
+        }
+        guard roles.contains(.dns) == (dns != nil) else {
+            reader.report(dns == nil ? "roles" : "dns", dns == nil ? "the dns role needs dns: {server, zone, tsigKeyFile}" : "dns: is a setting of the dns role, which roles does not name")
             return nil
         }
         var node = Node(
@@ -21,6 +26,7 @@ extension Node {
             location: reader.location
         )
         node.firewallBackend = firewall ?? .iptables
+        node.dns = dns
         return node
     }
 
@@ -83,5 +89,32 @@ extension Node.DHCPSettings.ISCFiles {
         guard let config, let hostsFile else { return nil }
         let defaults = Self()
         return Self(config: config ?? defaults.config, hostsFile: hostsFile ?? defaults.hostsFile)
+    }
+}
+
+extension Node.DNSSettings {
+    /// `dns: {server: ADDR[:PORT], zone: NAME, reverseZones: [NAME…], tsigKeyFile: PATH}`.
+    static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["server", "zone", "reverseZones", "tsigKeyFile"]) else { return nil }
+        let server = reader.required("server", Decode.text)
+        let zone = reader.required("zone", Decode.hostname)
+        let reverseZones = reader.optional("reverseZones", Decode.list(Decode.hostname))
+        let keyFile = reader.required("tsigKeyFile", Decode.absolutePath)
+        guard let server, let zone, let reverseZones, let keyFile else { return nil }
+        var address = server, port = 53
+        if let colon = server.lastIndex(of: ":"), let number = Int(server[server.index(after: colon)...]) {
+            address = String(server[..<colon])
+            port = number
+        }
+        guard IPv4Address(address) != nil, (1...65535).contains(port) else {
+            reader.report("server", "\(field.path).server must be an IPv4 address, optionally with :PORT")
+            return nil
+        }
+        for reverse in reverseZones ?? [] where !reverse.hasSuffix(".in-addr.arpa") {
+            reader.report("reverseZones", "\(field.path).reverseZones: \(reverse) is not an in-addr.arpa zone")
+            return nil
+        }
+        // Names compare case-insensitively; zone transfers print them as the zone file has them.
+        return Self(server: address, port: port, zone: zone.lowercased(), reverseZones: (reverseZones ?? []).map { $0.lowercased() }, tsigKeyFile: keyFile)
     }
 }

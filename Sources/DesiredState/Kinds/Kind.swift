@@ -5,7 +5,7 @@ public enum Kind: String, Sendable, Hashable, CaseIterable {
     /// The keys a document of this kind may have, besides `kind`.
     var keys: [String] {
         switch self {
-        case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "virtType", "firewall"]
+        case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "dns", "virtType", "firewall"]
         case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork"]
         case .VirtualMachine:
             ["name", "uuid", "host", "memory", "vcpus", "state", "autostart", "disks", "interfaces", "console",

@@ -5,7 +5,24 @@
 /// Without any Host document one implicit local host (``Node/implicitLocal``) has every role.
 public struct Node: Sendable, Hashable {
     public enum Role: String, Sendable, Hashable, CaseIterable {
-        case hypervisor, firewall, dhcp
+        case hypervisor, firewall, dhcp, dns
+    }
+
+    /// Where a host with the dns role keeps VMs' names: a DNS server taking RFC 2136 updates
+    /// signed with a TSIG key, the forward zone and the reverse zones.
+    public struct DNSSettings: Sendable, Hashable {
+        /// `ADDR` or `ADDR:PORT` (default port 53).
+        public var server: String
+        public var port: Int
+        /// `example.org`, without the final dot.
+        public var zone: String
+        public var reverseZones: [String]
+        /// BIND's `key "name" { algorithm …; secret "…"; };`, as `tsig-keygen` writes it.
+        public var tsigKeyFile: String
+
+        public init(server: String, port: Int, zone: String, reverseZones: [String], tsigKeyFile: String) {
+            (self.server, self.port, self.zone, self.reverseZones, self.tsigKeyFile) = (server, port, zone, reverseZones, tsigKeyFile)
+        }
     }
 
     /// The libvirt domain type of a host's VMs.
@@ -86,6 +103,8 @@ public struct Node: Sendable, Hashable {
     /// Where IP-pair public addresses are added (firewall role).
     public var publicInterface: String?
     public var dhcp: DHCPSettings
+    /// Present when the host has the dns role.
+    public var dns: DNSSettings?
     /// nil: chosen by the VM provider from what the hypervisor offers.
     public var virtType: VirtType?
     /// iptables unless the Host says otherwise: an existing desired state keeps its data plane.
@@ -95,7 +114,8 @@ public struct Node: Sendable, Hashable {
     public static let defaultLibvirtURI = "qemu:///system"
 
     public static let implicitLocal = Node(
-        name: "local", roles: Set(Role.allCases), libvirt: defaultLibvirtURI, netns: "",
+        // Not dns: names need a server and a zone that only a Host document can give.
+        name: "local", roles: [.hypervisor, .firewall, .dhcp], libvirt: defaultLibvirtURI, netns: "",
         publicInterface: nil, dhcp: .defaults, virtType: nil, location: nil
     )
 }

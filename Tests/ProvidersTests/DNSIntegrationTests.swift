@@ -1,0 +1,164 @@
+import Basics
+import DesiredState
+import Engine
+import Foundation
+import Providers
+import RunLog
+import Testing
+import TestSupport
+
+/// A real BIND `named` in a namespace of the test's own, with a dynamic forward zone
+/// (`example.test`, holding a record made by hand) and a reverse zone (`0.10.in-addr.arpa`),
+/// both updatable with one TSIG key; `dig` sees what reconcile did.
+final class DNSLab {
+    let lab = NetworkLab()
+    let namespace: String
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-dns-\(UUID().uuidString.prefix(8))")
+    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+    let log: RunLog
+
+    init() throws {
+        namespace = try lab.namespace("dns")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("desired"), withIntermediateDirectories: true)
+        log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
+        try CommandRunner().run(["tsig-keygen", "-a", "hmac-sha256", "rc-key"]).write(toFile: path("key.conf"), atomically: true, encoding: .utf8)
+        try CommandRunner().run(["tsig-keygen", "-a", "hmac-sha256", "rc-key"]).write(toFile: path("wrong.conf"), atomically: true, encoding: .utf8)
+        let soa = "$TTL 300\n@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 300\n@ IN NS ns.example.test.\n"
+        try (soa + "ns IN A 127.0.0.1\nhand IN A 10.0.0.99\nweb IN A 10.0.0.98\n").write(toFile: path("forward.zone"), atomically: true, encoding: .utf8)
+        try soa.write(toFile: path("reverse.zone"), atomically: true, encoding: .utf8)
+        try """
+            include "\(path("key.conf"))";
+            options {
+                directory "\(root.path)"; pid-file "\(path("named.pid"))"; session-keyfile "\(path("session.key"))";
+                listen-on port 5353 { 127.0.0.1; }; listen-on-v6 { none; }; recursion no; dnssec-validation no;
+                allow-transfer { key rc-key; };
+            };
+            zone "example.test" { type primary; file "\(path("forward.zone"))"; update-policy { grant rc-key zonesub ANY; }; };
+            zone "0.10.in-addr.arpa" { type primary; file "\(path("reverse.zone"))"; update-policy { grant rc-key zonesub ANY; }; };
+
+            """.write(toFile: path("named.conf"), atomically: true, encoding: .utf8)
+        try lab.spawn(namespace, ["named", "-g", "-u", "root", "-c", path("named.conf")])
+        waitUntil(60) { !answer("example.test", "SOA").isEmpty }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    /// What the server answers for `name` and `type` (`+short`), one value a line, sorted.
+    func answer(_ name: String, _ type: String) -> [String] {
+        let output = (try? lab.exec(namespace, "dig", "@127.0.0.1", "-p", "5353", name, type, "+short", "+time=2", "+tries=1")) ?? ""
+        return output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix(";") }.sorted()
+    }
+
+    /// Runs nsupdate by hand, as an operator would.
+    func nsupdate(_ lines: String) throws {
+        _ = try CommandRunner(netns: namespace).run(["nsupdate", "-k", path("key.conf")],
+                                                    input: Data("server 127.0.0.1 5353\n\(lines)\nsend\n".utf8))
+    }
+
+    func declare(_ documents: String, key: String = "key.conf") throws {
+        try """
+            kind: Host
+            name: dns1
+            roles: [hypervisor, dns]
+            netns: "\(namespace)"
+            dns: {server: "127.0.0.1:5353", zone: example.test, reverseZones: [0.10.in-addr.arpa], tsigKeyFile: \(path(key))}
+            ---
+            kind: Network
+            name: private
+            cidr: 10.0.0.0/24
+            bridge: br0
+            ---
+
+            """.appending(documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    func run(dryRun: Bool = false) async throws -> RunReport {
+        let desired = try DesiredState.load(directory: root.appendingPathComponent("desired").path)
+        let host = desired.hosts[0]
+        let provider = DNSProvider(host: host, settings: try #require(host.dns))
+        return try await Reconciler(node: "dns1", providers: [provider], recorder: log).run(desired, revision: "test", options: .init(dryRun: dryRun))
+    }
+
+    static func vm(_ name: String, _ ip: String) -> String {
+        let mac = String(format: "00:25:22:bd:d1:%02x", Int(ip.split(separator: ".").last ?? "") ?? 0)
+        return "kind: VirtualMachine\nname: \(name)\nhost: dns1\nmemory: 128MiB\nvcpus: 1\ninterfaces: [{network: private, mac: \"\(mac)\", ip: \(ip)}]\n---\n"
+    }
+}
+
+@Suite(.tags(.integration), .serialized) struct DNSIntegrationTests {
+    static let printer = "kind: DHCPHost\nname: printer01\nnetwork: private\nmac: 00:25:22:bd:d1:21\nip: 10.0.0.200\nhostname: printer\n---\n"
+
+    @Test func namesFollowTheVMsAndHandMadeRecordsAreLeftAlone() async throws {
+        let lab = try DNSLab()
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7") + DNSLab.vm("cpro0051", "10.0.0.51") + Self.printer)
+        let first = try await lab.run()
+        #expect(first.status == .converged, "\(first.outcomes.filter { $0.outcome == .failed })")
+        #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.7"])
+        #expect(lab.answer("7.0.0.10.in-addr.arpa", "PTR") == ["cpro0007.example.test."])
+        #expect(lab.answer("printer.example.test", "A") == ["10.0.0.200"])
+        #expect(lab.answer("_reconcile.cpro0007.example.test", "TXT") == ["\"heritage=reconcile\""])
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+
+        // A changed address moves both records.
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.8") + DNSLab.vm("cpro0051", "10.0.0.51") + Self.printer)
+        let moved = try await lab.run()
+        #expect(moved.status == .converged, "\(moved.outcomes.filter { $0.outcome == .failed })")
+        #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.8"])
+        #expect(lab.answer("7.0.0.10.in-addr.arpa", "PTR").isEmpty && lab.answer("8.0.0.10.in-addr.arpa", "PTR") == ["cpro0007.example.test."])
+
+        // A removed VM's names go, its ownership record too; hand-made records stay.
+        try lab.declare(DNSLab.vm("cpro0051", "10.0.0.51") + Self.printer)
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.answer("cpro0007.example.test", "A").isEmpty && lab.answer("8.0.0.10.in-addr.arpa", "PTR").isEmpty)
+        #expect(lab.answer("_reconcile.cpro0007.example.test", "TXT").isEmpty)
+        #expect(lab.answer("hand.example.test", "A") == ["10.0.0.99"] && lab.answer("cpro0051.example.test", "A") == ["10.0.0.51"])
+    }
+
+    @Test func aHandMadeRecordAtAWantedNameIsAConflictAndChangesNothing() async throws {
+        let lab = try DNSLab()
+        try lab.declare(DNSLab.vm("hand", "10.0.0.9") + DNSLab.vm("cpro0051", "10.0.0.51"))
+        let report = try await lab.run()
+        #expect(report.status == .failed)
+        let error = report.outcomes.first { $0.resource.name == "hand.example.test A" }?.error ?? ""
+        #expect(error.contains("hand.example.test. holds records reconcile did not make (A 10.0.0.99)"), "\(error)")
+        #expect(lab.answer("hand.example.test", "A") == ["10.0.0.99"])
+        #expect(lab.answer("cpro0051.example.test", "A") == ["10.0.0.51"])  // the rest goes on
+    }
+
+    @Test func aRecordDeletedByHandIsDriftShownAndRestored() async throws {
+        let lab = try DNSLab()
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7"))
+        #expect(try await lab.run().status == .converged)
+        try lab.nsupdate("zone example.test\nupdate delete cpro0007.example.test A")
+        #expect(lab.answer("cpro0007.example.test", "A").isEmpty)
+        let dry = try await lab.run(dryRun: true)
+        #expect(dry.outcomes.filter { $0.action != nil }.map { "\($0.resource): \($0.changes.map(\.description))" }
+                == ["dns_record[cpro0007.example.test A]: [\"A: 10.0.0.7\"]"])
+        #expect(try await lab.run().status == .converged)
+        #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.7"])
+    }
+
+    @Test func aRecordChangedBetweenPlanAndUpdateFailsTheUpdateInsteadOfBeingOverwritten() async throws {
+        let lab = try DNSLab()
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7"))
+        #expect(try await lab.run().status == .converged)
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.8"))
+        let desired = try DesiredState.load(directory: lab.root.appendingPathComponent("desired").path)
+        let provider = DNSProvider(host: desired.hosts[0], settings: try #require(desired.hosts[0].dns))
+        let planned = try await provider.plan(desired, owned: [])
+        // Someone points the name elsewhere between the read and the update.
+        try lab.nsupdate("zone example.test\nupdate delete cpro0007.example.test A\nupdate add cpro0007.example.test 300 A 10.0.0.77")
+        let failed = await provider.converge(planned.filter { $0.action != nil })
+        #expect(failed.values.allSatisfy { $0.contains("the zone example.test changed since the plan was made") } && !failed.isEmpty, "\(failed)")
+        #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.77"])
+    }
+
+    @Test func aWrongKeyFailsClearlyAndChangesNothing() async throws {
+        let lab = try DNSLab()
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7"), key: "wrong.conf")
+        let report = try await lab.run()
+        #expect(report.status == .failed)
+        #expect(report.error?.contains("the zone transfer of example.test failed") == true, "\(report.error ?? "")")
+        #expect(lab.answer("cpro0007.example.test", "A").isEmpty)
+    }
+}
