@@ -76,7 +76,8 @@ public struct DNSProvider: Provider {
                 var resource = Resource(ResourceID(Self.recordType, Self.display(key)), action: .delete,
                                         changes: [PropertyChange(key.type, from: Self.joined(records[key] ?? []), to: nil)])
                 resource.fingerprint = Fingerprint.of([Self.joined(records[key] ?? []), "ours", ""])
-                let keepsName = wanted.keys.contains { $0.name == key.name } || records.keys.contains { $0 != key && $0.name == key.name && Self.managedTypes.contains($0.type) && wanted[$0] != nil }
+                // The mark goes with the name's last record reconcile keeps.
+                let keepsName = wanted.keys.contains { $0.name == key.name }
                 changes[zone, default: []] += Self.lines(for: key, from: records[key], to: nil, ours: true, keepOwnership: keepsName)
                 resources.append(resource)
             }
