@@ -63,13 +63,8 @@ final class DNSLab {
             netns: "\(namespace)"
             dns: {server: "127.0.0.1:5353", zone: example.test, reverseZones: [0.10.in-addr.arpa], tsigKeyFile: \(path(key))}
             ---
-            kind: Network
-            name: private
-            cidr: 10.0.0.0/24
-            bridge: br0
-            ---
 
-            """.appending(documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
+            """.appending(DHCPFixture.network() + documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
     }
 
     func run(dryRun: Bool = false) async throws -> RunReport {
