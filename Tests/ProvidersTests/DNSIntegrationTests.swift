@@ -55,7 +55,7 @@ final class DNSLab {
                                                     input: Data("server 127.0.0.1 5353\n\(lines)\nsend\n".utf8))
     }
 
-    func declare(_ documents: String, key: String = "key.conf") throws {
+    func declare(_ documents: String, key: String = "key.conf", network: String = "10.0.0.0/24") throws {
         try """
             kind: Host
             name: dns1
@@ -64,7 +64,7 @@ final class DNSLab {
             dns: {server: "127.0.0.1:5353", zone: example.test, reverseZones: [0.10.in-addr.arpa], tsigKeyFile: \(path(key))}
             ---
 
-            """.appending(DHCPFixture.network() + documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
+            """.appending(DHCPFixture.network(network) + documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
     }
 
     func run(dryRun: Bool = false) async throws -> RunReport {
@@ -75,7 +75,8 @@ final class DNSLab {
     }
 
     static func vm(_ name: String, _ ip: String) -> String {
-        let mac = String(format: "00:25:22:bd:d1:%02x", Int(ip.split(separator: ".").last ?? "") ?? 0)
+        let octets = ip.split(separator: ".").compactMap { Int($0) }
+        let mac = String(format: "00:25:22:bd:%02x:%02x", octets[2], octets[3])
         return "kind: VirtualMachine\nname: \(name)\nhost: dns1\nmemory: 128MiB\nvcpus: 1\ninterfaces: [{network: private, mac: \"\(mac)\", ip: \(ip)}]\n---\n"
     }
 }
@@ -146,6 +147,19 @@ final class DNSLab {
         let failed = await provider.converge(planned.filter { $0.action != nil })
         #expect(failed.values.allSatisfy { $0.contains("the zone example.test changed since the plan was made") } && !failed.isEmpty, "\(failed)")
         #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.77"])
+    }
+
+    /// 4,000 records: more than one DNS message (64 KiB) holds ("ran out of space" when sent as
+    /// one), so each zone's changes go as several UPDATEs.
+    @Test func manyNamesGoInAsManyUpdatesAsTheyNeed() async throws {
+        let lab = try DNSLab()
+        let vms = (0..<2_000).map { DNSLab.vm(String(format: "cpro%04d", $0), "10.0.\($0 / 250).\($0 % 250 + 1)") }
+        try lab.declare(vms.joined(), network: "10.0.0.0/16")
+        let report = try await lab.run()
+        #expect(report.status == .converged && report.counts.updated == 4_000, "\(report.outcomes.filter { $0.outcome == .failed }.prefix(3))")
+        #expect(lab.answer("cpro0000.example.test", "A") == ["10.0.0.1"] && lab.answer("cpro1999.example.test", "A") == ["10.0.7.250"])
+        #expect(lab.answer("250.7.0.10.in-addr.arpa", "PTR") == ["cpro1999.example.test."])
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
     }
 
     @Test func aWrongKeyFailsClearlyAndChangesNothing() async throws {

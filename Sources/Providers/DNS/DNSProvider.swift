@@ -8,8 +8,9 @@ import Foundation
 /// hostname), and the PTR in the reverse zone that holds the address (none when no declared
 /// reverse zone does).
 ///
-/// Live state is one TSIG-signed zone transfer per zone (`dig AXFR`); changes go as one RFC 2136
-/// UPDATE per zone (`nsupdate`, one process per zone), each change guarded by prerequisites
+/// Live state is one TSIG-signed zone transfer per zone (`dig AXFR`); changes go as RFC 2136
+/// UPDATEs (`nsupdate`, one process per message: one per zone unless its changes exceed what a
+/// DNS message holds), each change guarded by prerequisites
 /// (the record set as read, or its absence), so a record someone changed between read and
 /// write makes that zone's update fail instead of being overwritten. reconcile changes only
 /// names it marked as its own (see ``DNSZone``): a record made by hand at a wanted name is a
@@ -50,7 +51,7 @@ public struct DNSProvider: Provider {
         for zone in zones { live[zone] = try await transfer(zone) }
         let wanted = wantedRecords(desired)
         var resources: [Resource] = []
-        var changes: [String: [String]] = [:]  // zone → update lines
+        var changes: [String: [(resource: Int, lines: [String])]] = [:]  // zone → each changing resource's update lines
         for want in wanted.values.sorted(by: { $0.key < $1.key }) {
             let zone = live[want.zone] ?? DNSZone()
             let current = zone.records[want.key]
@@ -65,7 +66,7 @@ public struct DNSProvider: Provider {
             }
             resource.fingerprint = Fingerprint.of([current.map(Self.joined) ?? "(absent)", ours ? "ours" : "not ours", resource.conflict ?? ""])
             if resource.action != nil, resource.conflict == nil {
-                changes[want.zone, default: []] += Self.lines(for: want.key, from: current, to: want.data, ours: ours)
+                changes[want.zone, default: []].append((resources.count, Self.lines(for: want.key, from: current, to: want.data, ours: ours)))
             }
             resources.append(resource)
         }
@@ -78,20 +79,42 @@ public struct DNSProvider: Provider {
                 resource.fingerprint = Fingerprint.of([Self.joined(records[key] ?? []), "ours", ""])
                 // The mark goes with the name's last record reconcile keeps.
                 let keepsName = wanted.keys.contains { $0.name == key.name }
-                changes[zone, default: []] += Self.lines(for: key, from: records[key], to: nil, ours: true, keepOwnership: keepsName)
+                changes[zone, default: []].append((resources.count, Self.lines(for: key, from: records[key], to: nil, ours: true, keepOwnership: keepsName)))
                 resources.append(resource)
             }
         }
-        // Each zone's changes travel as one UPDATE, carried by every resource of that zone;
-        // its removals go in it too, not in a later batch (the UPDATE is one transaction).
+        // A zone's changes travel as UPDATE messages carried by the resources they change, each
+        // message a transaction; removals go in them too, not in a later batch.
         for index in resources.indices { resources[index].isDeletedInTransaction = true }
-        for index in resources.indices where resources[index].action != nil && resources[index].conflict == nil {
-            guard let zone = zoneHolding(resources[index].id.name), let lines = changes[zone] else { continue }
-            let script = (["server \(settings.server) \(settings.port)", "zone \(zone)"] + lines + ["send"]).joined(separator: "\n") + "\n"
-            resources[index].steps = [Step(Self.update, zone, input: script)]
+        for zone in zones {
+            let messages = Self.messages(changes[zone] ?? [])
+            for (number, message) in messages.enumerated() {
+                let target = messages.count == 1 ? zone : "\(zone) (\(number + 1)/\(messages.count))"
+                let script = (["server \(settings.server) \(settings.port)", "zone \(zone)"] + message.flatMap(\.lines) + ["send"]).joined(separator: "\n") + "\n"
+                for change in message { resources[change.resource].steps = [Step(Self.update, target, input: script)] }
+            }
         }
         return resources
     }
+
+    /// A DNS message holds at most 64 KiB: a zone's changes are split, a resource's lines never,
+    /// into messages of at most ``messageLimit`` bytes of nsupdate text (its wire form is smaller).
+    static func messages(_ changes: [(resource: Int, lines: [String])]) -> [[(resource: Int, lines: [String])]] {
+        var messages: [[(resource: Int, lines: [String])]] = []
+        var size = messageLimit
+        for change in changes {
+            let bytes = change.lines.reduce(0) { $0 + $1.utf8.count + 1 }
+            if size + bytes > messageLimit {
+                messages.append([])
+                size = 0
+            }
+            messages[messages.count - 1].append(change)
+            size += bytes
+        }
+        return messages
+    }
+
+    static let messageLimit = 32 << 10
 
     /// The record sets the desired state asks for, by name and type.
     func wantedRecords(_ desired: DesiredState) -> [DNSZone.Key: Wanted] {
@@ -136,12 +159,6 @@ public struct DNSProvider: Provider {
     /// `cpro0007.example.org A`: the resource's name (without the root's dot).
     static func display(_ key: DNSZone.Key) -> String { "\(key.name.dropLast()) \(key.type)" }
 
-    /// The zone a resource's name lies in (the longest match).
-    private func zoneHolding(_ display: String) -> String? {
-        let name = String(display.prefix { $0 != " " })
-        return zones.filter { name == $0 || name.hasSuffix("." + $0) }.max { $0.count < $1.count }
-    }
-
     /// One TSIG-signed AXFR of `zone`.
     private func transfer(_ zone: String) async throws -> DNSZone {
         let command = ["dig", "@\(settings.server)", "-p", "\(settings.port)", "-k", settings.tsigKeyFile, zone, "AXFR",
@@ -153,7 +170,7 @@ public struct DNSProvider: Provider {
 
     // MARK: - Converge
 
-    /// One `nsupdate` per zone with changes; a zone whose update fails fails its resources only.
+    /// One `nsupdate` per message; a message that fails fails its resources only.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         var failed: [ResourceID: String] = [:]
         for step in resources.uniqueSteps where step.operation == Self.update {
