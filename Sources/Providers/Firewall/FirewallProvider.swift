@@ -19,9 +19,8 @@ public struct FirewallProvider: Provider {
     /// Plan only the removal of reconcile's chains and jumps: the Host's backend is now
     /// nftables. Public addresses and tracked connections are left to it.
     let retiring: Bool
-    /// A read started by ``prefetch()``, for the next plan: that read is not run state, it
-    /// is the next plan's input, started early.
-    private let early = Locked<EarlyRead<LiveState>?>(nil)
+    /// The next plan's read, started by ``prefetch()``.
+    private let early = Prefetch<LiveState>()
 
     /// What a plan reads: the rules, and our public addresses.
     struct LiveState {
@@ -64,12 +63,11 @@ public struct FirewallProvider: Provider {
     /// Starts reading live state now, on threads of their own: `iptables-save` takes as long
     /// as loading a large desired state, so the two overlap.
     public func prefetch() {
-        early.withLock { $0 = EarlyRead { try readLiveState() } }
+        early.start { try readLiveState() }
     }
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let started = early.withLock { read in defer { read = nil }; return read }
-        let live = try await (started ?? EarlyRead { try readLiveState() }).value()
+        let live = try await early.value { try readLiveState() }
         var wanted = desired
         if retiring { (wanted.virtualMachines, wanted.ipPairs, wanted.firewallRules) = ([], [], []) }
         let comparison = FirewallComparison(desired: wanted, want: FirewallRules(wanted), live: live.ruleset, addresses: live.addresses,

@@ -77,7 +77,7 @@ public struct KeaProvider: Provider {
             resources.append(Resource(ResourceID(Self.reservationType, name), action: .delete, summary: live[name]?.summary, dependsOn: dependsOn))
         }
         if ours, liveText != nil, let drift = loadedDrift(file: live, loaded: loaded.reservations) { resources.append(drift) }
-        attachSteps(to: &resources, liveText: liveText, live: live, loaded: loaded, wanted: wanted)
+        try attachSteps(to: &resources, liveText: liveText, live: live, loaded: loaded, wanted: wanted)
         return resources
     }
 
@@ -122,13 +122,13 @@ public struct KeaProvider: Provider {
     /// with the file it replaces, and the reload. Fingerprints: a reservation's entry in the
     /// file and in Kea; the file itself for the file and include resources.
     private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], loaded: Loaded,
-                             wanted: [DHCPReservation]) {
+                             wanted: [DHCPReservation]) throws {
         let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var entries = live
         for resource in resources where resource.id.type == Self.reservationType && resource.action != nil && resource.conflict == nil {
             entries[resource.id.name] = resource.action == .delete ? nil : byName[resource.id.name]
         }
-        let candidate = KeaReservationsFile.render(Array(entries.values))
+        let candidate = try KeaReservationsFile.render(Array(entries.values))
         let write = candidate == liveText ? nil : Step(Self.writeFile, settings.hostsFile, input: candidate, previous: liveText)
         let reload = Step(Self.reload, settings.controlSocket)
         for index in resources.indices {
@@ -193,9 +193,14 @@ public struct KeaProvider: Provider {
             } catch {
                 guard let write else { throw error }
                 try restore(write.previous)
-                let again = (try? await control.run("config-reload")) != nil ? "put the previous \(settings.hostsFile) back and reloaded it"
-                    : "put the previous \(settings.hostsFile) back, but Kea did not load it either"
-                throw RunError("\(error); \(again)")
+                let restored: String
+                do {
+                    _ = try await control.run("config-reload")
+                    restored = "put the previous \(settings.hostsFile) back and reloaded it"
+                } catch let again {
+                    restored = "put the previous \(settings.hostsFile) back, but Kea did not load it either (\(again))"
+                }
+                throw RunError("\(error); \(restored)")
             }
             return [:]
         } catch {

@@ -13,14 +13,14 @@ enum KeaReservationsFile {
 
         """
 
-    static func render(_ reservations: [DHCPReservation]) -> String {
-        let lines = reservations.sorted { $0.name < $1.name }.map { reservation in
+    static func render(_ reservations: [DHCPReservation]) throws -> String {
+        let lines = try reservations.sorted { $0.name < $1.name }.map { reservation in
             let object: [String: Any] = [
                 "hw-address": reservation.mac, "ip-address": reservation.ip, "hostname": reservation.hostname,
                 "user-context": ["reconcile": reservation.name, "comment": reservation.comment],
             ]
             // Sorted keys: the same reservations always make the same bytes.
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             return "  " + String(decoding: data, as: UTF8.self)
         }
         return header + "[\n" + lines.joined(separator: ",\n") + (lines.isEmpty ? "" : "\n") + "]\n"

@@ -18,11 +18,11 @@ public struct NFTablesProvider: Provider {
     let node: Node
     let runner: CommandRunner
     let retiring: Bool
-    /// A read started by ``prefetch()``: the next plan's input, started early.
-    private let early = Locked<EarlyRead<LiveState>?>(nil)
+    /// The next plan's read, started by ``prefetch()``.
+    private let early = Prefetch<LiveState>()
 
     /// What a plan reads: the table (nil when there is none), and our public addresses (not
-    /// read when retiring: a host without our table has nothing to remove).
+    /// read when retiring from a host without our table: it has nothing to remove).
     struct LiveState {
         var table: NFTRuleset?
         var addresses: PublicAddresses?
@@ -58,24 +58,24 @@ public struct NFTablesProvider: Provider {
         return NFTRuleset.parse(result.stdout)
     }
 
-    /// The table and the public addresses, read at once.
+    /// The table and the public addresses, read at once (on a thread of its own: it blocks).
     func readLiveState() throws -> LiveState {
+        // Beside the table; retiring, only once there is a table to remove.
         let addresses = retiring ? nil : EarlyRead { [runner] in try PublicAddresses.read(runner) }
         let table = try readTable()
-        return LiveState(table: table, addresses: try addresses?.wait())
+        if retiring, table == nil { return LiveState(table: nil, addresses: nil) }
+        return LiveState(table: table, addresses: try addresses?.wait() ?? PublicAddresses.read(runner))
     }
 
     /// Starts reading live state now, on threads of their own: `nft list table` of 7,000 VMs
     /// takes about as long as loading their desired state, so the two overlap.
     public func prefetch() {
-        early.withLock { $0 = EarlyRead { try readLiveState() } }
+        early.start { try readLiveState() }
     }
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let started = early.withLock { read in defer { read = nil }; return read }
-        let live = try await (started ?? EarlyRead { try readLiveState() }).value()
-        if retiring, live.table == nil { return [] }
-        let addresses = try live.addresses ?? PublicAddresses.read(runner)
+        let live = try await early.value { try readLiveState() }
+        guard let addresses = live.addresses else { return [] }  // retiring, and no table of ours
         var resources = NFTComparison(desired: desired, live: live.table, addresses: addresses, node: node, inventory: owned,
                                       retiring: retiring).resources()
         // One `nft -f` orders its own deletions: they go in the same batch as the rest.
