@@ -13,7 +13,6 @@ struct DNSZone {
         var type: String
 
         static func < (a: Key, b: Key) -> Bool { (a.name, a.type) < (b.name, b.type) }
-        var description: String { "\(name) \(type)" }
     }
 
     /// Record data by owner name (absolute, lower-case, with the final dot) and type.
@@ -28,7 +27,7 @@ struct DNSZone {
         records[Key(name: Self.ownershipName(of: name), type: "TXT")]?.contains(Self.ownershipValue) == true
     }
 
-    /// Whether anything but reconcile's ownership record is at `name`.
+    /// Whether any record is at `name` (its mark lives at another name).
     func hasRecords(at name: String) -> Bool {
         records.keys.contains { $0.name == name }
     }
