@@ -9,6 +9,7 @@ public struct DesiredState: Sendable {
     public var ipPairs: [IPPair]
     public var firewallRules: [FirewallRule]
     public var dhcpHosts: [DHCPHost]
+    public var dnsRecords: [DNSRecord] = []
     /// How many YAML files were read.
     public var fileCount: Int
     /// `sha256:` and the start of a digest of every file's path and content: the same files
@@ -31,16 +32,17 @@ public struct DesiredState: Sendable {
             case .IPPair: (kind, ipPairs.count)
             case .FirewallRule: (kind, firewallRules.count)
             case .DHCPHost: (kind, dhcpHosts.count)
+            case .DNSRecord: (kind, dnsRecords.count)
             }
         }
     }
 
     public var documentCount: Int { counts.reduce(0) { $0 + $1.count } }
 
-    /// No VM, IP pair, firewall rule or DHCP host: converging it removes everything reconcile
+    /// No VM, IP pair, firewall rule, DHCP host or DNS record: converging it removes everything reconcile
     /// manages (an empty `--dir`, a typo'd `--path`), so a run asks for `--allow-empty` first.
     public var declaresNothing: Bool {
-        virtualMachines.isEmpty && ipPairs.isEmpty && firewallRules.isEmpty && dhcpHosts.isEmpty
+        virtualMachines.isEmpty && ipPairs.isEmpty && firewallRules.isEmpty && dhcpHosts.isEmpty && dnsRecords.isEmpty
     }
 
     /// Loads and validates every `*.yaml`/`*.yml` file under `directory`.

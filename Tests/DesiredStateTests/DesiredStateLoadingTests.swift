@@ -14,7 +14,7 @@ import Testing
         #expect(state.dhcpHosts.map(\.name) == ["printer01"])
         let ports = state.firewallRules.first { $0.name == "cpro0007-web" }?.ports.map(\.description)
         #expect(ports == ["80", "443", "8000-8100"])
-        #expect(state.counts.map(\.count) == [1, 1, 2, 2, 5, 1])
+        #expect(state.counts.map(\.count) == [1, 1, 2, 2, 5, 1, 0])
     }
 
     @Test func hostsAreReadAheadFromTheFilesThatMentionThem() throws {
@@ -77,6 +77,22 @@ import Testing
         let vm = try #require(try TemporaryDesiredState(["a.yaml": Base.network + "---\n" + Base.vm]).load().virtualMachines.first)
         #expect(vm.state == .running && vm.autostart && vm.disks.isEmpty && !vm.vnc && vm.restartPolicy == .never)
         #expect(vm.memory == ByteSize(bytes: 2 << 30) && vm.memory.description == "2 GiB")
+    }
+
+    @Test func dnsRecordValuesAreKeptAsZoneTransfersPrintThem() throws {
+        let long = String(repeating: "x", count: 300)
+        let records = try TemporaryDesiredState(["a.yaml": Base.dnsHost
+            + Base.record("WWW.Example.org.", "CNAME", "Web.Example.org") + "---\n"
+            + Base.record("v6.example.org", "AAAA", "['2001:DB8:0:0:0:0:0:1', '2001:db8:0:1:0:0:0:1']") + "---\n"
+            + Base.record("_sip._tcp.example.org", "SRV", "'10 5 5060 SIP.example.org'") + "---\n"
+            + Base.record("t.example.org", "TXT", "'say \"hi\" \\ \(long)'") + "ttl: 60\n"]).load().dnsRecords
+        #expect(records.map(\.name) == ["www.example.org", "v6.example.org", "_sip._tcp.example.org", "t.example.org"])
+        let values: [[String]] = [["web.example.org."], ["2001:db8::1", "2001:db8:0:1::1"], ["10 5 5060 sip.example.org."]]
+        #expect(Array(records.map(\.values).prefix(3)) == values)
+        // TXT: quoted, `"` and `\` escaped, in strings of 255 bytes.
+        let text = "\"say \\\"hi\\\" \\\\ " + String(repeating: "x", count: 244) + "\" \"" + String(repeating: "x", count: 56) + "\""
+        #expect(records.last?.values == [text])
+        #expect(records.map(\.ttl) == [300, 300, 300, 60])
     }
 
     @Test func aMissingDirectoryIsNotAnEmptyState() throws {

@@ -46,6 +46,20 @@ enum Base {
 
         """
 
+    /// A Host with the hypervisor and dns roles, then `---`: five lines.
+    static let dnsHost = """
+        kind: Host
+        name: hv1
+        roles: [hypervisor, dns]
+        dns: {server: 10.0.0.2, zone: example.org, reverseZones: [0.10.in-addr.arpa], tsigKeyFile: /etc/bind/rc.key}
+        ---
+
+        """
+
+    static func record(_ name: String, _ type: String, _ value: String) -> String {
+        "kind: DNSRecord\nname: \(name)\ntype: \(type)\nvalue: \(value)\n"
+    }
+
     static let vm = """
         kind: VirtualMachine
         name: cpro0007

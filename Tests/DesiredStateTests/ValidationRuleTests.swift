@@ -135,9 +135,9 @@ let ruleCases: [RuleCase] = [
     RuleCase("syntax error", "kind: Network\nname: [n\n",
              "a.yaml:3:1: while parsing a flow sequence: did not find expected ',' or ']'"),
     RuleCase("document without a kind", "name: x\n",
-             "a.yaml:1:1: document has no \"kind\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost"),
+             "a.yaml:1:1: document has no \"kind\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord"),
     RuleCase("unknown kind", "kind: Firewall\nname: x\n",
-             "a.yaml:1:7: unknown kind \"Firewall\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost"),
+             "a.yaml:1:7: unknown kind \"Firewall\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord"),
     RuleCase("document that is not a mapping", "- kind: Network\n",
              "a.yaml:1:1: a document must be a mapping with a \"kind\", not a list"),
     RuleCase("multicast MAC", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "00:25:22:bd:d1:20", with: "01:00:5e:00:00:01"),
@@ -167,9 +167,39 @@ let ruleCases: [RuleCase] = [
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-collision-00002789b") + "---\n"
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-colli-47df65a71945").replacingOccurrences(of: "d1:20, ip: 10.0.0.7", with: "d1:21, ip: 10.0.0.8"),
         "a.yaml:15:7: firewall chain RC-VM-rcq-colli-47df65a71945 (from the name rcq-colli-47df65a71945) is already used by VirtualMachine rcq-collision-00002789b (a.yaml:8:7)"),
+    RuleCase("DNS records of every type, as zone transfers print them", Base.dnsHost + Base.network + "---\n" + Base.vm + "---\n"
+        + Base.record("cpro0007.example.org", "TXT", "'v=spf1 \\\"quoted\\\" -all'") + "---\n"
+        + Base.record("www.example.org.", "CNAME", "cpro0007.example.org") + "---\n"
+        + Base.record("_sip._tcp.example.org", "SRV", "'10 5 5060 CPRO0007.example.org.'") + "---\n"
+        + Base.record("v6.example.org", "AAAA", "['2001:DB8:0:0:0:0:0:1', '2001:db8::2']") + "---\n"
+        + Base.record("example.org", "TXT", "apex-text") + "ttl: 60\n"),
+    RuleCase("a DNS record needs a host with the dns role", Base.network + "---\n" + Base.record("www.example.org", "A", "192.0.2.10"),
+             "a.yaml:7:1: DNSRecord needs a Host with the dns role; none is declared"),
+    RuleCase("a DNS record outside every zone", Base.dnsHost + Base.record("www.example.com", "A", "192.0.2.10"),
+             "a.yaml:7:7: www.example.com is outside every zone of the dns role (example.org, 0.10.in-addr.arpa)"),
+    RuleCase("a DNS record at a VM's name", Base.dnsHost + Base.network + "---\n" + Base.vm + "---\n"
+        + Base.record("cpro0007.example.org", "A", "192.0.2.10") + "---\n" + Base.record("cpro0007.example.org", "CNAME", "web.example.org"),
+             "a.yaml:20:7: cpro0007.example.org A is already made for VirtualMachine cpro0007",
+             "a.yaml:25:7: cpro0007.example.org cannot hold a CNAME and other records (VirtualMachine cpro0007)"),
+    RuleCase("a DNS record set declared twice", Base.dnsHost + Base.record("www.example.org", "A", "192.0.2.10") + "---\n" + Base.record("WWW.example.org.", "A", "192.0.2.11"),
+             "a.yaml:12:7: duplicate DNSRecord www.example.org A (first at a.yaml:7:7)"),
+    RuleCase("DNS names and values are checked by type", Base.dnsHost + Base.record("bad-.example.org", "A", "192.0.2.10") + "---\n"
+        + Base.record("v6.example.org", "AAAA", "[2001:db8::1, 2001:db8::g]") + "---\n"
+        + Base.record("_sip._tcp.example.org", "SRV", "'10 5 sip.example.org'") + "---\n"
+        + Base.record("t.example.org", "TXT", "'caf\u{e9}'") + "---\n"
+        + Base.record("_reconcile.www.example.org", "TXT", "mine") + "---\n"
+        + Base.record("alias.example.org", "CNAME", "[a.example.org, b.example.org]") + "---\n"
+        + Base.record("www.example.org", "MX", "10 mail.example.org"),
+             "a.yaml:7:7: name \"bad-.example.org\" is not a DNS name: labels of letters, digits, '-' and '_' (1-63 each, no '-' at either end) separated by dots, at most 253 characters",
+             "a.yaml:14:22: value[1] \"2001:db8::g\" is not an IPv6 address",
+             "a.yaml:19:8: value \"10 5 sip.example.org\" is not \"PRIORITY WEIGHT PORT TARGET\" (numbers 0-65535 and a DNS name)",
+             "a.yaml:24:8: value must be 1 to 2048 characters of printable ASCII",
+             "a.yaml:27:7: name \"_reconcile.www.example.org\": names starting with _reconcile. hold reconcile's ownership marks",
+             "a.yaml:34:8: a CNAME has one value, not 2",
+             "a.yaml:38:7: type \"MX\" must be one of A, AAAA, CNAME, TXT, SRV"),
     RuleCase("errors in several files are all reported, in file order", files: [
         "b.yaml": "kind: Network\nname: B\n", "a.yaml": "kind: Nope\n",
-    ], "a.yaml:1:7: unknown kind \"Nope\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost",
+    ], "a.yaml:1:7: unknown kind \"Nope\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord",
        "b.yaml:1:1: Network is missing required key \"cidr\"",
        "b.yaml:2:7: name \"B\" must match ^[a-z0-9][a-z0-9-]{0,62}$: lower-case letters, digits and '-', at most 63 characters"),
 ]

@@ -92,7 +92,7 @@ final class DNSLab {
         #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.7"])
         #expect(lab.answer("7.0.0.10.in-addr.arpa", "PTR") == ["cpro0007.example.test."])
         #expect(lab.answer("printer.example.test", "A") == ["10.0.0.200"])
-        #expect(lab.answer("_reconcile.cpro0007.example.test", "TXT") == ["\"heritage=reconcile\""])
+        #expect(lab.answer("_reconcile.cpro0007.example.test", "TXT") == ["\"heritage=reconcile,type=A\""])
         #expect(try await lab.run(dryRun: true).status == .noChanges)
 
         // A changed address moves both records.
@@ -112,11 +112,15 @@ final class DNSLab {
 
     @Test func aHandMadeRecordAtAWantedNameIsAConflictAndChangesNothing() async throws {
         let lab = try DNSLab()
-        try lab.declare(DNSLab.vm("hand", "10.0.0.9") + DNSLab.vm("cpro0051", "10.0.0.51"))
+        // A CNAME cannot share its name with a hand-made record of any type.
+        try lab.declare(DNSLab.vm("hand", "10.0.0.9") + DNSLab.vm("cpro0051", "10.0.0.51") + Self.record("web.example.test", "CNAME", "hand.example.test"))
         let report = try await lab.run()
         #expect(report.status == .failed)
         let error = report.outcomes.first { $0.resource.name == "hand.example.test A" }?.error ?? ""
         #expect(error.contains("hand.example.test. holds records reconcile did not make (A 10.0.0.99)"), "\(error)")
+        let alias = report.outcomes.first { $0.resource.name == "web.example.test CNAME" }?.error ?? ""
+        #expect(alias.contains("web.example.test. holds records reconcile did not make (A 10.0.0.98)"), "\(alias)")
+        #expect(lab.answer("web.example.test", "A") == ["10.0.0.98"] && lab.answer("web.example.test", "CNAME").isEmpty)
         #expect(lab.answer("hand.example.test", "A") == ["10.0.0.99"])
         #expect(lab.answer("cpro0051.example.test", "A") == ["10.0.0.51"])  // the rest goes on
     }
@@ -159,6 +163,51 @@ final class DNSLab {
         #expect(report.status == .converged && report.counts.updated == 4_000, "\(report.outcomes.filter { $0.outcome == .failed }.prefix(3))")
         #expect(lab.answer("cpro0000.example.test", "A") == ["10.0.0.1"] && lab.answer("cpro1999.example.test", "A") == ["10.0.7.250"])
         #expect(lab.answer("250.7.0.10.in-addr.arpa", "PTR") == ["cpro1999.example.test."])
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+    }
+
+    static func record(_ name: String, _ type: String, _ value: String, ttl: Int? = nil) -> String {
+        "kind: DNSRecord\nname: \(name)\ntype: \(type)\nvalue: \(value)\n" + (ttl.map { "ttl: \($0)\n" } ?? "") + "---\n"
+    }
+
+    @Test func dnsRecordsOfEveryTypeAreKeptAndOwnedPerRecordSet() async throws {
+        let lab = try DNSLab()
+        // A TXT made by hand where reconcile will put an A: another record set, not a conflict.
+        try lab.nsupdate("zone example.test\nupdate add www.example.test 300 TXT \"hand\"")
+        let records = Self.record("www.example.test", "A", "[192.0.2.10, 192.0.2.11]")
+            + Self.record("alias.example.test", "CNAME", "www.example.test")
+            + Self.record("v6.example.test", "AAAA", "'2001:DB8:0:0:0:0:0:1'")
+            + Self.record("_sip._tcp.example.test", "SRV", "'10 5 5060 www.example.test'")
+            + Self.record("example.test", "TXT", "'v=spf1  -all'", ttl: 60)
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7") + records)
+        let first = try await lab.run()
+        #expect(first.status == .converged, "\(first.outcomes.filter { $0.outcome == .failed })")
+        #expect(lab.answer("www.example.test", "A") == ["192.0.2.10", "192.0.2.11"])
+        #expect(lab.answer("www.example.test", "TXT") == ["\"hand\""])
+        #expect(lab.answer("alias.example.test", "CNAME") == ["www.example.test."])
+        #expect(lab.answer("v6.example.test", "AAAA") == ["2001:db8::1"])
+        #expect(lab.answer("_sip._tcp.example.test", "SRV") == ["10 5 5060 www.example.test."])
+        #expect(lab.answer("example.test", "TXT") == ["\"v=spf1  -all\""])
+        #expect(lab.answer("_reconcile.www.example.test", "TXT") == ["\"heritage=reconcile,type=A\""])
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+
+        // A TTL is a property; a name changes type in one update (the CNAME goes, the A comes).
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7") + Self.record("www.example.test", "A", "[192.0.2.10, 192.0.2.11]")
+            + Self.record("alias.example.test", "A", "192.0.2.12") + Self.record("_sip._tcp.example.test", "SRV", "'10 5 5060 www.example.test'")
+            + Self.record("example.test", "TXT", "'v=spf1  -all'", ttl: 120))
+        let dry = try await lab.run(dryRun: true)
+        let planned = dry.outcomes.filter { $0.action != nil }.map { "\($0.resource) \($0.changes.map(\.description))" }.sorted()
+        #expect(planned == [
+            "dns_record[alias.example.test A] [\"A: 192.0.2.12\"]",
+            "dns_record[alias.example.test CNAME] [\"CNAME: www.example.test. → (none)\"]",
+            "dns_record[example.test TXT] [\"ttl: 60 → 120\"]",
+            "dns_record[v6.example.test AAAA] [\"AAAA: 2001:db8::1 → (none)\"]",
+        ], "\(planned)")
+        let second = try await lab.run()
+        #expect(second.status == .converged, "\(second.outcomes.filter { $0.outcome == .failed })")
+        #expect(lab.answer("alias.example.test", "A") == ["192.0.2.12"] && lab.answer("alias.example.test", "CNAME").isEmpty)
+        #expect(lab.answer("v6.example.test", "AAAA").isEmpty && lab.answer("_reconcile.v6.example.test", "TXT").isEmpty)
+        #expect(lab.answer("www.example.test", "TXT") == ["\"hand\""] && lab.answer("hand.example.test", "A") == ["10.0.0.99"])
         #expect(try await lab.run(dryRun: true).status == .noChanges)
     }
 

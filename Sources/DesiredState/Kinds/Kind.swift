@@ -1,6 +1,6 @@
 /// The kinds of document a desired state may hold, in the order they are listed.
 public enum Kind: String, Sendable, Hashable, CaseIterable {
-    case Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost
+    case Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord
 
     /// The keys a document of this kind may have, besides `kind`.
     var keys: [String] {
@@ -13,6 +13,7 @@ public enum Kind: String, Sendable, Hashable, CaseIterable {
         case .IPPair: ["name", "vm", "public", "private"]
         case .FirewallRule: ["name", "vm", "protocol", "source", "ports"]
         case .DHCPHost: ["name", "network", "mac", "ip", "hostname"]
+        case .DNSRecord: ["name", "type", "value", "ttl"]
         }
     }
 }

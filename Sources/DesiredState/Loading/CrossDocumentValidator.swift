@@ -19,6 +19,7 @@ struct CrossDocumentValidator {
     private var pairedPrivateIPs: [IPv4Address: Claim] = [:]
     private var uuids: [String: Claim] = [:]
     private var firewallChains: [String: Claim] = [:]
+    private var dnsRecordSets: [String: Claim] = [:]
     /// Names of documents that did not decode (already reported): references to them are
     /// not reported again as "not defined".
     private var invalidNames: [Kind: Set<String>] = [:]
@@ -31,6 +32,7 @@ struct CrossDocumentValidator {
         var hosts: [Node] = [], networks: [Network] = [], vms: [(VirtualMachine, DecodedObject)] = []
         var pairs: [(IPPair, DecodedObject)] = [], rules: [(FirewallRule, DecodedObject)] = []
         var dhcpHosts: [(DHCPHost, DecodedObject)] = []
+        var dnsRecords: [(DNSRecord, DecodedObject)] = []
         var networkObjects: [(Network, DecodedObject)] = []
         for object in objects {
             switch object.value {
@@ -45,6 +47,7 @@ struct CrossDocumentValidator {
             case .ipPair(let pair): pairs.append((pair, object))
             case .firewallRule(let rule): rules.append((rule, object))
             case .dhcpHost(let host): dhcpHosts.append((host, object))
+            case .dnsRecord(let record): dnsRecords.append((record, object))
             case .invalid(let kind, let name): invalidNames[kind, default: []].insert(name)
             }
         }
@@ -80,11 +83,14 @@ struct CrossDocumentValidator {
             }
         }
 
-        return DesiredState(
+        var state = DesiredState(
             hosts: hosts.isEmpty ? [.implicitLocal] : hosts, hostsDeclared: !hosts.isEmpty, networks: networks,
             virtualMachines: vms.map(\.0), ipPairs: pairs.map(\.0), firewallRules: rules.map(\.0),
             dhcpHosts: dhcpHosts.map(\.0), fileCount: fileCount
         )
+        state.dnsRecords = dnsRecords.map(\.0)
+        checkDNSRecords(dnsRecords, in: state)
+        return state
     }
 
     // MARK: - Per kind
@@ -174,6 +180,43 @@ struct CrossDocumentValidator {
             report(object, ["private"], "private \(pair.privateIP) is not an address of VM \(pair.vm)")
         }
         claim(\.pairedPrivateIPs, pair.privateIP, "private \(pair.privateIP)", "IPPair \(pair.name)", object, ["private"], verb: "paired")
+    }
+
+    /// Each record set once, inside a zone of a dns role, and never beside a CNAME: a name
+    /// with a CNAME holds nothing else (RFC 1034 3.6.2), and BIND ignores an update that
+    /// would break that instead of refusing it.
+    private mutating func checkDNSRecords(_ records: [(DNSRecord, DecodedObject)], in state: DesiredState) {
+        guard !records.isEmpty else { return }
+        let settings = state.hosts.compactMap(\.dns)
+        var types: [String: [(type: String, owner: String)]] = [:]  // name → what is wanted there
+        for dns in settings {
+            for name in state.addressNames {
+                types["\(name.label).\(dns.zone)", default: []].append(("A", name.owner))
+            }
+        }
+        for (record, object) in records {
+            let what = "\(record.name) \(record.type.rawValue)"
+            if let first = dnsRecordSets[what] {
+                report(object, ["name"], "duplicate DNSRecord \(what) (first at \(first.location))")
+            } else {
+                dnsRecordSets[what] = Claim(owner: what, location: location(object, ["name"]))
+            }
+            types[record.name, default: []].append((record.type.rawValue, "DNSRecord \(what)"))
+        }
+        let zones = settings.flatMap(\.zones)
+        for (record, object) in records {
+            if settings.isEmpty {
+                report(object, [], "DNSRecord needs a Host with the dns role; none is declared")
+            } else if !settings.contains(where: { $0.zone(holding: record.name) != nil }) {
+                report(object, ["name"], "\(record.name) is outside every zone of the dns role (\(zones.joined(separator: ", ")))")
+            }
+            let others = (types[record.name] ?? []).filter { $0.owner != "DNSRecord \(record.name) \(record.type.rawValue)" }
+            if let made = others.first(where: { $0.type == record.type.rawValue }) {
+                report(object, ["name"], "\(record.name) \(record.type.rawValue) is already made for \(made.owner)")
+            } else if let other = others.first(where: { record.type == .CNAME || $0.type == "CNAME" }) {
+                report(object, ["name"], "\(record.name) cannot hold a CNAME and other records (\(other.owner))")
+            }
+        }
     }
 
     // MARK: - Shared checks

@@ -9,6 +9,7 @@ struct DecodedObject: Sendable {
         case ipPair(IPPair)
         case firewallRule(FirewallRule)
         case dhcpHost(DHCPHost)
+        case dnsRecord(DNSRecord)
         /// A document of `kind` named `name` whose problems are already reported: other
         /// documents may still refer to it without a second, misleading error.
         case invalid(Kind, name: String)
@@ -52,6 +53,7 @@ enum DocumentDecoder {
             case .IPPair: IPPair.decode(reader).map { .ipPair($0) }
             case .FirewallRule: FirewallRule.decode(reader).map { .firewallRule($0) }
             case .DHCPHost: DHCPHost.decode(reader).map { .dhcpHost($0) }
+            case .DNSRecord: DNSRecord.decode(reader).map { .dnsRecord($0) }
             }
         if let value { return DecodedObject(value: value, mapping: mapping, file: context.path) }
         guard let name = reader.declaredName else { return nil }

@@ -3,25 +3,21 @@ import DesiredState
 import Engine
 import Foundation
 
-/// Names for VMs on a host with the dns role: `A <name>.<zone>` for each VM interface with an
-/// address (named as its DHCP reservation: the VM, or `<vm>-N`) and each DHCPHost (its
-/// hostname), and the PTR in the reverse zone that holds the address (none when no declared
-/// reverse zone does).
+/// Names on a host with the dns role: `A <name>.<zone>` for each VM interface with an address
+/// and each DHCPHost (``DesiredState/addressNames``), the PTR in the reverse zone that holds
+/// the address (none when no declared reverse zone does), and the DNSRecords in its zones.
 ///
 /// Live state is one TSIG-signed zone transfer per zone (`dig AXFR`); changes go as RFC 2136
 /// UPDATEs (`nsupdate`, one process per message: one per zone unless its changes exceed what a
 /// DNS message holds), each change guarded by prerequisites
 /// (the record set as read, or its absence), so a record someone changed between read and
 /// write makes that zone's update fail instead of being overwritten. reconcile changes only
-/// names it marked as its own (see ``DNSZone``): a record made by hand at a wanted name is a
-/// conflict.
+/// record sets it marked as its own (see ``DNSZone``): a record made by hand at a wanted name
+/// and type (or beside a wanted CNAME) is a conflict.
 public struct DNSProvider: Provider {
     public static let recordType = "dns_record"
     /// The whole UPDATE of one zone: nsupdate's input.
     static let update = "nsupdate.zone"
-    /// The types reconcile writes (besides its ownership TXT).
-    static let managedTypes: Set<String> = ["A", "PTR"]
-    static let ttl = 300
 
     public let name = "dns"
     public let resourceTypes: Set<String> = [recordType]
@@ -34,60 +30,68 @@ public struct DNSProvider: Provider {
         self.runner = runner ?? CommandRunner(netns: host.netns, timeout: 60)
     }
 
-    var zones: [String] { [settings.zone] + settings.reverseZones }
-
     /// One wanted record set.
     struct Wanted {
         var key: DNSZone.Key
         var data: Set<String>
+        var ttl: Int
         var zone: String
         var source: SourceLocation?
     }
+
+    /// One resource's lines in a zone's update.
+    typealias Change = (resource: Int, lines: [String])
 
     // MARK: - Plan
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         var live: [String: DNSZone] = [:]
-        for zone in zones { live[zone] = try await transfer(zone) }
+        for zone in settings.zones { live[zone] = try await transfer(zone) }
         let wanted = wantedRecords(desired)
         var resources: [Resource] = []
-        var changes: [String: [(resource: Int, lines: [String])]] = [:]  // zone → each changing resource's update lines
+        // Removals go first in a zone's update, so that a name can change type (an A
+        // becoming a CNAME) in one message.
+        var removals: [String: [Change]] = [:], changes: [String: [Change]] = [:]
+        // Record sets marked as reconcile's that nothing wants any more (a mark alone, when
+        // its records were deleted by hand, goes too).
+        for zone in settings.zones {
+            guard let live = live[zone] else { continue }
+            for key in live.owned.sorted() where wanted[key] == nil {
+                let current = live.records[key]
+                var resource = Resource(ResourceID(Self.recordType, Self.display(key)), action: .delete,
+                                        changes: [PropertyChange(key.type, from: current.map(Self.joined) ?? "(its ownership mark only)", to: nil)])
+                resource.fingerprint = Fingerprint.of([current.map(Self.joined) ?? "(absent)", "ours"])
+                removals[zone, default: []].append((resources.count, Self.lines(for: key, from: current, to: nil, ttl: 0, ours: true)))
+                resources.append(resource)
+            }
+        }
         for want in wanted.values.sorted(by: { $0.key < $1.key }) {
             let zone = live[want.zone] ?? DNSZone()
             let current = zone.records[want.key]
-            let ours = zone.isOurs(want.key.name)
+            let ours = zone.owned.contains(want.key)
+            var properties: [PropertyChange] = []
+            if current != want.data { properties.append(PropertyChange(want.key.type, from: current.map(Self.joined), to: Self.joined(want.data))) }
+            if current != nil, let ttl = zone.ttls[want.key], ttl != want.ttl { properties.append(PropertyChange("ttl", from: "\(ttl)", to: "\(want.ttl)")) }
             var resource = Resource(ResourceID(Self.recordType, Self.display(want.key)),
-                                    action: current == nil ? .create : current == want.data ? nil : .update,
-                                    changes: current == want.data ? [] : [PropertyChange(want.key.type, from: current.map(Self.joined), to: Self.joined(want.data))],
-                                    source: want.source)
-            if !ours, zone.hasRecords(at: want.key.name) {
-                let found = zone.records.filter { $0.key.name == want.key.name }.keys.sorted().map { "\($0.type) \(Self.joined(zone.records[$0] ?? []))" }
+                                    action: current == nil ? .create : properties.isEmpty ? nil : .update,
+                                    changes: properties, source: want.source)
+            // A set someone else made at the name and type, or beside a CNAME.
+            let blocking = zone.foreignRecords(at: want.key.name).filter { $0 == want.key || $0.type == "CNAME" || want.key.type == "CNAME" }
+            if !blocking.isEmpty {
+                let found = blocking.map { "\($0.type) \(Self.joined(zone.records[$0] ?? []))" }
                 resource.conflict = "\(want.key.name) holds records reconcile did not make (\(found.joined(separator: "; "))); remove them or choose another name"
             }
-            resource.fingerprint = Fingerprint.of([current.map(Self.joined) ?? "(absent)", ours ? "ours" : "not ours", resource.conflict ?? ""])
+            resource.fingerprint = Fingerprint.of([current.map(Self.joined) ?? "(absent)", "\(zone.ttls[want.key] ?? 0)", ours ? "ours" : "not ours", resource.conflict ?? ""])
             if resource.action != nil, resource.conflict == nil {
-                changes[want.zone, default: []].append((resources.count, Self.lines(for: want.key, from: current, to: want.data, ours: ours)))
+                changes[want.zone, default: []].append((resources.count, Self.lines(for: want.key, from: current, to: want.data, ttl: want.ttl, ours: ours)))
             }
             resources.append(resource)
-        }
-        // Names marked as reconcile's that nothing wants any more.
-        for zone in zones {
-            guard let records = live[zone]?.records else { continue }
-            for key in records.keys.sorted() where Self.managedTypes.contains(key.type) && wanted[key] == nil && live[zone]?.isOurs(key.name) == true {
-                var resource = Resource(ResourceID(Self.recordType, Self.display(key)), action: .delete,
-                                        changes: [PropertyChange(key.type, from: Self.joined(records[key] ?? []), to: nil)])
-                resource.fingerprint = Fingerprint.of([Self.joined(records[key] ?? []), "ours", ""])
-                // The mark goes with the name's last record reconcile keeps.
-                let keepsName = wanted.keys.contains { $0.name == key.name }
-                changes[zone, default: []].append((resources.count, Self.lines(for: key, from: records[key], to: nil, ours: true, keepOwnership: keepsName)))
-                resources.append(resource)
-            }
         }
         // A zone's changes travel as UPDATE messages carried by the resources they change, each
         // message a transaction; removals go in them too, not in a later batch.
         for index in resources.indices { resources[index].isDeletedInTransaction = true }
-        for zone in zones {
-            let messages = Self.messages(changes[zone] ?? [])
+        for zone in settings.zones {
+            let messages = Self.messages((removals[zone] ?? []) + (changes[zone] ?? []))
             for (number, message) in messages.enumerated() {
                 let target = messages.count == 1 ? zone : "\(zone) (\(number + 1)/\(messages.count))"
                 let script = (["server \(settings.server) \(settings.port)", "zone \(zone)"] + message.flatMap(\.lines) + ["send"]).joined(separator: "\n") + "\n"
@@ -116,30 +120,31 @@ public struct DNSProvider: Provider {
 
     static let messageLimit = 32 << 10
 
-    /// The record sets the desired state asks for, by name and type.
+    /// The record sets the desired state asks for in this server's zones, by name and type.
     func wantedRecords(_ desired: DesiredState) -> [DNSZone.Key: Wanted] {
         var wanted: [DNSZone.Key: Wanted] = [:]
-        func add(_ label: String, _ ip: IPv4Address, _ source: SourceLocation?) {
-            let name = "\(label).\(settings.zone).".lowercased()
-            let forward = DNSZone.Key(name: name, type: "A")
-            wanted[forward, default: Wanted(key: forward, data: [], zone: settings.zone, source: source)].data.insert(ip.description)
-            let octets = ip.description.split(separator: ".").reversed().joined(separator: ".")
-            let reverseName = "\(octets).in-addr.arpa."
-            guard let zone = settings.reverseZones.first(where: { reverseName.hasSuffix("." + $0 + ".") }) else { return }
-            let reverse = DNSZone.Key(name: reverseName, type: "PTR")
-            wanted[reverse, default: Wanted(key: reverse, data: [], zone: zone, source: source)].data.insert(name)
+        func add(_ key: DNSZone.Key, _ value: String, ttl: Int, zone: String, _ source: SourceLocation?) {
+            wanted[key, default: Wanted(key: key, data: [], ttl: ttl, zone: zone, source: source)].data.insert(value)
         }
-        for vm in desired.virtualMachines {
-            let addressed = vm.interfaces.compactMap(\.ip)
-            for (index, ip) in addressed.enumerated() { add(addressed.count == 1 ? vm.name : "\(vm.name)-\(index)", ip, vm.location) }
+        for address in desired.addressNames {
+            let name = "\(address.label).\(settings.zone)."
+            add(DNSZone.Key(name: name, type: "A"), address.ip.description, ttl: DNSRecord.defaultTTL, zone: settings.zone, address.location)
+            let reverse = address.ip.description.split(separator: ".").reversed().joined(separator: ".") + ".in-addr.arpa"
+            guard let zone = settings.zone(holding: reverse) else { continue }
+            add(DNSZone.Key(name: reverse + ".", type: "PTR"), name, ttl: DNSRecord.defaultTTL, zone: zone, address.location)
         }
-        for host in desired.dhcpHosts { add(host.hostname, host.ip, host.location) }
+        for record in desired.dnsRecords {
+            guard let zone = settings.zone(holding: record.name) else { continue }  // another dns host's
+            for value in record.values {
+                add(DNSZone.Key(name: record.name + ".", type: record.type.rawValue), value, ttl: record.ttl, zone: zone, record.location)
+            }
+        }
         return wanted
     }
 
     /// nsupdate lines for one record set: prerequisites that the set is as read (or absent),
-    /// then the change, and the ownership record beside a name reconcile takes or leaves.
-    static func lines(for key: DNSZone.Key, from current: Set<String>?, to wanted: Set<String>?, ours: Bool, keepOwnership: Bool = true) -> [String] {
+    /// then the change, and the set's ownership mark added with it or removed with it.
+    static func lines(for key: DNSZone.Key, from current: Set<String>?, to wanted: Set<String>?, ttl: Int, ours: Bool) -> [String] {
         var lines: [String] = []
         if let current {
             lines += current.sorted().map { "prereq yxrrset \(key.name) \(key.type) \($0)" }
@@ -148,9 +153,9 @@ public struct DNSProvider: Provider {
             lines.append("prereq nxrrset \(key.name) \(key.type)")
         }
         lines += (wanted ?? []).sorted().map { "update add \(key.name) \(ttl) \(key.type) \($0)" }
-        let ownership = DNSZone.ownershipName(of: key.name)
-        if wanted != nil, !ours { lines.append("update add \(ownership) \(ttl) TXT \(DNSZone.ownershipValue)") }
-        if wanted == nil, !keepOwnership { lines.append("update delete \(ownership) TXT") }
+        let mark = DNSZone.mark(of: key)
+        if wanted != nil, !ours { lines.append("update add \(mark.name) \(DNSZone.ownershipTTL) TXT \(mark.value)") }
+        if wanted == nil { lines.append("update delete \(mark.name) TXT \(mark.value)") }
         return lines
     }
 

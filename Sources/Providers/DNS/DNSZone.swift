@@ -2,11 +2,13 @@ import DesiredState
 import Engine
 
 /// One zone's records as a zone transfer (`dig AXFR`) prints them, by owner name and type,
-/// and which names are reconcile's: those with an ownership record beside them.
+/// and which record sets are reconcile's: those with an ownership mark.
 ///
-/// Ownership follows external-dns's registry: a TXT record `_reconcile.<name>` holding
-/// `"heritage=reconcile"` marks `<name>` as reconcile's. A record at a name without it was
-/// made by someone else and is never changed.
+/// Ownership follows external-dns's registry, per record set: a TXT record at
+/// `_reconcile.<name>` holding `"heritage=reconcile,type=<TYPE>"` marks `<name>`'s `<TYPE>`
+/// records as reconcile's. A record set without its mark was made by someone else and is
+/// never changed; the prefix keeps the marks off the name itself, where a TXT may be the
+/// operator's.
 struct DNSZone {
     struct Key: Hashable, Comparable {
         var name: String
@@ -17,38 +19,59 @@ struct DNSZone {
 
     /// Record data by owner name (absolute, lower-case, with the final dot) and type.
     var records: [Key: Set<String>] = [:]
+    var ttls: [Key: Int] = [:]
+    /// The record sets marked as reconcile's, whether or not they still hold records.
+    var owned: Set<Key> = []
 
-    static let ownershipPrefix = "_reconcile."
-    static let ownershipValue = "\"heritage=reconcile\""
+    static let ownershipPrefix = DNSRecord.ownershipLabel + "."
+    static let ownershipTTL = DNSRecord.defaultTTL
 
-    static func ownershipName(of name: String) -> String { ownershipPrefix + name }
-
-    func isOurs(_ name: String) -> Bool {
-        records[Key(name: Self.ownershipName(of: name), type: "TXT")]?.contains(Self.ownershipValue) == true
+    /// Where `key`'s mark lives and what it holds.
+    static func mark(of key: Key) -> (name: String, value: String) {
+        (ownershipPrefix + key.name, "\"heritage=reconcile,type=\(key.type)\"")
     }
 
-    /// Whether any record is at `name` (its mark lives at another name).
-    func hasRecords(at name: String) -> Bool {
-        records.keys.contains { $0.name == name }
+    /// The record sets at `name` that are not reconcile's.
+    func foreignRecords(at name: String) -> [Key] {
+        records.keys.filter { $0.name == name && !owned.contains($0) }.sorted()
     }
 
-    /// Parses `dig +noall +answer … AXFR`: `name ttl class type data…`, one record a line. A
-    /// transfer is whole when it starts and ends with the SOA; dig exits 0 even when it
-    /// failed (a refused transfer, a wrong key), so the answer is the only proof.
+    /// Parses `dig +noall +answer … AXFR`: `name ttl class type data`, one record a line (the
+    /// data keeps its own spaces: a TXT's text). A transfer is whole when it starts and ends
+    /// with the SOA; dig exits 0 even when it failed (a refused transfer, a wrong key), so
+    /// the answer is the only proof.
     static func parse(_ output: String, zone: String) throws -> DNSZone {
         var parsed = DNSZone()
         var types: [String] = []
         for line in output.split(separator: "\n") where !line.hasPrefix(";") {
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 5 else { continue }
+            guard let (fields, data) = Self.fields(line, count: 4), let ttl = Int(fields[1]) else { continue }
             let key = Key(name: fields[0].lowercased(), type: String(fields[3]))
             types.append(key.type)
-            parsed.records[key, default: []].insert(fields[4...].joined(separator: " "))
+            parsed.records[key, default: []].insert(String(data))
+            parsed.ttls[key] = ttl
+            if key.type == "TXT", key.name.hasPrefix(ownershipPrefix), data.hasPrefix("\"heritage=reconcile,type="), data.hasSuffix("\"") {
+                let type = data.dropFirst("\"heritage=reconcile,type=".count).dropLast()
+                parsed.owned.insert(Key(name: String(key.name.dropFirst(ownershipPrefix.count)), type: String(type)))
+            }
         }
         guard types.first == "SOA", types.last == "SOA", types.count >= 2 else {
             let why = output.split(separator: "\n").first { $0.contains("Transfer failed") || $0.contains("connection refused") || $0.contains("timed out") }
             throw RunError("the zone transfer of \(zone) failed: \(why.map { String($0).trimmingCharacters(in: .whitespaces) } ?? output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return parsed
+    }
+
+    /// The first `count` blank-separated fields of `line` and the rest, as it is.
+    private static func fields(_ line: Substring, count: Int) -> ([Substring], Substring)? {
+        var fields: [Substring] = []
+        var rest = line[...]
+        for _ in 0..<count {
+            rest = rest.drop { $0 == " " || $0 == "\t" }
+            guard let end = rest.firstIndex(where: { $0 == " " || $0 == "\t" }) else { return nil }
+            fields.append(rest[..<end])
+            rest = rest[end...]
+        }
+        let data = rest.drop { $0 == " " || $0 == "\t" }
+        return data.isEmpty ? nil : (fields, data)
     }
 }
