@@ -153,6 +153,24 @@ final class DNSLab {
         #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.77"])
     }
 
+    /// A zone's messages go in one nsupdate; one refused message fails only the resources it carries.
+    @Test func aMessageThatFailsFailsOnlyItsOwnRecords() async throws {
+        let lab = try DNSLab()
+        try lab.declare((0..<600).map { DNSLab.vm(String(format: "cpro%04d", $0), "10.0.\($0 / 250).\($0 % 250 + 1)") }.joined(), network: "10.0.0.0/16")
+        let desired = try DesiredState.load(directory: lab.root.appendingPathComponent("desired").path)
+        let provider = DNSProvider(host: desired.hosts[0], settings: try #require(desired.hosts[0].dns))
+        let planned = try await provider.plan(desired, owned: []).filter { $0.action != nil }
+        let last = try #require(planned.first { $0.id.name == "cpro0599.example.test A" }?.steps.first)
+        #expect(last.target.hasPrefix("example.test (") && !last.target.hasPrefix("example.test (1/"), "\(last.target)")
+        try lab.nsupdate("zone example.test\nupdate add cpro0599.example.test 300 A 10.0.0.77")
+        let failed = await provider.converge(planned)
+        let carried = Set(planned.filter { $0.steps == [last] }.map(\.id))
+        #expect(Set(failed.keys) == carried, "\(failed.count) failed, \(carried.count) in the refused message")
+        #expect(failed.values.allSatisfy { $0.contains("the zone \(last.target) changed since the plan was made") })
+        #expect(lab.answer("cpro0000.example.test", "A") == ["10.0.0.1"] && lab.answer("cpro0599.example.test", "A") == ["10.0.0.77"])
+        #expect(lab.answer("100.2.0.10.in-addr.arpa", "PTR") == ["cpro0599.example.test."])  // the reverse zone's update went in
+    }
+
     /// 4,000 records: more than one DNS message (64 KiB) holds ("ran out of space" when sent as
     /// one), so each zone's changes go as several UPDATEs.
     @Test func manyNamesGoInAsManyUpdatesAsTheyNeed() async throws {

@@ -41,4 +41,15 @@ import Testing
             "update delete _reconcile.cpro0007.example.test. TXT \"heritage=reconcile,type=A\"",
         ])
     }
+
+    @Test func eachAnswerNsupdatePrintsGivesItsMessagesStatus() {
+        let output = """
+            Answer:
+            ;; ->>HEADER<<- opcode: UPDATE, status: NOERROR, id:  46583
+            ;; flags: qr; ZONE: 1, PREREQ: 0, UPDATE: 0, ADDITIONAL: 1
+            Answer:
+            ;; ->>HEADER<<- opcode: UPDATE, status: YXRRSET, id:  55666
+            """
+        #expect(DNSProvider.statuses(output) == ["NOERROR", "YXRRSET"])
+    }
 }

@@ -8,8 +8,8 @@ import Foundation
 /// the address (none when no declared reverse zone does), and the DNSRecords in its zones.
 ///
 /// Live state is one TSIG-signed zone transfer per zone (`dig AXFR`); changes go as RFC 2136
-/// UPDATEs (`nsupdate`, one process per message: one per zone unless its changes exceed what a
-/// DNS message holds), each change guarded by prerequisites
+/// UPDATEs (one `nsupdate` process per zone, sending one message unless the zone's changes
+/// exceed what a DNS message holds), each change guarded by prerequisites
 /// (the record set as read, or its absence), so a record someone changed between read and
 /// write makes that zone's update fail instead of being overwritten. reconcile changes only
 /// record sets it marked as its own (see ``DNSZone``): a record made by hand at a wanted name
@@ -94,7 +94,7 @@ public struct DNSProvider: Provider {
             let messages = Self.messages((removals[zone] ?? []) + (changes[zone] ?? []))
             for (number, message) in messages.enumerated() {
                 let target = messages.count == 1 ? zone : "\(zone) (\(number + 1)/\(messages.count))"
-                let script = (["server \(settings.server) \(settings.port)", "zone \(zone)"] + message.flatMap(\.lines) + ["send"]).joined(separator: "\n") + "\n"
+                let script = (["zone \(zone)"] + message.flatMap(\.lines) + ["send"]).joined(separator: "\n") + "\n"
                 for change in message { resources[change.resource].steps = [Step(Self.update, target, input: script)] }
             }
         }
@@ -175,25 +175,55 @@ public struct DNSProvider: Provider {
 
     // MARK: - Converge
 
-    /// One `nsupdate` per message; a message that fails fails its resources only.
+    /// One `nsupdate` per zone, sending the zone's messages in order and printing each answer;
+    /// a message that fails fails its resources only (nsupdate goes on with the next one).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+        var carriers: [String: [Resource]] = [:]  // step key → the resources its message changes
+        for resource in resources { for step in resource.steps { carriers[step.key, default: []].append(resource) } }
+        let messages = resources.uniqueSteps.filter { $0.operation == Self.update }
+        var zones: [String] = []  // in plan order
+        for message in messages where !zones.contains(Self.zone(of: message)) { zones.append(Self.zone(of: message)) }
         var failed: [ResourceID: String] = [:]
-        for step in resources.uniqueSteps where step.operation == Self.update {
-            let command = ["nsupdate", "-k", settings.tsigKeyFile]
-            let error: String?
+        for zone in zones {
+            let sent = messages.filter { Self.zone(of: $0) == zone }
+            let input = "server \(settings.server) \(settings.port)\n" + sent.map { ($0.input ?? "") + "answer\n" }.joined()
+            let answers: [String]
+            let output: String
             do {
-                let result = try await EarlyRead { [runner] in try runner.output(command, input: Data((step.input ?? "").utf8)) }.value()
-                let output = (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
-                error = result.status == 0 && result.timedOutAfter == nil ? nil
-                    : output.contains("XRRSET") ? "the zone \(step.target) changed since the plan was made (a prerequisite failed: \(output)); nothing in it was changed"
-                    : "nsupdate failed for \(step.target): \(output)"
+                let result = try await EarlyRead { [runner, settings] in
+                    try runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
+                }.value()
+                answers = Self.statuses(result.stdout)
+                output = result.timedOutAfter.map { "timed out after \($0) s" } ?? (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
-                failed.merge(resources.filter { $0.steps.contains(step) }.failing(with: "\(error)")) { first, _ in first }
+                for message in sent { failed.merge((carriers[message.key] ?? []).failing(with: "\(error)")) { first, _ in first } }
                 continue
             }
-            if let error { failed.merge(resources.filter { $0.steps.contains(step) }.failing(with: error)) { first, _ in first } }
+            for (index, message) in sent.enumerated() {
+                let status = index < answers.count ? answers[index] : nil
+                guard status != "NOERROR" else { continue }
+                let error = switch status {
+                case let status? where status.hasSuffix("XRRSET"):
+                    "the zone \(message.target) changed since the plan was made (a prerequisite failed: \(status)); nothing in this update was changed"
+                case let status?: "the update of \(message.target) was refused: \(status)"
+                case nil: "no answer to the update of \(message.target) (\(output.split(separator: "\n").last ?? "")); the next run reads the zone again"
+                }
+                failed.merge((carriers[message.key] ?? []).failing(with: error)) { first, _ in first }
+            }
         }
         return failed
+    }
+
+    /// The zone a message updates: its target is `ZONE` or `ZONE (k/n)`.
+    static func zone(of message: Step) -> String { String(message.target.prefix { $0 != " " }) }
+
+    /// The status of each answer nsupdate printed (`answer` after each `send`), in order:
+    /// `;; ->>HEADER<<- opcode: UPDATE, status: NOERROR, id: 46583`.
+    static func statuses(_ output: String) -> [String] {
+        output.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix(";; ->>HEADER<<- opcode: UPDATE, status: ") else { return nil }
+            return String(line.dropFirst(";; ->>HEADER<<- opcode: UPDATE, status: ".count).prefix { $0 != "," })
+        }
     }
 
     public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
