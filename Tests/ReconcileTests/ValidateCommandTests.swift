@@ -59,13 +59,14 @@ enum ReconcileBinary {
         let result = try ReconcileBinary.run(["validate"])
         #expect(result.status == 0)
         #expect(result.stdout == """
-            desired-state: valid, 12 documents in 5 files
+            desired-state: valid, 13 documents in 6 files
               Host            1
               Network         1
               VirtualMachine  2
               IPPair          2
               FirewallRule    5
               DHCPHost        1
+              DNSRecord       1
 
             """)
     }
