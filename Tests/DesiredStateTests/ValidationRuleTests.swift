@@ -167,6 +167,9 @@ let ruleCases: [RuleCase] = [
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-collision-00002789b") + "---\n"
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-colli-47df65a71945").replacingOccurrences(of: "d1:20, ip: 10.0.0.7", with: "d1:21, ip: 10.0.0.8"),
         "a.yaml:15:7: firewall chain RC-VM-rcq-colli-47df65a71945 (from the name rcq-colli-47df65a71945) is already used by VirtualMachine rcq-collision-00002789b (a.yaml:8:7)"),
+    RuleCase("two disks never share a volume", Base.network + "---\n" + Base.vm + "disks:\n  - {name: root, pool: default, size: 1GiB, volume: cpro0007.qcow2}\n"
+        + "  - {name: data, pool: default, size: 1GiB, volume: cpro0007.qcow2}\n",
+             "a.yaml:15:53: volume cpro0007.qcow2 in pool default is already used by VirtualMachine cpro0007 (a.yaml:14:53)"),
     RuleCase("DNS records of every type, as zone transfers print them", Base.dnsHost + Base.network + "---\n" + Base.vm + "---\n"
         + Base.record("cpro0007.example.org", "TXT", "'v=spf1 \\\"quoted\\\" -all'") + "---\n"
         + Base.record("www.example.org.", "CNAME", "cpro0007.example.org") + "---\n"

@@ -35,15 +35,16 @@ extension VirtualMachine {
 
 extension VirtualMachine.Disk {
     static func decode(_ node: YAMLNode, _ field: Field) -> Self? {
-        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["name", "pool", "size", "image"]) else {
+        guard let reader = FieldReader(node, what: field.path, field: field, keys: ["name", "pool", "size", "image", "volume"]) else {
             return nil
         }
         let name = reader.required("name", Decode.name)
         let pool = reader.required("pool", Decode.text)
         let size = reader.required("size", Decode.size)
         let image = reader.optional("image", Decode.text)
-        guard let name, let pool, let size, let image else { return nil }
-        return Self(name: name, pool: pool, size: size, image: image)
+        let volume = reader.optional("volume", Decode.volumeName)
+        guard let name, let pool, let size, let image, let volume else { return nil }
+        return Self(name: name, pool: pool, size: size, image: image, volume: volume)
     }
 }
 

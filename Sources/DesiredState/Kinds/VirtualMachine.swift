@@ -15,6 +15,9 @@ public struct VirtualMachine: Sendable, Hashable {
         public var size: ByteSize
         /// A volume in the same pool used as the qcow2 backing file.
         public var image: String?
+        /// The volume's name in the pool when it is not `<vm>-<name>` (an existing volume
+        /// taken over, e.g. from `reconcile import`).
+        public var volume: String?
     }
 
     public struct Interface: Sendable, Hashable {
@@ -39,4 +42,7 @@ public struct VirtualMachine: Sendable, Hashable {
     /// Delete the VM's volumes when the VM is removed from the desired state.
     public var deleteDisks: Bool
     public var location: SourceLocation
+
+    /// The name of `disk`'s volume in its pool: `volume`, or `<vm>-<disk>`.
+    public func volumeName(of disk: Disk) -> String { disk.volume ?? "\(name)-\(disk.name)" }
 }

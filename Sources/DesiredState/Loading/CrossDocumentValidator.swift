@@ -20,6 +20,7 @@ struct CrossDocumentValidator {
     private var uuids: [String: Claim] = [:]
     private var firewallChains: [String: Claim] = [:]
     private var dnsRecordSets: [String: Claim] = [:]
+    private var volumes: [String: Claim] = [:]
     /// Names of documents that did not decode (already reported): references to them are
     /// not reported again as "not defined".
     private var invalidNames: [Kind: Set<String>] = [:]
@@ -154,8 +155,14 @@ struct CrossDocumentValidator {
             break
         }
         var diskNames: Set<String> = []
-        for (index, disk) in vm.disks.enumerated() where !diskNames.insert(disk.name).inserted {
-            report(object, ["disks", .index(index), "name"], "duplicate disk name \"\(disk.name)\" in VM \(vm.name)")
+        for (index, disk) in vm.disks.enumerated() {
+            guard diskNames.insert(disk.name).inserted else {
+                report(object, ["disks", .index(index), "name"], "duplicate disk name \"\(disk.name)\" in VM \(vm.name)")
+                continue
+            }
+            let volume = vm.volumeName(of: disk)
+            claim(\.volumes, "\(disk.pool)/\(volume)", "volume \(volume) in pool \(disk.pool)", "VirtualMachine \(vm.name)", object,
+                  ["disks", .index(index), disk.volume == nil ? "name" : "volume"])
         }
         for (index, interface) in vm.interfaces.enumerated() {
             let path: [PathStep] = ["interfaces", .index(index)]

@@ -68,6 +68,17 @@ enum Decode {
         return text
     }
 
+    /// A storage volume's name: a file name in the pool's directory, so no '/', and no
+    /// characters XML or a shell would read.
+    static func volumeName(_ node: YAMLNode, _ field: Field) -> String? {
+        guard let text = string(node, field) else { return nil }
+        guard (1...255).contains(text.utf8.count), text != ".", text != "..",
+              text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._+-".contains($0)) }) else {
+            return field.fail(node, "\(field.path) \"\(text)\" is not a volume name: letters, digits, '.', '_', '+' and '-', at most 255")
+        }
+        return text
+    }
+
     static func integer(in range: ClosedRange<Int>) -> (YAMLNode, Field) -> Int? {
         { node, field in
             guard case .scalar(let scalar) = node, case .int(let value) = scalar.resolved else {

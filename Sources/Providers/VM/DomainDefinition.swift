@@ -54,7 +54,7 @@ struct DomainDefinition: Equatable, Sendable {
                 }
             return Interface(mac: interface.mac.description, source: source)
         }
-        disks = vm.disks.map { Disk(pool: $0.pool, volume: "\(vm.name)-\($0.name)") }
+        disks = vm.disks.map { Disk(pool: $0.pool, volume: vm.volumeName(of: $0)) }
         vnc = vm.vnc
         managed = true
         deleteDisks = vm.deleteDisks

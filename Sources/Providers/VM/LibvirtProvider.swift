@@ -81,7 +81,7 @@ public struct LibvirtProvider: Provider {
         for vm in machines(desired) {
             var volumes: [ResourceID] = []
             for disk in vm.disks {
-                let id = ResourceID(Self.volumeType, "\(vm.name)-\(disk.name)")
+                let id = ResourceID(Self.volumeType, vm.volumeName(of: disk))
                 volumes.append(id)
                 if pools[disk.pool] == nil { pools[disk.pool] = try connection.volumes(pool: disk.pool).map { Set($0.map(\.name)) } }
                 guard let existing = pools[disk.pool] ?? nil else {
@@ -189,7 +189,7 @@ public struct LibvirtProvider: Provider {
     /// them (or with disks a VM no longer lists) when the VM declared `deleteDisks`.
     private func removals(_ desired: DesiredState, live: [String: Connection.DomainInfo], owned: Set<ResourceID>) throws -> [Resource] {
         let machines = Dictionary(machines(desired).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let wantedVolumes = Set(machines.values.flatMap { vm in vm.disks.map { "\(vm.name)-\($0.name)" } })
+        let wantedVolumes = Set(machines.values.flatMap { vm in vm.disks.map(vm.volumeName) })
         var resources: [Resource] = []
         for domain in live.values.sorted(by: { $0.name < $1.name }) {
             let id = ResourceID(Self.domainType, domain.name)
