@@ -25,7 +25,7 @@ struct Reconcile: AsyncParsableCommand {
             """,
         version: ReconcileVersion.current,
         subcommands: [RunCommand.self, PlanCommand.self, ApplyCommand.self, ValidateCommand.self, HistoryCommand.self, ShowCommand.self, DaemonCommand.self,
-                      SuspendCommand.self, ResumeCommand.self, FetchMirrorCommand.self],
+                      SuspendCommand.self, ResumeCommand.self, FetchMirrorCommand.self, ImportCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -17,3 +17,9 @@ public enum Kind: String, Sendable, Hashable, CaseIterable {
         }
     }
 }
+
+extension Kind {
+    /// Whether `text` can name an object of any kind: lower-case letters, digits and '-', at
+    /// most 63 characters, not starting with '-'.
+    public static func isValidName(_ text: String) -> Bool { Decode.isName(text) }
+}

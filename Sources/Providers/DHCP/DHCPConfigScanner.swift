@@ -2,8 +2,9 @@ import Basics
 import Engine
 import Foundation
 
-/// Reads ISC dhcpd configuration far enough to find `include` statements and `host`
-/// declarations, with the line each starts on. See dhcpd.conf(5).
+/// Reads ISC dhcpd configuration far enough to find `include` statements, `host`
+/// declarations and `subnet` declarations (with their `option routers`), with the line each
+/// starts on. See dhcpd.conf(5).
 ///
 /// Tolerant by design: it tokenizes words, quoted strings, braces and semicolons, skips
 /// `#` comments, and ignores every statement it does not need.
@@ -20,23 +21,58 @@ struct DHCPConfigScanner {
         var location: String { "\(file):\(line)" }
     }
 
+    /// A `subnet ADDRESS netmask MASK { … }` declaration.
+    struct SubnetDeclaration: Equatable, Sendable {
+        var address: String
+        var netmask: String
+        var routers: [String] = []
+        var file: String
+        var line: Int
+    }
+
+    /// What one file declares.
+    struct Declarations {
+        var hosts: [HostDeclaration] = []
+        var subnets: [SubnetDeclaration] = []
+        var includes: [String] = []
+    }
+
     private struct Token {
         var text: String
         var isString: Bool
         var line: Int
     }
 
-    /// Every host declaration in `text`, and the paths of its `include` statements.
-    static func scan(_ text: String, file: String) -> (hosts: [HostDeclaration], includes: [String]) {
+    /// Every host and subnet declaration in `text`, and the paths of its `include` statements.
+    static func scan(_ text: String, file: String) -> Declarations {
         let tokens = tokenize(text)
-        var hosts: [HostDeclaration] = []
-        var includes: [String] = []
+        var found = Declarations()
         var index = 0
+        var blocks: [Int?] = []  // each open `{`: the subnet it opens (an index into found.subnets), or nil
+        func word(_ offset: Int) -> String? {
+            index + offset < tokens.count && !tokens[index + offset].isString ? tokens[index + offset].text : nil
+        }
         while index < tokens.count {
             let token = tokens[index]
             if !token.isString, token.text == "include", index + 1 < tokens.count, tokens[index + 1].isString {
-                includes.append(tokens[index + 1].text)
+                found.includes.append(tokens[index + 1].text)
                 index += 2
+            } else if word(0) == "subnet", let address = word(1), word(2) == "netmask", let mask = word(3), word(4) == "{" {
+                found.subnets.append(SubnetDeclaration(address: address, netmask: mask, file: file, line: token.line))
+                blocks.append(found.subnets.count - 1)
+                index += 5
+            } else if word(0) == "{" {
+                blocks.append(nil)
+                index += 1
+            } else if word(0) == "}" {
+                _ = blocks.popLast()
+                index += 1
+            } else if word(0) == "option", word(1) == "routers", let subnet = blocks.last(where: { $0 != nil }) ?? nil {
+                index += 2
+                while let value = word(0), value != ";" {
+                    if value != "," { found.subnets[subnet].routers.append(value) }
+                    index += 1
+                }
             } else if !token.isString, token.text == "host", index + 2 < tokens.count, tokens[index + 2].text == "{" {
                 var host = HostDeclaration(name: tokens[index + 1].text, mac: nil, ips: [], hostname: nil, file: file, line: token.line)
                 index += 3
@@ -54,28 +90,34 @@ struct DHCPConfigScanner {
                     }
                     index += 1
                 }
-                hosts.append(host)
+                found.hosts.append(host)
             } else {
                 index += 1
             }
         }
-        return (hosts, includes)
+        return found
     }
 
     /// Host declarations in `path` and every file it includes, except `excluding` (our own file).
     /// A file that does not exist declares nothing; one that cannot be read stops the scan
     /// (the clash check must not pass on what it could not see).
     static func scanTree(_ path: String, excluding: String) throws -> [HostDeclaration] {
-        var seen: Set<String> = [excluding]
+        try scanTree(path, excluding: [excluding]).hosts
+    }
+
+    /// The declarations of `path` and every file it includes (a file once), but `excluding`.
+    static func scanTree(_ path: String, excluding: Set<String>) throws -> Declarations {
+        var seen = excluding
         var pending = [path]
-        var hosts: [HostDeclaration] = []
+        var found = Declarations()
         while let file = pending.popLast() {
             guard seen.insert(file).inserted, let text = try read(file) else { continue }
             let result = scan(text, file: file)
-            hosts += result.hosts
+            found.hosts += result.hosts
+            found.subnets += result.subnets
             pending += result.includes.reversed()
         }
-        return hosts
+        return found
     }
 
     /// The largest dhcpd.conf, include or hosts file read (7,000 reservations are ~1 MB).

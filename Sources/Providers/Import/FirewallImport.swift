@@ -1,0 +1,197 @@
+/// The firewall rules and IP pairs of a node's iptables, as `iptables-save` prints them, for the
+/// VMs at known addresses (`reconcile import`).
+///
+/// It understands the classic hand-made shapes — a per-VM chain reached by `-d VM -j CHAIN`
+/// (the seed's chains named after the address), or ACCEPT rules with `-d VM` in FORWARD; DNAT
+/// in PREROUTING with the matching SNAT in POSTROUTING as a pair — and reconcile's own (its
+/// `rc:` comments name rules and pairs). Whatever mentions a VM's address and has no such
+/// shape is listed with its line; rules about no VM are counted and left alone.
+struct FirewallImport {
+    struct Rule: Equatable {
+        /// From reconcile's `rc:rule:NAME` comment; nil for a hand-made rule (named later).
+        var name: String?
+        var ipProtocol: String
+        var source: String
+        var ports: [String]
+    }
+
+    struct Pair: Equatable {
+        var name: String?
+        var publicIP: String
+        var privateIP: String
+    }
+
+    /// Accepted traffic by VM address, in rule order.
+    var rules: [String: [Rule]] = [:]
+    var pairs: [Pair] = []
+    var unmapped: [ImportedCloud.Unmapped] = []
+
+    /// One `-A` line, its words read.
+    private struct Line {
+        var table: String
+        var chain: String
+        var number: Int
+        var text: String
+        var options: [String: String] = [:]
+        /// Words it has that no shape here uses (`-i eth0`, `--sport 53`, `!`).
+        var other: [String] = []
+
+        var jump: String? { options["-j"] }
+        var destination: String? { options["-d"].map(Self.host) }
+        var source: String? { options["-s"].map(Self.host) }
+        var tag: String? { options["--comment"] }
+
+        /// `10.0.0.7/32` → `10.0.0.7`.
+        static func host(_ text: String) -> String { text.hasSuffix("/32") ? String(text.dropLast(3)) : text }
+    }
+
+    static let knownOptions: Set<String> = ["-s", "-d", "-p", "-j", "--dport", "--dports", "--comment", "--state", "--ctstate",
+                                            "--icmp-type", "--to-destination", "--to-source"]
+    static let knownModules: Set<String> = ["tcp", "udp", "icmp", "multiport", "comment", "state", "conntrack"]
+
+    static func read(_ text: String, addresses: Set<String>) -> FirewallImport {
+        var imported = FirewallImport()
+        let lines = parse(text)
+        // Chains reached by `-d VM -j CHAIN`: the VM's own (the seed's `10.0.0.7/32`, reconcile's RC-VM-…).
+        var vmChains: [String: String] = [:]
+        for line in lines where line.table == "filter" && line.other.isEmpty && line.options.count <= 3 {
+            if let address = line.destination, addresses.contains(address), let jump = line.jump, !builtinTargets.contains(jump),
+               line.options.keys.allSatisfy({ ["-d", "-j", "--comment"].contains($0) }) {
+                vmChains[jump] = address
+            }
+        }
+        var dnat: [String: (privateIP: String, name: String?, line: Line)] = [:]
+        var snat: [String: (publicIP: String, line: Line)] = [:]
+        var unrelated: [String: Int] = [:]
+        for line in lines {
+            let vm = vmChains[line.chain] ?? line.destination.flatMap { addresses.contains($0) ? $0 : nil }
+            let mentionsVM = vm != nil || line.source.map(addresses.contains) == true
+                || line.options["--to-destination"].map(addresses.contains) == true
+            func unmappable(_ why: String) {
+                imported.unmapped.append(.init(source: "iptables-save line \(line.number) (\(line.table))", text: "-A \(line.chain) \(line.text)", why: why))
+            }
+            switch line.table {
+            case "filter":
+                if vmChains[line.jump ?? ""] != nil, line.destination == vmChains[line.jump ?? ""] { continue }  // the dispatch itself
+                if line.tag?.hasPrefix("rc:") == true, line.tag?.hasPrefix("rc:rule:") == false { continue }  // reconcile's scaffolding
+                if isEstablished(line) { continue }
+                guard let vm, line.destination == nil || line.destination == vm else {
+                    if mentionsVM { unmappable("it concerns a VM but has no shape reconcile declares") } else { unrelated["filter \(line.chain)", default: 0] += 1 }
+                    continue
+                }
+                switch line.jump {
+                case "ACCEPT":
+                    if let rule = rule(line) { imported.rules[vm, default: []].append(rule) } else {
+                        unmappable("reconcile accepts by protocol (tcp, udp, icmp or all), source and destination ports only")
+                    }
+                case "DROP" where line.other.isEmpty && line.options.keys.allSatisfy({ ["-d", "-j", "--comment"].contains($0) }):
+                    continue  // the VM's default DROP: reconcile's too
+                case "REJECT": unmappable("reconcile drops what it does not accept; a REJECT would become a DROP")
+                default: unmappable("only ACCEPT rules and a final DROP can be declared")
+                }
+            case "nat":
+                if line.jump == "DNAT", let publicIP = line.destination, let target = line.options["--to-destination"],
+                   line.other.isEmpty, addresses.contains(target) {
+                    dnat[publicIP] = (target, line.tag.flatMap(pairName), line)
+                } else if line.jump == "SNAT", let privateIP = line.source, let target = line.options["--to-source"],
+                          line.other.isEmpty, addresses.contains(privateIP) {
+                    snat[privateIP] = (target, line)
+                } else if line.tag?.hasPrefix("rc:") == true || !mentionsVM {
+                    if line.tag?.hasPrefix("rc:") != true { unrelated["nat \(line.chain)", default: 0] += 1 }
+                } else {
+                    unmappable("it concerns a VM but is neither a pair's DNAT (-d PUBLIC -j DNAT --to-destination VM) nor its SNAT")
+                }
+            default:
+                if mentionsVM { unmappable("only the filter and nat tables are read") } else { unrelated[line.table, default: 0] += 1 }
+            }
+        }
+        for (publicIP, target) in dnat.sorted(by: { $0.value.line.number < $1.value.line.number }) {
+            if snat[target.privateIP]?.publicIP == publicIP {
+                imported.pairs.append(Pair(name: target.name, publicIP: publicIP, privateIP: target.privateIP))
+            } else {
+                imported.unmapped.append(.init(source: "iptables-save line \(target.line.number) (nat)", text: "-A \(target.line.chain) \(target.line.text)",
+                                               why: "a DNAT without the SNAT back (-s \(target.privateIP) -j SNAT --to-source \(publicIP)); a pair needs both"))
+            }
+        }
+        for (privateIP, target) in snat.sorted(by: { $0.value.line.number < $1.value.line.number })
+        where dnat[target.publicIP]?.privateIP != privateIP {
+            imported.unmapped.append(.init(source: "iptables-save line \(target.line.number) (nat)", text: "-A \(target.line.chain) \(target.line.text)",
+                                           why: "an SNAT without the DNAT in (-d \(target.publicIP) -j DNAT --to-destination \(privateIP)); a pair needs both"))
+        }
+        for (chain, count) in unrelated.sorted(by: { $0.key < $1.key }) {
+            imported.unmapped.append(.init(source: "iptables \(chain)", text: "\(count) rules", why: "about no VM: not reconcile's to declare, left as they are"))
+        }
+        return imported
+    }
+
+    static let builtinTargets: Set<String> = ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "DNAT", "SNAT", "MASQUERADE"]
+
+    private static func isEstablished(_ line: Line) -> Bool {
+        let state = line.options["--state"] ?? line.options["--ctstate"]
+        return line.jump == "ACCEPT" && line.other.isEmpty && line.source == nil
+            && Set(state?.split(separator: ",") ?? []) == ["RELATED", "ESTABLISHED"]
+    }
+
+    /// An ACCEPT line as a rule: `-s`, `-p` and destination ports only.
+    private static func rule(_ line: Line) -> Rule? {
+        guard line.other.isEmpty, line.options["--state"] == nil, line.options["--ctstate"] == nil, line.options["--to-destination"] == nil else { return nil }
+        let ipProtocol = line.options["-p"] ?? "all"
+        guard ["tcp", "udp", "icmp", "all"].contains(ipProtocol) else { return nil }
+        if let type = line.options["--icmp-type"], type != "any" { return nil }
+        let ports = (line.options["--dport"] ?? line.options["--dports"])?.split(separator: ",").map { $0.replacingOccurrences(of: ":", with: "-") } ?? []
+        let name = line.tag.flatMap { $0.hasPrefix("rc:rule:") ? String($0.dropFirst("rc:rule:".count)) : nil }
+        let source = line.options["-s"].map { $0.hasSuffix("/32") || $0.contains("/") ? $0 : $0 + "/32" } ?? "0.0.0.0/0"
+        return Rule(name: name, ipProtocol: ipProtocol, source: source.hasSuffix("/32") ? String(source.dropLast(3)) : source, ports: ports)
+    }
+
+    private static func pairName(_ tag: String) -> String? {
+        tag.hasPrefix("rc:pair:") ? String(tag.dropFirst("rc:pair:".count)) : nil
+    }
+
+    /// Every `-A` line of `iptables-save` output, with its table and line number.
+    private static func parse(_ text: String) -> [Line] {
+        var lines: [Line] = []
+        var table = ""
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if raw.hasPrefix("*") { table = String(raw.dropFirst()) }
+            guard raw.hasPrefix("-A ") else { continue }
+            var words = self.words(raw.dropFirst(3))
+            guard !words.isEmpty else { continue }
+            let chain = words.removeFirst()
+            var line = Line(table: table, chain: chain, number: index + 1, text: words.joined(separator: " "))
+            var position = 0
+            while position < words.count {
+                let word = words[position]
+                if word == "-m", position + 1 < words.count {
+                    if !knownModules.contains(words[position + 1]) { line.other += [word, words[position + 1]] }
+                    position += 2
+                } else if knownOptions.contains(word), position + 1 < words.count, line.options[word] == nil {
+                    line.options[word] = words[position + 1]
+                    position += 2
+                } else {
+                    line.other.append(word)
+                    position += 1
+                }
+            }
+            lines.append(line)
+        }
+        return lines
+    }
+
+    /// Blank-separated words; a double-quoted comment is one word, without its quotes.
+    private static func words(_ text: Substring) -> [String] {
+        var words: [String] = []
+        var word = "", quoted = false
+        for character in text {
+            if character == "\"" { quoted.toggle(); continue }
+            if character == " ", !quoted {
+                if !word.isEmpty { words.append(word) }
+                word = ""
+            } else {
+                word.append(character)
+            }
+        }
+        if !word.isEmpty { words.append(word) }
+        return words
+    }
+}
