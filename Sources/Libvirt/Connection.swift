@@ -260,6 +260,29 @@ public final class Connection {
         }.sorted { $0.name < $1.name }
     }
 
+    /// The pool and name of the volume at `path`, or nil when no pool holds it (and only then).
+    public func volume(atPath path: String) throws(LibvirtError) -> (pool: String, volume: String)? {
+        guard let volume = virStorageVolLookupByPath(handle, path) else {
+            let error = failure("find the volume at \(path)")
+            if error.isNotFound { return nil }
+            throw error
+        }
+        defer { virStorageVolFree(volume) }
+        guard let pool = virStoragePoolLookupByVolume(volume) else { throw failure("find the pool of \(path)") }
+        defer { virStoragePoolFree(pool) }
+        return (virStoragePoolGetName(pool).map { String(cString: $0) } ?? "", virStorageVolGetName(volume).map { String(cString: $0) } ?? "")
+    }
+
+    /// Sets a domain's metadata element in namespace `uri` (prefix `key`), in its stored
+    /// definition and, when it runs, in the running one: no restart.
+    public func setMetadata(_ name: String, element: String, key: String, uri namespace: String) throws(LibvirtError) {
+        let running = try domain(named: name)?.state == .running
+        let flags = VIR_DOMAIN_AFFECT_CONFIG.rawValue | (running ? VIR_DOMAIN_AFFECT_LIVE.rawValue : 0)
+        try withDomain(name, "set the metadata of") {
+            virDomainSetMetadata($0, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), element, key, namespace, flags)
+        }
+    }
+
     /// Creates a volume in `pool` from its XML.
     public func createVolume(pool name: String, xml: String) throws(LibvirtError) {
         try withPool(name) { pool throws(LibvirtError) in

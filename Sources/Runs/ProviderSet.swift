@@ -4,9 +4,12 @@ import Providers
 
 /// The providers that manage a node's share, by its roles.
 public enum ProviderSet {
-    /// - Parameter adopt: take over a DHCP hosts file (or Kea reservations file) reconcile did not write.
+    /// - Parameter adopt: take over what reconcile did not make where it stands in the way
+    ///   (`--adopt`): domains as declared, a DHCP hosts file or Kea reservations file.
     public static func `for`(_ node: Node, vmOptions: LibvirtProvider.Options = .init(), adopt: Bool = false) -> [any Provider] {
         var providers: [any Provider] = []
+        var vmOptions = vmOptions
+        vmOptions.adopt = adopt
         if node.roles.contains(.hypervisor) { providers.append(LibvirtProvider(host: node, options: vmOptions)) }
         if node.roles.contains(.firewall) {
             // The Host's backend, then the other one retiring: its rules go only once the

@@ -84,7 +84,7 @@ struct ConvergeOptions: ParsableArguments {
     @Flag(help: "Converge a desired state that declares no VM, pair, rule or reservation (removing what reconcile manages).")
     var allowEmpty = false
 
-    @Flag(help: "Take over what reconcile did not create where it stands in the way (today: a dhcpd hosts file or Kea reservations file without reconcile's header). Shown in the plan.")
+    @Flag(help: "Take over what reconcile did not create where it stands in the way: a domain already as declared (its metadata added live, no restart), a dhcpd hosts file or Kea reservations file without reconcile's header. Shown in the plan.")
     var adopt = false
 
     func pipeline(_ source: DesiredStateSource, stateDirectory: String, dryRun: Bool = false) -> RunPipeline {

@@ -27,7 +27,7 @@ struct FirewallImport {
     var unmapped: [ImportedCloud.Unmapped] = []
 
     /// One `-A` line, its words read.
-    private struct Line {
+    fileprivate struct Line {
         var table: String
         var chain: String
         var number: Int
@@ -49,74 +49,118 @@ struct FirewallImport {
                                             "--icmp-type", "--to-destination", "--to-source"]
     static let knownModules: Set<String> = ["tcp", "udp", "icmp", "multiport", "comment", "state", "conntrack"]
 
-    static func read(_ text: String, addresses: Set<String>) -> FirewallImport {
-        var imported = FirewallImport()
+    /// What one line is to a VM, if anything.
+    enum Role {
+        /// `-d VM -j CHAIN`: into the VM's own chain.
+        case dispatch(vm: String)
+        /// An ACCEPT to the VM; nil when its matches have no declared form.
+        case accept(vm: String, rule: Rule?)
+        /// The VM's final DROP: reconcile's default too.
+        case defaultDrop(vm: String)
+        /// Another verdict for the VM (REJECT, LOG, RETURN…): why it cannot be declared.
+        case otherVerdict(vm: String, why: String)
+        case dnat(publicIP: String, privateIP: String, name: String?)
+        case snat(privateIP: String, publicIP: String)
+        /// RELATED,ESTABLISHED accepted: reconcile does the same.
+        case established
+        /// reconcile's own scaffolding (`rc:` comments other than rules and pairs).
+        case reconciles
+        /// It mentions a VM's address but has no shape reconcile declares.
+        case unknown(why: String)
+        case unrelated
+    }
+
+    struct Classified {
+        fileprivate var line: Line
+        var role: Role
+        var table: String { line.table }
+        var chain: String { line.chain }
+        /// The rule as iptables-save wrote it after `-A CHAIN `: a `-D CHAIN` spec.
+        var rule: String { line.text }
+    }
+
+    /// Every rule line of `text` with what it is to the VMs at `addresses`, and the chains
+    /// reached by `-d VM -j CHAIN` (chain → VM address).
+    static func classify(_ text: String, addresses: Set<String>) -> (lines: [Classified], vmChains: [String: String]) {
         let lines = parse(text)
         // Chains reached by `-d VM -j CHAIN`: the VM's own (the seed's `10.0.0.7/32`, reconcile's RC-VM-…).
         var vmChains: [String: String] = [:]
-        for line in lines where line.table == "filter" && line.other.isEmpty && line.options.count <= 3 {
+        for line in lines where line.table == "filter" && line.other.isEmpty {
             if let address = line.destination, addresses.contains(address), let jump = line.jump, !builtinTargets.contains(jump),
                line.options.keys.allSatisfy({ ["-d", "-j", "--comment"].contains($0) }) {
                 vmChains[jump] = address
             }
         }
-        var dnat: [String: (privateIP: String, name: String?, line: Line)] = [:]
-        var snat: [String: (publicIP: String, line: Line)] = [:]
-        var unrelated: [String: Int] = [:]
-        for line in lines {
+        let classified = lines.map { line -> Classified in
             let vm = vmChains[line.chain] ?? line.destination.flatMap { addresses.contains($0) ? $0 : nil }
             let mentionsVM = vm != nil || line.source.map(addresses.contains) == true
                 || line.options["--to-destination"].map(addresses.contains) == true
-            func unmappable(_ why: String) {
-                imported.unmapped.append(.init(source: "iptables-save line \(line.number) (\(line.table))", text: "-A \(line.chain) \(line.text)", why: why))
-            }
-            switch line.table {
-            case "filter":
-                if vmChains[line.jump ?? ""] != nil, line.destination == vmChains[line.jump ?? ""] { continue }  // the dispatch itself
-                if line.tag?.hasPrefix("rc:") == true, line.tag?.hasPrefix("rc:rule:") == false { continue }  // reconcile's scaffolding
-                if isEstablished(line) { continue }
-                guard let vm, line.destination == nil || line.destination == vm else {
-                    if mentionsVM { unmappable("it concerns a VM but has no shape reconcile declares") } else { unrelated["filter \(line.chain)", default: 0] += 1 }
-                    continue
-                }
-                switch line.jump {
-                case "ACCEPT":
-                    if let rule = rule(line) { imported.rules[vm, default: []].append(rule) } else {
-                        unmappable("reconcile accepts by protocol (tcp, udp, icmp or all), source and destination ports only")
+            func role() -> Role {
+                switch line.table {
+                case "filter":
+                    if let jump = line.jump, vmChains[jump] != nil, line.destination == vmChains[jump] { return .dispatch(vm: vmChains[jump] ?? "") }
+                    if line.tag?.hasPrefix("rc:") == true, line.tag?.hasPrefix("rc:rule:") == false { return .reconciles }
+                    if isEstablished(line) { return .established }
+                    guard let vm, line.destination == nil || line.destination == vm else {
+                        return mentionsVM ? .unknown(why: "it concerns a VM but has no shape reconcile declares") : .unrelated
                     }
-                case "DROP" where line.other.isEmpty && line.options.keys.allSatisfy({ ["-d", "-j", "--comment"].contains($0) }):
-                    continue  // the VM's default DROP: reconcile's too
-                case "REJECT": unmappable("reconcile drops what it does not accept; a REJECT would become a DROP")
-                default: unmappable("only ACCEPT rules and a final DROP can be declared")
+                    switch line.jump {
+                    case "ACCEPT": return .accept(vm: vm, rule: rule(line))
+                    case "DROP" where line.other.isEmpty && line.options.keys.allSatisfy({ ["-d", "-j", "--comment"].contains($0) }):
+                        return .defaultDrop(vm: vm)
+                    case "REJECT": return .otherVerdict(vm: vm, why: "reconcile drops what it does not accept; a REJECT would become a DROP")
+                    default: return .otherVerdict(vm: vm, why: "only ACCEPT rules and a final DROP can be declared")
+                    }
+                case "nat":
+                    if line.jump == "DNAT", let publicIP = line.destination, let target = line.options["--to-destination"],
+                       line.other.isEmpty, addresses.contains(target) {
+                        return .dnat(publicIP: publicIP, privateIP: target, name: line.tag.flatMap(pairName))
+                    }
+                    if line.jump == "SNAT", let privateIP = line.source, let target = line.options["--to-source"],
+                       line.other.isEmpty, addresses.contains(privateIP) {
+                        return .snat(privateIP: privateIP, publicIP: target)
+                    }
+                    if line.tag?.hasPrefix("rc:") == true { return .reconciles }
+                    return mentionsVM ? .unknown(why: "it concerns a VM but is neither a pair's DNAT (-d PUBLIC -j DNAT --to-destination VM) nor its SNAT")
+                        : .unrelated
+                default:
+                    return mentionsVM ? .unknown(why: "only the filter and nat tables are read") : .unrelated
                 }
-            case "nat":
-                if line.jump == "DNAT", let publicIP = line.destination, let target = line.options["--to-destination"],
-                   line.other.isEmpty, addresses.contains(target) {
-                    dnat[publicIP] = (target, line.tag.flatMap(pairName), line)
-                } else if line.jump == "SNAT", let privateIP = line.source, let target = line.options["--to-source"],
-                          line.other.isEmpty, addresses.contains(privateIP) {
-                    snat[privateIP] = (target, line)
-                } else if line.tag?.hasPrefix("rc:") == true || !mentionsVM {
-                    if line.tag?.hasPrefix("rc:") != true { unrelated["nat \(line.chain)", default: 0] += 1 }
-                } else {
-                    unmappable("it concerns a VM but is neither a pair's DNAT (-d PUBLIC -j DNAT --to-destination VM) nor its SNAT")
-                }
-            default:
-                if mentionsVM { unmappable("only the filter and nat tables are read") } else { unrelated[line.table, default: 0] += 1 }
+            }
+            return Classified(line: line, role: role())
+        }
+        return (classified, vmChains)
+    }
+
+    static func read(_ text: String, addresses: Set<String>) -> FirewallImport {
+        var imported = FirewallImport()
+        var dnat: [String: (privateIP: String, name: String?, line: Line)] = [:]
+        var snat: [String: (publicIP: String, line: Line)] = [:]
+        var unrelated: [String: Int] = [:]
+        func unmappable(_ line: Line, _ why: String) {
+            imported.unmapped.append(.init(source: "iptables-save line \(line.number) (\(line.table))", text: "-A \(line.chain) \(line.text)", why: why))
+        }
+        for item in classify(text, addresses: addresses).lines {
+            switch item.role {
+            case .accept(let vm, let rule?): imported.rules[vm, default: []].append(rule)
+            case .accept: unmappable(item.line, "reconcile accepts by protocol (tcp, udp, icmp or all), source and destination ports only")
+            case .otherVerdict(_, let why), .unknown(let why): unmappable(item.line, why)
+            case .dnat(let publicIP, let privateIP, let name): dnat[publicIP] = (privateIP, name, item.line)
+            case .snat(let privateIP, let publicIP): snat[privateIP] = (publicIP, item.line)
+            case .unrelated: unrelated[item.line.table == "filter" || item.line.table == "nat" ? "\(item.line.table) \(item.line.chain)" : item.line.table, default: 0] += 1
+            case .dispatch, .defaultDrop, .established, .reconciles: continue
             }
         }
         for (publicIP, target) in dnat.sorted(by: { $0.value.line.number < $1.value.line.number }) {
             if snat[target.privateIP]?.publicIP == publicIP {
                 imported.pairs.append(Pair(name: target.name, publicIP: publicIP, privateIP: target.privateIP))
             } else {
-                imported.unmapped.append(.init(source: "iptables-save line \(target.line.number) (nat)", text: "-A \(target.line.chain) \(target.line.text)",
-                                               why: "a DNAT without the SNAT back (-s \(target.privateIP) -j SNAT --to-source \(publicIP)); a pair needs both"))
+                unmappable(target.line, "a DNAT without the SNAT back (-s \(target.privateIP) -j SNAT --to-source \(publicIP)); a pair needs both")
             }
         }
         for (privateIP, target) in snat.sorted(by: { $0.value.line.number < $1.value.line.number })
         where dnat[target.publicIP]?.privateIP != privateIP {
-            imported.unmapped.append(.init(source: "iptables-save line \(target.line.number) (nat)", text: "-A \(target.line.chain) \(target.line.text)",
-                                           why: "an SNAT without the DNAT in (-d \(target.publicIP) -j DNAT --to-destination \(privateIP)); a pair needs both"))
+            unmappable(target.line, "an SNAT without the DNAT in (-d \(target.publicIP) -j DNAT --to-destination \(privateIP)); a pair needs both")
         }
         for (chain, count) in unrelated.sorted(by: { $0.key < $1.key }) {
             imported.unmapped.append(.init(source: "iptables \(chain)", text: "\(count) rules", why: "about no VM: not reconcile's to declare, left as they are"))

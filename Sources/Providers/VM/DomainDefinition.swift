@@ -37,6 +37,11 @@ struct DomainDefinition: Equatable, Sendable {
 
     static let namespace = "urn:reconcile:1"
 
+    /// The element that marks a domain as reconcile's.
+    static func metadata(deleteDisks: Bool) -> String {
+        "<rc:managed xmlns:rc='\(namespace)' deleteDisks='\(deleteDisks ? "yes" : "no")'/>"
+    }
+
     /// The definition a VM asks for; `networks` resolves its interfaces' attachments.
     init(_ vm: VirtualMachine, networks: [String: Network]) {
         name = vm.name
@@ -76,7 +81,7 @@ struct DomainDefinition: Equatable, Sendable {
         var lines = ["<domain type='\(type)'>", "  <name>\(name)</name>"]
         if let uuid { lines.append("  <uuid>\(uuid)</uuid>") }
         lines += [
-            "  <metadata><rc:managed xmlns:rc='\(Self.namespace)' deleteDisks='\(deleteDisks ? "yes" : "no")'/></metadata>",
+            "  <metadata>\(Self.metadata(deleteDisks: deleteDisks))</metadata>",
             "  <memory unit='KiB'>\(memoryKiB)</memory>",
             "  <currentMemory unit='KiB'>\(currentMemoryKiB)</currentMemory>",
             "  <vcpu current='\(currentVcpus)'>\(vcpus)</vcpu>",
@@ -100,7 +105,9 @@ struct DomainDefinition: Equatable, Sendable {
     }
 
     /// Reads the declared parts back from libvirt's (inactive) XML.
-    static func parse(_ xml: String) throws -> DomainDefinition {
+    /// - Parameter volumeAt: the pool and volume of a file disk's path (a domain defined by
+    ///   hand names its disks by file); without it only volume disks are read.
+    static func parse(_ xml: String, volumeAt: (String) throws -> (pool: String, volume: String)? = { _ in nil }) throws -> DomainDefinition {
         let document = try XMLDocument(xmlString: xml)
         func text(_ path: String) -> String? { try? document.nodes(forXPath: path).first?.stringValue }
         func values(_ path: String) -> [String] { ((try? document.nodes(forXPath: path)) ?? []).compactMap(\.stringValue) }
@@ -124,7 +131,10 @@ struct DomainDefinition: Equatable, Sendable {
             return Interface(mac: (mac ?? "").lowercased(), source: "\(kind):\(source ?? "")")
         }
         let diskNodes = (try? document.nodes(forXPath: "/domain/devices/disk[@device='disk']")) ?? []
-        let disks = diskNodes.compactMap { node -> Disk? in
+        let disks = try diskNodes.compactMap { node -> Disk? in
+            if let file = (try? node.nodes(forXPath: "source/@file").first?.stringValue) ?? nil {
+                return try volumeAt(file).map { Disk(pool: $0.pool, volume: $0.volume) }
+            }
             guard let pool = (try? node.nodes(forXPath: "source/@pool").first?.stringValue) ?? nil,
                   let volume = (try? node.nodes(forXPath: "source/@volume").first?.stringValue) ?? nil else { return nil }
             return Disk(pool: pool, volume: volume)

@@ -14,7 +14,7 @@ public struct LibvirtProvider: Provider {
     /// The planned steps, in the order a resource's run: libvirt calls named after their API.
     static let createVolume = "libvirt.create-volume", deleteVolume = "libvirt.delete-volume", define = "libvirt.define",
                autostart = "libvirt.autostart", start = "libvirt.start", stop = "libvirt.stop", setMemory = "libvirt.set-memory",
-               restart = "libvirt.restart", undefine = "libvirt.undefine"
+               restart = "libvirt.restart", undefine = "libvirt.undefine", adopt = "libvirt.adopt"
     public let name = "libvirt"
     public let resourceTypes: Set<String> = [domainType, volumeType]
 
@@ -24,10 +24,14 @@ public struct LibvirtProvider: Provider {
         public var allowRestart: Bool
         /// How long a guest gets to shut down (ACPI) before it is destroyed.
         public var shutdownTimeout: Duration
+        /// Take over a domain reconcile did not define when it already is as declared
+        /// (`--adopt`): its metadata is added, live and stored, without a restart.
+        public var adopt: Bool
 
-        public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60)) {
+        public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60), adopt: Bool = false) {
             self.allowRestart = allowRestart
             self.shutdownTimeout = shutdownTimeout
+            self.adopt = adopt
         }
     }
 
@@ -123,17 +127,30 @@ public struct LibvirtProvider: Provider {
             return Resource(id, action: .create, summary: "\(vm.memory), \(vm.vcpus) vCPU, \(vm.state.rawValue)",
                             dependsOn: volumes, source: vm.location, steps: steps, fingerprint: fingerprint)
         }
-        let stored = try DomainDefinition.parse(live.xml)
-        guard stored.managed else {
-            return Resource(id, action: .update, dependsOn: volumes,
-                            conflict: "a domain named \(vm.name) exists on \(node.libvirt) and is not managed by reconcile",
-                            source: vm.location, fingerprint: fingerprint)
-        }
+        var stored = try DomainDefinition.parse(live.xml, volumeAt: { try connection().volume(atPath: $0) })
         // A VM without a declared uuid keeps the one libvirt gave it: redefining under a new
         // uuid is refused.
         if wanted.uuid == nil { wanted.uuid = live.uuid }
-        var changes = wanted.changes(from: stored)
-        var steps = changes.isEmpty ? [] : [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor), previous: live.xml)]
+        var changes: [PropertyChange] = []
+        var steps: [Step] = []
+        if !stored.managed {
+            // Taken over only when asked, and only as it is: a domain that differs would be
+            // redefined, which is a change to review on its own, after adoption.
+            let differences = wanted.changes(from: stored).filter { $0.property != "deleteDisks" }
+            guard options.adopt, differences.isEmpty else {
+                let why = options.adopt ? "differs from the desired state (\(differences.map(\.description).joined(separator: "; "))); adopt it as it is first"
+                    : "is not managed by reconcile; run with --adopt to take it over (reconcile import writes its desired state)"
+                return Resource(id, action: .update, dependsOn: volumes, conflict: "a domain named \(vm.name) exists on \(node.libvirt) and \(why)",
+                                source: vm.location, fingerprint: fingerprint)
+            }
+            changes.append(PropertyChange("owner", from: "not reconcile", to: "reconcile (adopted, no restart)"))
+            steps.append(Step(Self.adopt, vm.name, input: DomainDefinition.metadata(deleteDisks: vm.deleteDisks)))
+            (stored.managed, stored.deleteDisks) = (true, vm.deleteDisks)
+        }
+        changes += wanted.changes(from: stored)
+        if changes.contains(where: { $0.property != "owner" }) {
+            steps.append(Step(Self.define, vm.name, input: wanted.xml(type: hypervisor), previous: live.xml))
+        }
         if live.autostart != vm.autostart {
             changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)"))
             steps.append(Step(Self.autostart, vm.name, input: "\(vm.autostart)"))
@@ -255,6 +272,10 @@ public struct LibvirtProvider: Provider {
         case Self.start: try connection.start(step.target)
         case Self.stop: try await stop(step.target, connection: connection)
         case Self.undefine: try connection.undefine(step.target)
+        case Self.adopt:
+            // The element without its namespace declaration: libvirt adds it for the key.
+            let element = input.replacingOccurrences(of: " xmlns:rc='\(DomainDefinition.namespace)'", with: "").replacingOccurrences(of: "rc:", with: "")
+            try connection.setMetadata(step.target, element: element, key: "rc", uri: DomainDefinition.namespace)
         case Self.setMemory:
             guard let kibibytes = UInt64(input) else { throw RunError("\(step.key): not a size in KiB: \(input)") }
             try connection.setLiveMemory(step.target, kibibytes: kibibytes)
