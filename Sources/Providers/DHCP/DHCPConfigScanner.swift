@@ -17,6 +17,8 @@ struct DHCPConfigScanner {
         var hostname: String?
         var file: String
         var line: Int
+        /// The line of its closing brace.
+        var endLine = 0
 
         var location: String { "\(file):\(line)" }
     }
@@ -81,7 +83,10 @@ struct DHCPConfigScanner {
                 while index < tokens.count, depth > 0 {
                     let inner = tokens[index]
                     if !inner.isString, inner.text == "{" { depth += 1 }
-                    if !inner.isString, inner.text == "}" { depth -= 1 }
+                    if !inner.isString, inner.text == "}" {
+                        depth -= 1
+                        if depth == 0 { host.endLine = inner.line }
+                    }
                     if !inner.isString, inner.text == ";" || inner.text == "}" || inner.text == "{" {
                         read(statement, into: &host)
                         statement = []

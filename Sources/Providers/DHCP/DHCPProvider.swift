@@ -60,13 +60,26 @@ public struct DHCPProvider: Provider {
         var resources: [Resource] = ownership.map { [$0] } ?? []
         let wanted = DHCPReservation.all(in: desired)
         let renamed = Self.renamedBlocks(live: live, wanted: wanted)
+        // With --adopt, hand-made blocks that hold a reservation as it is move into our file.
+        let adoption = adopt ? try DHCPAdoption.plan(wanted.filter { live[$0.name] == nil && renamed[$0.name] == nil }, foreign: foreign, config: settings.config) : [:]
+        let moving = Set(adoption.values.compactMap { try? $0.get().block.location })
+        let remaining = foreign.filter { !moving.contains($0.location) }
+        var moves: [String: Step] = [:]
         for reservation in wanted {
             let id = ResourceID(Self.hostType, reservation.name)
-            let conflict = collision(of: reservation, with: foreign)
+            var conflict = collision(of: reservation, with: remaining)
             let oldName = renamed[reservation.name]
             guard let current = live[oldName ?? reservation.name] else {
+                var changes: [PropertyChange] = []
+                switch adoption[reservation.name] {
+                case .success(let move)?:
+                    changes = [PropertyChange("host block", from: "\(move.block.name) at \(move.block.location) (hand-made)", to: "\(settings.hostsFile) (adopted)")]
+                    moves[reservation.name] = move.step
+                case .failure(let why)?: conflict = conflict.map { "\($0); \(why)" } ?? "\(why)"
+                case nil: break
+                }
                 resources.append(Resource(
-                    id, action: .create, summary: reservation.summary,
+                    id, action: .create, changes: changes, summary: reservation.summary,
                     dependsOn: dependsOn, notifies: notify, conflict: conflict, source: reservation.source
                 ))
                 continue
@@ -84,6 +97,9 @@ public struct DHCPProvider: Provider {
         }
         if let include = try includeResource(dependsOn: dependsOn, needed: !wanted.isEmpty) { resources.append(include) }
         attachSteps(to: &resources, liveText: liveText, live: live, wanted: wanted, renamed: renamed)
+        for index in resources.indices where resources[index].conflict == nil {
+            if let move = moves[resources[index].id.name], resources[index].id.type == Self.hostType { resources[index].steps.append(move) }
+        }
         return resources
     }
 
@@ -239,9 +255,11 @@ public struct DHCPProvider: Provider {
             let steps = resources.uniqueSteps
             let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap(PlannedFile.pending)
             let config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap(PlannedFile.pending)
-            guard hostsFile != nil || config != nil else { return [:] }
-            try check(hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? "", config: config)
+            let moves = try steps.filter { $0.operation == DHCPAdoption.moveBlocks }.compactMap(PlannedFile.pending)
+            guard hostsFile != nil || config != nil || !moves.isEmpty else { return [:] }
+            try check(hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? "", config: config, moves: moves)
             if let text = hostsFile?.input { try AtomicFile.write(Data(text.utf8), to: settings.hostsFile) }
+            try DHCPAdoption.apply(moves)
             switch config?.operation {
             case Self.appendInclude?:
                 // The step holds the whole new file; only the lines it adds are appended.
@@ -276,8 +294,9 @@ public struct DHCPProvider: Provider {
         }
     }
 
-    /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the hosts file.
-    private func check(_ candidate: String, config: Step?) throws {
+    /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the
+    /// hosts file, and each included file `moves` rewrites as it will be.
+    private func check(_ candidate: String, config: Step?, moves: [Step] = []) throws {
         let directory = try PrivateDirectory.make(prefix: "reconcile-dhcpd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
@@ -286,7 +305,12 @@ public struct DHCPProvider: Provider {
         let planned: String? =
             try config?.input ?? DHCPConfigScanner.read(settings.config)
         guard let planned else { throw RunError("\(settings.config) does not exist") }
-        let text = planned.replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
+        var text = planned.replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
+        for (index, move) in moves.enumerated() {
+            let path = directory.appendingPathComponent("moved-\(index).conf").path
+            try Data((move.input ?? "").utf8).write(to: URL(fileURLWithPath: path))
+            text = text.replacingOccurrences(of: "\"\(move.target)\"", with: "\"\(path)\"")
+        }
         try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
         let result = try CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
         if result.timedOutAfter != nil { throw CommandRunner.Failure(["dhcpd", "-t", "-cf", configPath], result) }

@@ -22,19 +22,24 @@ public struct FirewallProvider: Provider {
     /// The next plan's read, started by ``prefetch()``.
     private let early = Prefetch<LiveState>()
 
-    /// What a plan reads: the rules, and our public addresses.
+    /// Replace the hand-made rules of declared VMs and pairs by reconcile's (`--adopt`; see ``HandRules``).
+    let adopt: Bool
+
+    /// What a plan reads: the rules (as iptables-save printed them, and parsed), and our public addresses.
     struct LiveState {
+        var saved: String
         var ruleset: IPTablesRuleset
         var addresses: PublicAddresses
     }
 
-    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false) {
+    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false, adopt: Bool = false) {
         node = host
         self.runner = runner ?? CommandRunner(netns: host.netns)
         self.retiring = retiring
+        self.adopt = adopt && !retiring
         name = retiring ? "iptables (retiring)" : "iptables"
         resourceTypes = Set([FirewallRules.ruleType, FirewallRules.pairType, FirewallRules.chainType, FirewallRules.jumpType])
-            .union(retiring ? [] : [FirewallRules.addressType])
+            .union(retiring ? [] : [FirewallRules.addressType, HandRules.resourceType])
     }
 
     public var waitsForEarlierProviders: Bool { retiring }
@@ -45,10 +50,11 @@ public struct FirewallProvider: Provider {
     /// (`-t`): iptables-nft 1.8.9 fetches the rules of every chain of every table whatever `-t`
     /// names (7,016 netlink requests for a nat table of 8 chains beside 7,000 filter chains),
     /// so a second process doubled the kernel's work (1.45 → 0.95 CPU-s at 77,000 rules).
-    func readRuleset() throws -> IPTablesRuleset {
-        var ruleset = IPTablesRuleset.parse(try runner.run(["iptables-save"]))
+    func readRuleset() throws -> (saved: String, ruleset: IPTablesRuleset) {
+        let saved = try runner.run(["iptables-save"])
+        var ruleset = IPTablesRuleset.parse(saved)
         ruleset.tables = ruleset.tables.filter { FirewallRules.tables.contains($0.key) }
-        return ruleset
+        return (saved, ruleset)
     }
 
     // MARK: - Plan
@@ -56,8 +62,8 @@ public struct FirewallProvider: Provider {
     /// The rules and the public addresses, read at once.
     func readLiveState() throws -> LiveState {
         let addresses = EarlyRead { [runner] in try PublicAddresses.read(runner) }
-        let ruleset = try readRuleset()
-        return LiveState(ruleset: ruleset, addresses: try addresses.wait())
+        let (saved, ruleset) = try readRuleset()
+        return LiveState(saved: adopt ? saved : "", ruleset: ruleset, addresses: try addresses.wait())
     }
 
     /// Starts reading live state now, on threads of their own: `iptables-save` takes as long
@@ -72,7 +78,7 @@ public struct FirewallProvider: Provider {
         if retiring { (wanted.virtualMachines, wanted.ipPairs, wanted.firewallRules) = ([], [], []) }
         let comparison = FirewallComparison(desired: wanted, want: FirewallRules(wanted), live: live.ruleset, addresses: live.addresses,
                                             node: node, inventory: owned, retiring: retiring)
-        return comparison.resources()
+        return comparison.resources() + (adopt ? HandRules.resources(saved: live.saved, desired: wanted) : [])
     }
 
     // MARK: - Converge

@@ -27,7 +27,8 @@ struct RestoreScript {
             let jumps = FirewallRules.jumps.compactMap { jump in
                 inTable.first { $0.operation == FirewallSteps.jump && $0.target == "\(jump.table)/\(jump.chain)" }
             }
-            guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty else { continue }
+            let hands = inTable.filter { $0.operation == HandRules.remove }.sorted { $0.target < $1.target }
+            guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty || !hands.isEmpty else { continue }
             append("*\(table)")
             // Declaring a user chain under --noflush creates it, or flushes it when it exists.
             for step in chains + removed { append(":\(Self.chainName(step)) - [0:0]") }
@@ -39,6 +40,8 @@ struct RestoreScript {
             }
             for step in jumps { (step.input ?? "").split(separator: "\n").forEach { append(String($0)) } }
             for step in removed { append("-X \(Self.chainName(step))", from: .removedChain(Self.chainName(step))) }
+            // Hand-made rules reconcile's replace (`--adopt`), in the same commit.
+            for step in hands { (step.input ?? "").split(separator: "\n").forEach { append(String($0)) } }
             append("COMMIT")
         }
     }
