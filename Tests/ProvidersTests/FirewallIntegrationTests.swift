@@ -113,12 +113,12 @@ final class FirewallLab {
         try (head + documents).write(to: root.appendingPathComponent("desired/all.yaml"), atomically: true, encoding: .utf8)
     }
 
-    func run(dryRun: Bool = false, allowPrune: Bool = false) async throws -> RunReport {
+    func run(dryRun: Bool = false, allowPrune: Bool = false, adopt: Bool = false) async throws -> RunReport {
         let desired = try DesiredState.load(directory: root.appendingPathComponent("desired").path)
         // As the run sets them up: the Host's backend, then the other one retiring.
         let host = desired.hosts[0]
         let providers: [any Provider] = host.firewallBackend == .iptables
-            ? [FirewallProvider(host: host), NFTablesProvider(host: host, retiring: true)]
+            ? [FirewallProvider(host: host, adopt: adopt), NFTablesProvider(host: host, retiring: true)]
             : [NFTablesProvider(host: host), FirewallProvider(host: host, retiring: true)]
         let reconciler = Reconciler(node: "hv1", providers: providers, recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
