@@ -43,10 +43,10 @@ final class DHCPFixture {
 
     func desired() throws -> DesiredState { try DesiredState.load(directory: root.appendingPathComponent("desired").path) }
 
-    func provider() throws -> DHCPProvider { DHCPProvider(host: try desired().hosts[0]) }
+    func provider(adopt: Bool = false) throws -> DHCPProvider { DHCPProvider(host: try desired().hosts[0], adopt: adopt) }
 
-    func run(dryRun: Bool = false) async throws -> RunReport {
-        let reconciler = Reconciler(node: "dhcp1", providers: [try provider()], recorder: log)
+    func run(dryRun: Bool = false, adopt: Bool = false) async throws -> RunReport {
+        let reconciler = Reconciler(node: "dhcp1", providers: [try provider(adopt: adopt)], recorder: log)
         return try await reconciler.run(try desired(), revision: "test", options: .init(dryRun: dryRun))
     }
 

@@ -2,6 +2,7 @@ import DesiredState
 import Engine
 import Foundation
 import Providers
+import Basics
 import Testing
 import TestSupport
 
@@ -81,6 +82,46 @@ import TestSupport
         try fixture.declare(DHCPFixture.network("10.77.0.0/24") + other)
         #expect(try await fixture.run().status == .converged)
         #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == nil)
+    }
+
+    /// Host blocks rendered by a template into a file dhcpd.conf includes, as the seed did.
+    @Test func adoptedHostBlocksMoveIntoReconcilesFileAndTheClientKeepsItsAddress() async throws {
+        let lab = try Setup(serverAddress: "10.79.0.1/24")
+        let seedHosts = FileManager.default.temporaryDirectory.appendingPathComponent("seed-hosts-\(UUID().uuidString).conf").path
+        defer { try? FileManager.default.removeItem(atPath: seedHosts) }
+        let fixture = try DHCPFixture(subnet: "10.79.0.0 netmask 255.255.255.0", extraConfig: "include \"\(seedHosts)\";\n")
+        fixture.netns = lab.server
+        fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
+        let other = "# legacy\nhost legacy { hardware ethernet 00:25:22:bd:d1:99; fixed-address 10.79.0.99; }\n"
+        let seed = "# cpro0007\nhost 3ea808bd-5ef0-4227-a617-f5b0694e408c {\n    hardware ethernet \(Self.mac.uppercased());\n"
+            + "    fixed-address 10.79.0.7;\n    option host-name \"cpro0007\";\n}\n" + other
+        try seed.write(toFile: seedHosts, atomically: true, encoding: .utf8)
+        _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
+        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.79.0.7 cpro0007")
+
+        try fixture.declare(DHCPFixture.network("10.79.0.0/24") + DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.79.0.7"))
+        let refused = try await fixture.run(dryRun: true)
+        #expect(refused.outcomes.first { $0.resource.name == "cpro0007" }?.error?.contains("collides with host 3ea808bd") == true)
+        let dry = try await fixture.run(dryRun: true, adopt: true)
+        let planned = dry.outcomes.first { $0.resource.name == "cpro0007" }
+        #expect(planned?.error == nil && planned?.changes.map(\.description) == ["host block: 3ea808bd-5ef0-4227-a617-f5b0694e408c at \(seedHosts):2 (hand-made) → \(fixture.hostsFile) (adopted)"],
+                "\(planned?.changes.map(\.description) ?? []) \(planned?.error ?? "")")
+
+        let report = try await fixture.run(adopt: true)
+        #expect(report.status == .converged, "\(report.outcomes.filter { $0.outcome == .failed })")
+        // The block left its file, every other line kept byte for byte; a backup beside it.
+        #expect(try String(contentsOfFile: seedHosts, encoding: .utf8) == "# cpro0007\n" + other)
+        let backups = try FileManager.default.contentsOfDirectory(atPath: (seedHosts as NSString).deletingLastPathComponent)
+            .filter { $0.hasPrefix((seedHosts as NSString).lastPathComponent + ".reconcile-backup-") }
+        #expect(backups.count == 1)
+        for backup in backups {
+            let path = (seedHosts as NSString).deletingLastPathComponent + "/" + backup
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == seed)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        #expect(try String(contentsOfFile: fixture.hostsFile, encoding: .utf8).contains("hardware ethernet \(Self.mac);"))
+        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.79.0.7 cpro0007")
+        #expect(try await fixture.run(dryRun: true, adopt: true).status == .noChanges)
     }
 
     @Test func aRejectedCandidateKeepsTheOldReservationsServed() async throws {
