@@ -40,8 +40,8 @@ import TestSupport
             """)
     }
 
-    func run(_ desired: DesiredState, dryRun: Bool = false, allowPrune: Bool = false, allowRestart: Bool = false) async throws -> RunReport {
-        let options = LibvirtProvider.Options(allowRestart: allowRestart, shutdownTimeout: .seconds(3))
+    func run(_ desired: DesiredState, dryRun: Bool = false, allowPrune: Bool = false, allowRestart: Bool = false, adopt: Bool = false) async throws -> RunReport {
+        let options = LibvirtProvider.Options(allowRestart: allowRestart, shutdownTimeout: .seconds(3), adopt: adopt)
         let reconciler = Reconciler(node: "hv1", providers: [LibvirtProvider(host: desired.hosts[0], options: options)],
                                     recorder: try RunLog(stateDirectory: state))
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
@@ -128,10 +128,68 @@ import TestSupport
         #expect(removed.status == .converged, "\(removed.outcomes) \(removed.error ?? "")")
         // Its name wanted by a VM: a conflict, shown in the plan, the VM fails, the domain stays.
         let plan = try await run(try desired(lab, name: foreign), dryRun: true)
-        #expect(plan.outcomes.last?.error == "a domain named \(foreign) exists on qemu:///system and is not managed by reconcile")
+        #expect(plan.outcomes.last?.error?.hasPrefix("a domain named \(foreign) exists on qemu:///system and is not managed by reconcile; run with --adopt") == true)
         let conflict = try await run(try desired(lab, name: foreign))
         #expect(conflict.status == .failed)
         #expect(try lab.virsh("dumpxml", "--inactive", foreign) == before)
         #expect(try lab.virsh("domstate", foreign).hasPrefix("shut off"))
+    }
+
+    /// A running guest defined by hand (a file disk, a bridge NIC), taken over with --adopt:
+    /// its metadata is added to the running domain and to its stored definition, no restart.
+    @Test func aHandDefinedGuestIsAdoptedLiveWithoutARestart() async throws {
+        let lab = try LibvirtLab()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let name = lab.prefix + "-seed"
+        try lab.virsh("vol-create-as", lab.pool, "\(name).qcow2", "64M", "--format", "qcow2")
+        let disk = try lab.virsh("vol-path", "--pool", lab.pool, "\(name).qcow2").trimmingCharacters(in: .whitespacesAndNewlines)
+        let xml = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).xml").path
+        defer { try? FileManager.default.removeItem(atPath: xml) }
+        try """
+            <domain type='qemu'><name>\(name)</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64'>hvm</type><boot dev='network'/></os>
+            <devices>
+              <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='\(disk)'/><target dev='vda' bus='virtio'/></disk>
+              <interface type='bridge'><mac address='00:25:22:77:00:09'/><source bridge='\(lab.bridge)'/><model type='virtio'/></interface>
+              <graphics type='vnc'/>
+            </devices></domain>
+            """.write(toFile: xml, atomically: true, encoding: .utf8)
+        try lab.virsh("define", xml)
+        try lab.virsh("start", name)
+        try lab.virsh("autostart", name)
+        let domainID = try lab.virsh("domid", name)
+        let desired = try desiredState("""
+            kind: Host
+            name: hv1
+            roles: [hypervisor]
+            libvirt: \(lab.uri)
+            virtType: qemu
+            ---
+            kind: Network
+            name: lab
+            cidr: 10.77.0.0/24
+            bridge: \(lab.bridge)
+            ---
+            kind: VirtualMachine
+            name: \(name)
+            host: hv1
+            memory: 128MiB
+            vcpus: 1
+            disks: [{name: root, pool: \(lab.pool), size: 64MiB, volume: \(name).qcow2}]
+            interfaces: [{network: lab, mac: "00:25:22:77:00:09"}]
+            console: {vnc: true}
+            """)
+        // Not without being asked.
+        let refused = try await run(desired, dryRun: true)
+        #expect(refused.outcomes.first { $0.resource.name == name }?.error?.contains("run with --adopt") == true)
+        // Asked: only the ownership changes.
+        let dry = try await run(desired, dryRun: true, adopt: true)
+        #expect(dry.outcomes.filter { $0.action != nil }.map { "\($0.resource) \($0.changes.map(\.description))" }
+                == ["libvirt_domain[\(name)] [\"owner: not reconcile → reconcile (adopted, no restart)\"]"])
+        let adopted = try await run(desired, adopt: true)
+        #expect(adopted.status == .converged, "\(adopted.outcomes.filter { $0.outcome == .failed })")
+        #expect(try lab.virsh("domid", name) == domainID)  // the same QEMU: never restarted
+        #expect(try lab.virsh("dumpxml", name).contains("urn:reconcile:1") && lab.virsh("dumpxml", "--inactive", name).contains("urn:reconcile:1"))
+        #expect(try await run(desired, dryRun: true).status == .noChanges)
     }
 }
