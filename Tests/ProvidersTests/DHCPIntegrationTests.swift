@@ -97,7 +97,13 @@ import TestSupport
             + "    fixed-address 10.79.0.7;\n    option host-name \"cpro0007\";\n}\n" + other
         try seed.write(toFile: seedHosts, atomically: true, encoding: .utf8)
         _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
-        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.79.0.7 cpro0007")
+        // dhcpd answers once it has forked and bound: ask until it does.
+        var before: String?
+        waitUntil(60) {
+            before = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
+            return before != nil
+        }
+        #expect(before == "10.79.0.7 cpro0007")
 
         try fixture.declare(DHCPFixture.network("10.79.0.0/24") + DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.79.0.7"))
         let refused = try await fixture.run(dryRun: true)
@@ -120,7 +126,12 @@ import TestSupport
             try? FileManager.default.removeItem(atPath: path)
         }
         #expect(try String(contentsOfFile: fixture.hostsFile, encoding: .utf8).contains("hardware ethernet \(Self.mac);"))
-        #expect(try Self.lease(in: lab, mac: Self.mac, directory: fixture.root) == "10.79.0.7 cpro0007")
+        var after: String?
+        waitUntil(60) {
+            after = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
+            return after != nil
+        }
+        #expect(after == "10.79.0.7 cpro0007")
         #expect(try await fixture.run(dryRun: true, adopt: true).status == .noChanges)
     }
 

@@ -29,6 +29,10 @@ final class SeedNode {
         try define(dns, uuid: dnsUUID, mac: "52:54:00:0a:00:08", disk: "\(dns)-root",
                    extra: "<disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>")
         try libvirt.virsh("autostart", web)
+        // The public side: the pair's address on it, put there by hand.
+        try network.exec(namespace, "ip", "link", "add", "pub0", "type", "veth", "peer", "name", "pub0p")
+        try network.exec(namespace, "ip", "link", "set", "pub0", "up")
+        try network.exec(namespace, "ip", "addr", "add", "203.0.113.7/32", "dev", "pub0")
         for rule in [
             "-A FORWARD -m state --state RELATED,ESTABLISHED -j ACCEPT",
             "-N 10.0.0.7/32", "-A FORWARD -d 10.0.0.7/32 -j 10.0.0.7/32",
@@ -99,6 +103,11 @@ final class SeedNode {
     }
 
     func file(_ out: String, _ name: String) throws -> String { try String(contentsOfFile: path("\(out)/\(name)"), encoding: .utf8) }
+
+    /// `reconcile` on the imported desired state in `out`.
+    func run(_ out: String, _ arguments: String...) throws -> ReconcileBinary.Result {
+        try ReconcileBinary.run(["--dir", path(out), "--state-dir", path("state"), "--node", "hv1"] + arguments)
+    }
 }
 
 @Suite(.serialized) struct ImportTests {
@@ -173,5 +182,36 @@ final class SeedNode {
         // An output directory that holds something is refused: nothing is overwritten.
         let refused = try node.import(to: "out")
         #expect(refused.status == 64 && refused.stderr.contains("is not empty"), "\(refused.stderr)")
+    }
+
+    /// Import, review, adopt: the plan shows only the takeover, the run makes it, nothing is
+    /// left to do afterwards, and importing again writes the same files.
+    @Test func theImportedStateAdoptsTheNodeAndNothingIsLeftToDo() throws {
+        let node = try SeedNode()
+        #expect(try node.import(to: "out").status == 0)
+        let refused = try node.run("out", "--dry-run")
+        #expect(refused.status == 1 && refused.stdout.contains("is not managed by reconcile; run with --adopt"), "\(refused.stdout)")
+
+        let plan = try node.run("out", "--dry-run", "--adopt")
+        #expect(plan.status == 2, "\(plan.stdout)\n\(plan.stderr)")
+        for expected in [
+            "owner: not reconcile → reconcile (adopted, no restart)",
+            "adopted: host \(node.webUUID) moves here from \(node.path("hosts.conf")):2",
+            "filter/FORWARD: -d 10.0.0.7/32 -j 10.0.0.7/32 → (none) (hand-made: reconcile's rules replace it in the same transaction)",
+            "nat/PREROUTING: -d 203.0.113.7/32 -j DNAT --to-destination 10.0.0.7 → (none)",
+        ] {
+            #expect(plan.stdout.contains(expected), "\(expected) not in:\n\(plan.stdout)")
+        }
+        // No restart, no address of a VM or a pair changes, nothing is removed that reconcile made.
+        #expect(!plan.stdout.contains("restart pending") && !plan.stdout.contains("power") && !plan.stdout.contains("address: 203.0.113.7"), "\(plan.stdout)")
+
+        let applied = try node.run("out", "--adopt")
+        #expect(applied.status == 0, "\(applied.stdout)\n\(applied.stderr)")
+        let again = try node.run("out", "--dry-run")
+        #expect(again.status == 0, "\(again.stdout)")
+        #expect(try node.import(to: "reimported").status == 0)
+        for name in ["networks.yaml", "dhcp-hosts.yaml", "vms/\(node.web).yaml", "vms/\(node.dns).yaml"] {
+            #expect(try node.file("out", name) == node.file("reimported", name), "\(name)")
+        }
     }
 }

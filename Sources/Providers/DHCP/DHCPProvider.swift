@@ -71,15 +71,17 @@ public struct DHCPProvider: Provider {
             let oldName = renamed[reservation.name]
             guard let current = live[oldName ?? reservation.name] else {
                 var changes: [PropertyChange] = []
+                var summary = reservation.summary
                 switch adoption[reservation.name] {
                 case .success(let move)?:
                     changes = [PropertyChange("host block", from: "\(move.block.name) at \(move.block.location) (hand-made)", to: "\(settings.hostsFile) (adopted)")]
+                    summary += ", adopted: host \(move.block.name) moves here from \(move.block.location)"
                     moves[reservation.name] = move.step
                 case .failure(let why)?: conflict = conflict.map { "\($0); \(why)" } ?? "\(why)"
                 case nil: break
                 }
                 resources.append(Resource(
-                    id, action: .create, changes: changes, summary: reservation.summary,
+                    id, action: .create, changes: changes, summary: summary,
                     dependsOn: dependsOn, notifies: notify, conflict: conflict, source: reservation.source
                 ))
                 continue

@@ -12,6 +12,8 @@ struct FirewallComparison {
     let live: IPTablesRuleset
     /// Our labelled public addresses; nil when the public interface does not exist.
     let addresses: Set<String>?
+    /// Every address on the public interface, ours or not (a pair needs its own added only when it is not there).
+    let presentAddresses: Set<String>?
     let node: Node
     /// Which live RC-* chains are ours.
     let ownership: ChainOwnership
@@ -28,6 +30,7 @@ struct FirewallComparison {
         self.want = want
         self.live = live
         self.addresses = node.publicInterface.flatMap(addresses.on) ?? (node.publicInterface == nil ? [] : nil)
+        presentAddresses = node.publicInterface.flatMap(addresses.present) ?? (node.publicInterface == nil ? [] : nil)
         strayAddresses = addresses.ours.filter { $0.value != node.publicInterface }
         self.node = node
         ownership = ChainOwnership(live: live, inventory: inventory)
@@ -137,7 +140,7 @@ struct FirewallComparison {
                 conflict = "chain \(id.name) exists in the \(table) table and was not created by reconcile; rename or remove it"
             }
             if id.type == FirewallRules.pairType, let pair = pairs[id.name] {
-                switch PublicAddresses.placement(of: pair, on: node, ours: addresses) {
+                switch PublicAddresses.placement(of: pair, on: node, ours: presentAddresses) {
                 case .conflict(let why): conflict = why
                 case .missing(let change): changes.append(change)
                 case .present: break

@@ -40,7 +40,7 @@ struct FirewallSteps {
         guard resource.action != nil, resource.conflict == nil else { return }
         resource.steps = ordered.filter(differing.contains).compactMap { chainStep($0) }
         guard resource.id.type == FirewallRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface else { return }
-        if let pair, comparison.addresses?.contains(pair.publicIP.description) == false {
+        if let pair, comparison.presentAddresses?.contains(pair.publicIP.description) == false {
             let address = pair.publicIP.description
             resource.steps.append(PublicAddresses.addition(address, on: interface))
         }

@@ -18,11 +18,20 @@ struct PublicAddresses: Equatable {
     var interfaces: Set<String> = []
     /// Address → the interface it is on.
     var ours: [String: String] = [:]
+    /// Addresses someone else put on an interface (without our label) → the interface.
+    var others: [String: String] = [:]
 
     /// Ours on `interface`; nil when there is no such interface.
     func on(_ interface: String) -> Set<String>? {
         guard interfaces.contains(interface) else { return nil }
         return Set(ours.filter { $0.value == interface }.keys)
+    }
+
+    /// Every address on `interface`, ours or not: a pair whose public address is already there
+    /// (put by hand before reconcile took the firewall over) needs none added. Only ours are
+    /// ever removed.
+    func present(on interface: String) -> Set<String>? {
+        on(interface).map { $0.union(others.filter { $0.value == interface }.keys) }
     }
 
     /// Every interface and our labelled addresses, from one `ip -batch` (links, then IPv4 addresses).
@@ -47,12 +56,14 @@ struct PublicAddresses: Equatable {
             }
             guard let inet = words.firstIndex(where: { $0.elementsEqual("inet".utf8) }), inet + 1 < words.count else { continue }
             let interface = String(decoding: words[1], as: UTF8.self)
+            let address = String(decoding: words[inet + 1].prefix { $0 != UInt8(ascii: "/") }, as: UTF8.self)
+            if words[inet + 1].suffix(3).elementsEqual("/32".utf8) { result.others[address] = interface }
             for word in words[(inet + 2)...] {
                 let label = word.last == UInt8(ascii: "\\") ? word.dropLast() : word[...]
                 guard label.count > suffix.count, label.suffix(suffix.count).elementsEqual(suffix),
                       label.dropLast(suffix.count).elementsEqual(interface.utf8) else { continue }
-                let address = String(decoding: words[inet + 1].prefix { $0 != UInt8(ascii: "/") }, as: UTF8.self)
                 result.ours[address] = interface
+                result.others[address] = nil
             }
         }
         return result
@@ -68,6 +79,7 @@ struct PublicAddresses: Equatable {
 
     /// Where a pair's public address stands on `node`, given our addresses on its public
     /// interface (nil when that interface does not exist).
+    /// - Parameter ours: the addresses on the public interface a pair may count as its own.
     static func placement(of pair: IPPair, on node: Node, ours: Set<String>?) -> Placement {
         guard let interface = node.publicInterface else {
             return .conflict("host \(node.name) has the firewall role but no publicInterface for \(pair.publicIP)")

@@ -17,6 +17,8 @@ struct NFTComparison {
     let live: NFTRuleset?
     /// Our labelled public addresses; nil when the public interface does not exist.
     let addresses: Set<String>?
+    /// Every address on the public interface, ours or not (a pair needs its own added only when it is not there).
+    let presentAddresses: Set<String>?
     let strayAddresses: [String: String]
     let node: Node
     let inventory: Set<ResourceID>
@@ -29,6 +31,7 @@ struct NFTComparison {
         want = NFTRules(desired)
         self.live = live
         self.addresses = node.publicInterface.flatMap(addresses.on) ?? (node.publicInterface == nil ? [] : nil)
+        presentAddresses = node.publicInterface.flatMap(addresses.present) ?? (node.publicInterface == nil ? [] : nil)
         strayAddresses = addresses.ours.filter { $0.value != node.publicInterface }
         self.node = node
         self.inventory = inventory
@@ -139,7 +142,7 @@ struct NFTComparison {
             }
             var conflict: String?
             if id.type == NFTRules.pairType, let pair = pairs[id.name] {
-                switch PublicAddresses.placement(of: pair, on: node, ours: addresses) {
+                switch PublicAddresses.placement(of: pair, on: node, ours: presentAddresses) {
                 case .conflict(let why): conflict = why
                 case .missing(let change): changes.append(change)
                 case .present: break

@@ -51,7 +51,7 @@ struct NFTSteps {
         }
         if let pair, let interface = comparison.node.publicInterface {
             let address = pair.publicIP.description
-            if comparison.addresses?.contains(address) == false { steps.append(PublicAddresses.addition(address, on: interface)) }
+            if comparison.presentAddresses?.contains(address) == false { steps.append(PublicAddresses.addition(address, on: interface)) }
         }
         if resource.id.type == NFTRules.pairType, let interface = comparison.node.publicInterface, !comparison.retiring {
             let dnat = live.filter { $0.container == .map(NFTRules.dnatMap) }
