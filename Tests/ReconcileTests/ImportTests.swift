@@ -106,7 +106,7 @@ final class SeedNode {
 
     /// `reconcile` on the imported desired state in `out`.
     func run(_ out: String, _ arguments: String...) throws -> ReconcileBinary.Result {
-        try ReconcileBinary.run(["--dir", path(out), "--state-dir", path("state"), "--node", "hv1"] + arguments)
+        try ReconcileBinary.run(ReconcileBinary.waitForLocks(["--dir", path(out), "--state-dir", path("state"), "--node", "hv1"] + arguments))
     }
 }
 
