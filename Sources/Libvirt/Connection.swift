@@ -207,18 +207,9 @@ public final class Connection {
 
     /// The volumes of `pool`, or nil when there is no such pool (and only then).
     public func volumes(pool name: String) throws(LibvirtError) -> [VolumeInfo]? {
-        guard let pool = virStoragePoolLookupByName(handle, name) else {
-            let error = failure("find storage pool \(name)")
-            if error.isNotFound { return nil }
-            throw error
+        try eachVolume(pool: name) { (volume, volumeName, capacity) throws(LibvirtError) in
+            VolumeInfo(name: volumeName, capacityBytes: capacity)
         }
-        defer { virStoragePoolFree(pool) }
-        return try listAll("list the volumes of pool \(name)", { virStoragePoolListAllVolumes(pool, $0, 0) }, free: virStorageVolFree) {
-            (volume) throws(LibvirtError) in
-            var info = virStorageVolInfo()
-            try check(virStorageVolGetInfo(volume, &info), "read a volume of pool \(name)")
-            return VolumeInfo(name: virStorageVolGetName(volume).map { String(cString: $0) } ?? "", capacityBytes: info.capacity)
-        }.sorted { $0.name < $1.name }
     }
 
     /// The names of the active storage pools (an inactive one lists no volumes), sorted.
@@ -241,6 +232,20 @@ public final class Connection {
     /// The volumes of `pool` with their paths and XML, or nil when there is no such pool.
     /// More calls per volume than ``volumes(pool:)``: for reading a node once, not for plans.
     public func volumeDetails(pool name: String) throws(LibvirtError) -> [VolumeDetails]? {
+        try eachVolume(pool: name) { (volume, volumeName, capacity) throws(LibvirtError) in
+            guard let path = virStorageVolGetPath(volume) else { throw failure("read the path of \(volumeName)") }
+            defer { free(path) }
+            guard let xml = virStorageVolGetXMLDesc(volume, 0) else { throw failure("read the definition of \(volumeName)") }
+            defer { free(xml) }
+            return VolumeDetails(name: volumeName, capacityBytes: capacity, path: String(cString: path), xml: String(cString: xml))
+        }
+    }
+
+    /// Reads each volume of `pool` (its handle, name and capacity), sorted by name; nil when
+    /// there is no such pool.
+    private func eachVolume<Item>(
+        pool name: String, _ read: (OpaquePointer, String, UInt64) throws(LibvirtError) -> Item
+    ) throws(LibvirtError) -> [Item]? {
         guard let pool = virStoragePoolLookupByName(handle, name) else {
             let error = failure("find storage pool \(name)")
             if error.isNotFound { return nil }
@@ -252,12 +257,8 @@ public final class Connection {
             let volumeName = virStorageVolGetName(volume).map { String(cString: $0) } ?? ""
             var info = virStorageVolInfo()
             try check(virStorageVolGetInfo(volume, &info), "read volume \(volumeName) of pool \(name)")
-            guard let path = virStorageVolGetPath(volume) else { throw failure("read the path of \(volumeName)") }
-            defer { free(path) }
-            guard let xml = virStorageVolGetXMLDesc(volume, 0) else { throw failure("read the definition of \(volumeName)") }
-            defer { free(xml) }
-            return VolumeDetails(name: volumeName, capacityBytes: info.capacity, path: String(cString: path), xml: String(cString: xml))
-        }.sorted { $0.name < $1.name }
+            return (volumeName, try read(volume, volumeName, info.capacity))
+        }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// The pool and name of the volume at `path`, or nil when no pool holds it (and only then).
