@@ -10,6 +10,7 @@ public struct DesiredState: Sendable {
     public var firewallRules: [FirewallRule]
     public var dhcpHosts: [DHCPHost]
     public var dnsRecords: [DNSRecord] = []
+    public var images: [Image] = []
     /// How many YAML files were read.
     public var fileCount: Int
     /// `sha256:` and the start of a digest of every file's path and content: the same files
@@ -28,6 +29,7 @@ public struct DesiredState: Sendable {
             switch kind {
             case .Host: (kind, hostsDeclared ? hosts.count : 0)
             case .Network: (kind, networks.count)
+            case .Image: (kind, images.count)
             case .VirtualMachine: (kind, virtualMachines.count)
             case .IPPair: (kind, ipPairs.count)
             case .FirewallRule: (kind, firewallRules.count)

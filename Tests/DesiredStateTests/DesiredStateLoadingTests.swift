@@ -14,7 +14,7 @@ import Testing
         #expect(state.dhcpHosts.map(\.name) == ["printer01"])
         let ports = state.firewallRules.first { $0.name == "cpro0007-web" }?.ports.map(\.description)
         #expect(ports == ["80", "443", "8000-8100"])
-        #expect(state.counts.map(\.count) == [1, 1, 2, 2, 5, 1, 1])
+        #expect(state.counts.map(\.count) == [1, 1, 0, 2, 2, 5, 1, 1])
     }
 
     @Test func hostsAreReadAheadFromTheFilesThatMentionThem() throws {

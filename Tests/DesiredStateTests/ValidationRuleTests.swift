@@ -135,9 +135,9 @@ let ruleCases: [RuleCase] = [
     RuleCase("syntax error", "kind: Network\nname: [n\n",
              "a.yaml:3:1: while parsing a flow sequence: did not find expected ',' or ']'"),
     RuleCase("document without a kind", "name: x\n",
-             "a.yaml:1:1: document has no \"kind\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord"),
+             "a.yaml:1:1: document has no \"kind\"; expected one of Host, Network, Image, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord"),
     RuleCase("unknown kind", "kind: Firewall\nname: x\n",
-             "a.yaml:1:7: unknown kind \"Firewall\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord"),
+             "a.yaml:1:7: unknown kind \"Firewall\"; expected one of Host, Network, Image, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord"),
     RuleCase("document that is not a mapping", "- kind: Network\n",
              "a.yaml:1:1: a document must be a mapping with a \"kind\", not a list"),
     RuleCase("multicast MAC", Base.network + "---\n" + Base.vm.replacingOccurrences(of: "00:25:22:bd:d1:20", with: "01:00:5e:00:00:01"),
@@ -167,6 +167,12 @@ let ruleCases: [RuleCase] = [
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-collision-00002789b") + "---\n"
         + Base.vm.replacingOccurrences(of: "cpro0007", with: "rcq-colli-47df65a71945").replacingOccurrences(of: "d1:20, ip: 10.0.0.7", with: "d1:21, ip: 10.0.0.8"),
         "a.yaml:15:7: firewall chain RC-VM-rcq-colli-47df65a71945 (from the name rcq-colli-47df65a71945) is already used by VirtualMachine rcq-collision-00002789b (a.yaml:8:7)"),
+    RuleCase("a disk takes a declared image from its own pool", Base.network + "---\n" + Base.vm
+        + "disks:\n  - {name: root, pool: vms, size: 1GiB, image: debian-12}\n---\n"
+        + "kind: Image\nname: debian-12\nsource: /srv/images/debian-12.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
+             "a.yaml:14:48: image debian-12 is in pool images, not vms: a backing file must be in the disk's pool"),
+    RuleCase("an image comes from a file or over http(s)", "kind: Image\nname: debian-12\nsource: ftp://x/y\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
+             "a.yaml:3:9: source \"ftp://x/y\" is neither an absolute path nor an http(s) URL"),
     RuleCase("two disks never share a volume", Base.network + "---\n" + Base.vm + "disks:\n  - {name: root, pool: default, size: 1GiB, volume: cpro0007.qcow2}\n"
         + "  - {name: data, pool: default, size: 1GiB, volume: cpro0007.qcow2}\n",
              "a.yaml:15:53: volume cpro0007.qcow2 in pool default is already used by VirtualMachine cpro0007 (a.yaml:14:53)"),
@@ -202,7 +208,7 @@ let ruleCases: [RuleCase] = [
              "a.yaml:38:7: type \"MX\" must be one of A, AAAA, CNAME, TXT, SRV"),
     RuleCase("errors in several files are all reported, in file order", files: [
         "b.yaml": "kind: Network\nname: B\n", "a.yaml": "kind: Nope\n",
-    ], "a.yaml:1:7: unknown kind \"Nope\"; expected one of Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord",
+    ], "a.yaml:1:7: unknown kind \"Nope\"; expected one of Host, Network, Image, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord",
        "b.yaml:1:1: Network is missing required key \"cidr\"",
        "b.yaml:2:7: name \"B\" must match ^[a-z0-9][a-z0-9-]{0,62}$: lower-case letters, digits and '-', at most 63 characters"),
 ]

@@ -62,6 +62,7 @@ enum ReconcileBinary {
             desired-state: valid, 13 documents in 6 files
               Host            1
               Network         1
+              Image           0
               VirtualMachine  2
               IPPair          2
               FirewallRule    5

@@ -1,12 +1,13 @@
 /// The kinds of document a desired state may hold, in the order they are listed.
 public enum Kind: String, Sendable, Hashable, CaseIterable {
-    case Host, Network, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord
+    case Host, Network, Image, VirtualMachine, IPPair, FirewallRule, DHCPHost, DNSRecord
 
     /// The keys a document of this kind may have, besides `kind`.
     var keys: [String] {
         switch self {
         case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "dns", "virtType", "firewall"]
         case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork"]
+        case .Image: ["name", "source", "sha256", "format", "pool", "host"]
         case .VirtualMachine:
             ["name", "uuid", "host", "memory", "vcpus", "state", "autostart", "disks", "interfaces", "console",
              "restartPolicy", "deleteDisks"]

@@ -34,6 +34,7 @@ struct CrossDocumentValidator {
         var pairs: [(IPPair, DecodedObject)] = [], rules: [(FirewallRule, DecodedObject)] = []
         var dhcpHosts: [(DHCPHost, DecodedObject)] = []
         var dnsRecords: [(DNSRecord, DecodedObject)] = []
+        var images: [(Image, DecodedObject)] = []
         var networkObjects: [(Network, DecodedObject)] = []
         for object in objects {
             switch object.value {
@@ -49,6 +50,7 @@ struct CrossDocumentValidator {
             case .firewallRule(let rule): rules.append((rule, object))
             case .dhcpHost(let host): dhcpHosts.append((host, object))
             case .dnsRecord(let record): dnsRecords.append((record, object))
+            case .image(let image): images.append((image, object))
             case .invalid(let kind, let name): invalidNames[kind, default: []].insert(name)
             }
         }
@@ -61,9 +63,13 @@ struct CrossDocumentValidator {
         let hypervisors = hosts.filter { $0.roles.contains(.hypervisor) }
         if hypervisors.count == 1 {
             for index in vms.indices where vms[index].0.host == nil { vms[index].0.host = hypervisors[0].name }
+            for index in images.indices where images[index].0.host == nil { images[index].0.host = hypervisors[0].name }
         }
+        for (image, object) in images { checkImage(image, object, hosts: hosts.isEmpty ? nil : hostsByName) }
+        let imagesByName = Dictionary(images.map { ($0.0.name, $0.0) }, uniquingKeysWith: { first, _ in first })
         for (vm, object) in vms {
             checkVirtualMachine(vm, object, hosts: hosts.isEmpty ? nil : hostsByName, networks: networksByName)
+            checkImages(of: vm, object, images: imagesByName)
         }
         for (host, object) in dhcpHosts {
             claimName(.DHCPHost, host.name, object)
@@ -90,6 +96,7 @@ struct CrossDocumentValidator {
             dhcpHosts: dhcpHosts.map(\.0), fileCount: fileCount
         )
         state.dnsRecords = dnsRecords.map(\.0)
+        state.images = images.map(\.0)
         checkDNSRecords(dnsRecords, in: state)
         return state
     }
@@ -187,6 +194,34 @@ struct CrossDocumentValidator {
             report(object, ["private"], "private \(pair.privateIP) is not an address of VM \(pair.vm)")
         }
         claim(\.pairedPrivateIPs, pair.privateIP, "private \(pair.privateIP)", "IPPair \(pair.name)", object, ["private"], verb: "paired")
+    }
+
+    private mutating func checkImage(_ image: Image, _ object: DecodedObject, hosts: [String: Node]?) {
+        claimName(.Image, image.name, object)
+        switch (hosts, image.host) {
+        case (let hosts?, nil):
+            report(object, [], "Image needs \"host\": several Hosts have the hypervisor role (\(hosts.values.filter { $0.roles.contains(.hypervisor) }.map(\.name).sorted().joined(separator: ", ")))")
+        case (let hosts?, let name?):
+            if checkReference("host", name, of: .Host, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
+                report(object, ["host"], "host \"\(name)\" does not have the hypervisor role")
+            }
+        case (nil, let name?):
+            report(object, ["host"], "host \"\(name)\" is not defined; without Host documents leave \"host\" out")
+        case (nil, nil):
+            break
+        }
+    }
+
+    /// A disk whose `image` names a declared Image takes it from the same pool and host.
+    private mutating func checkImages(of vm: VirtualMachine, _ object: DecodedObject, images: [String: Image]) {
+        for (index, disk) in vm.disks.enumerated() {
+            guard let name = disk.image, let image = images[name] else { continue }
+            if image.pool != disk.pool {
+                report(object, ["disks", .index(index), "image"], "image \(name) is in pool \(image.pool), not \(disk.pool): a backing file must be in the disk's pool")
+            } else if image.host != vm.host {
+                report(object, ["disks", .index(index), "image"], "image \(name) goes to host \(image.host ?? "?"), not \(vm.host ?? "?")")
+            }
+        }
     }
 
     /// Each record set once, inside a zone of a dns role, and never beside a CNAME: a name

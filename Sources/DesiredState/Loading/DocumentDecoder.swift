@@ -5,6 +5,7 @@ struct DecodedObject: Sendable {
     enum Value: Sendable {
         case host(Node)
         case network(Network)
+        case image(Image)
         case virtualMachine(VirtualMachine)
         case ipPair(IPPair)
         case firewallRule(FirewallRule)
@@ -49,6 +50,7 @@ enum DocumentDecoder {
             switch kind {
             case .Host: Node.decode(reader).map { .host($0) }
             case .Network: Network.decode(reader).map { .network($0) }
+            case .Image: Image.decode(reader).map { .image($0) }
             case .VirtualMachine: VirtualMachine.decode(reader).map { .virtualMachine($0) }
             case .IPPair: IPPair.decode(reader).map { .ipPair($0) }
             case .FirewallRule: FirewallRule.decode(reader).map { .firewallRule($0) }
