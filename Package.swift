@@ -45,7 +45,7 @@ let package = Package(
         // Run history and the inventory of what reconcile created, in SQLite.
         .target(name: "RunLog", dependencies: ["Basics", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
-        .target(name: "Providers", dependencies: ["Basics", "Conntrack", "Engine", "Libvirt"]),
+        .target(name: "Providers", dependencies: ["Basics", "Conntrack", "Engine", "Libvirt", .product(name: "Crypto", package: "swift-crypto")]),
         // One run from desired-state source to run record, as the CLI and the daemon start it.
         .target(name: "Runs", dependencies: ["Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog"]),
         // The daemon: periodic and webhook-triggered runs, metrics, status page.

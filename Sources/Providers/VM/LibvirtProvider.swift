@@ -16,7 +16,7 @@ public struct LibvirtProvider: Provider {
                autostart = "libvirt.autostart", start = "libvirt.start", stop = "libvirt.stop", setMemory = "libvirt.set-memory",
                restart = "libvirt.restart", undefine = "libvirt.undefine", adopt = "libvirt.adopt"
     public let name = "libvirt"
-    public let resourceTypes: Set<String> = [domainType, volumeType]
+    public let resourceTypes: Set<String> = [domainType, volumeType, imageType]
 
     public struct Options: Sendable {
         /// Restart running VMs whose stored definition changed in ways libvirt cannot apply
@@ -27,11 +27,15 @@ public struct LibvirtProvider: Provider {
         /// Take over a domain reconcile did not define when it already is as declared
         /// (`--adopt`): its metadata is added, live and stored, without a restart.
         public var adopt: Bool
+        /// Hears how a long transfer (an Image's upload) goes; by default it goes to stderr.
+        public var progress: @Sendable (String) -> Void
 
-        public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60), adopt: Bool = false) {
+        public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60), adopt: Bool = false,
+                    progress: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("reconcile: " + $0 + "\n").utf8)) }) {
             self.allowRestart = allowRestart
             self.shutdownTimeout = shutdownTimeout
             self.adopt = adopt
+            self.progress = progress
         }
     }
 
@@ -81,26 +85,38 @@ public struct LibvirtProvider: Provider {
         let networks = Dictionary(desired.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var pools: [String: Set<String>?] = [:]
         var attachments = Attachments(connection: connection)
-        var resources: [Resource] = []
+        func poolVolumes(_ pool: String) throws -> Set<String>? {
+            if pools[pool] == nil { pools[pool] = try connection.volumes(pool: pool).map { Set($0.map(\.name)) } }
+            return pools[pool] ?? nil
+        }
+        var resources = try imageResources(desired, volumes: poolVolumes)
+        let images = Dictionary(images(desired).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for vm in machines(desired) {
             var volumes: [ResourceID] = []
             for disk in vm.disks {
                 let id = ResourceID(Self.volumeType, vm.volumeName(of: disk))
                 volumes.append(id)
-                if pools[disk.pool] == nil { pools[disk.pool] = try connection.volumes(pool: disk.pool).map { Set($0.map(\.name)) } }
-                guard let existing = pools[disk.pool] ?? nil else {
+                guard let existing = try poolVolumes(disk.pool) else {
                     resources.append(Resource(id, action: .create, conflict: "storage pool \(disk.pool) does not exist on \(node.libvirt)",
                                               isDeclaredObject: false, source: vm.location))
                     continue
                 }
                 let summary = "\(disk.size) in \(disk.pool)" + (disk.image.map { ", backed by \($0)" } ?? "")
-                var volume = Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary, isDeclaredObject: false,
+                let image = disk.image.flatMap { images[$0] }
+                var volume = Resource(id, action: existing.contains(id.name) ? nil : .create, summary: summary,
+                                      dependsOn: image.map { [Self.imageID($0)] } ?? [], isDeclaredObject: false,
                                       source: vm.location, fingerprint: Fingerprint.of([disk.pool, existing.contains(id.name) ? "present" : "absent"]))
                 if volume.action != nil {
-                    do {
-                        volume.steps = [Step(Self.createVolume, "\(disk.pool)/\(id.name)", input: try volumeXML(id.name, disk: disk, connection: connection))]
-                    } catch {
-                        volume.conflict = "\(error)"
+                    let target = "\(disk.pool)/\(id.name)"
+                    switch (disk.image, image) {
+                    case (nil, _):
+                        volume.steps = [Step(Self.createVolume, target, input: volumeXML(id.name, disk: disk))]
+                    case (_, let image?):
+                        volume.steps = [Step(Self.createOverlay, target, input: "\(disk.size.bytes) \(image.volumeName) \(image.format.rawValue)")]
+                    case (let backing?, nil) where existing.contains(backing):
+                        volume.steps = [Step(Self.createOverlay, target, input: "\(disk.size.bytes) \(backing) qcow2")]
+                    case (let backing?, nil):
+                        volume.conflict = "image \(backing) is neither a declared Image nor a volume of pool \(disk.pool)"
                     }
                 }
                 resources.append(volume)
@@ -112,6 +128,7 @@ public struct LibvirtProvider: Provider {
             resources.append(domain)
         }
         resources += try removals(desired, live: live, owned: owned)
+        resources += try imageRemovals(desired, owned: owned, connection: connection)
         return resources
     }
 
@@ -244,7 +261,9 @@ public struct LibvirtProvider: Provider {
             return resources.failing(with: "\(error)")
         }
         var errors: [ResourceID: String] = [:]
-        let order: [(String, Resource.Action?)] = [(Self.domainType, .delete), (Self.volumeType, .delete), (Self.volumeType, .create)]
+        let order: [(String, Resource.Action?)] = [(Self.domainType, .delete), (Self.volumeType, .delete), (Self.imageType, .create),
+                                                    (Self.volumeType, .create), (Self.domainType, .create), (Self.domainType, .update),
+                                                    (Self.domainType, nil), (Self.imageType, .delete)]
         let ordered = resources.sorted { first, second in
             let rank = { (resource: Resource) in order.firstIndex { $0 == (resource.id.type, resource.action) } ?? order.count }
             return rank(first) < rank(second)
@@ -268,6 +287,8 @@ public struct LibvirtProvider: Provider {
             let (pool, volume) = (step.target.prefix { $0 != "/" }, step.target.drop { $0 != "/" }.dropFirst())
             try connection.deleteVolume(pool: String(pool), volume: String(volume))
         case Self.define: try connection.define(xml: input)
+        case Self.uploadImage: try await upload(step, connection: connection)
+        case Self.createOverlay: try createOverlay(step, connection: connection)
         case Self.autostart: try connection.setAutostart(step.target, input == "true")
         case Self.start: try connection.start(step.target)
         case Self.stop: try await stop(step.target, connection: connection)
@@ -312,17 +333,9 @@ public struct LibvirtProvider: Provider {
         }
     }
 
-    /// A new qcow2 volume for a disk, backed by its image (the image's path is looked up now).
-    private func volumeXML(_ name: String, disk: VirtualMachine.Disk, connection: Connection) throws -> String {
-        var backing = ""
-        if let image = disk.image {
-            let path = try connection.volumePath(pool: disk.pool, volume: image)
-            backing = "<backingStore><path>\(path)</path><format type='qcow2'/></backingStore>"
-        }
-        return """
-            <volume><name>\(name)</name><capacity unit='bytes'>\(disk.size.bytes)</capacity>\
-            <target><format type='qcow2'/></target>\(backing)</volume>
-            """
+    /// A new, empty qcow2 volume for a disk.
+    private func volumeXML(_ name: String, disk: VirtualMachine.Disk) -> String {
+        "<volume><name>\(name)</name><capacity unit='bytes'>\(disk.size.bytes)</capacity><target><format type='qcow2'/></target></volume>"
     }
 
     public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
