@@ -184,8 +184,8 @@ struct FirewallImport {
         if let type = line.options["--icmp-type"], type != "any" { return nil }
         let ports = (line.options["--dport"] ?? line.options["--dports"])?.split(separator: ",").map { $0.replacingOccurrences(of: ":", with: "-") } ?? []
         let name = line.tag.flatMap { $0.hasPrefix("rc:rule:") ? String($0.dropFirst("rc:rule:".count)) : nil }
-        let source = line.options["-s"].map { $0.hasSuffix("/32") || $0.contains("/") ? $0 : $0 + "/32" } ?? "0.0.0.0/0"
-        return Rule(name: name, ipProtocol: ipProtocol, source: source.hasSuffix("/32") ? String(source.dropLast(3)) : source, ports: ports)
+        // A single address is declared bare, as iptables-save's `/32` means.
+        return Rule(name: name, ipProtocol: ipProtocol, source: line.source ?? "0.0.0.0/0", ports: ports)
     }
 
     private static func pairName(_ tag: String) -> String? {
