@@ -18,7 +18,7 @@ enum DHCPAdoption {
 
     /// Per wanted reservation name: its block's move, or why it cannot move.
     static func plan(_ wanted: [DHCPReservation], foreign: [DHCPConfigScanner.HostDeclaration], config: String) throws -> [String: Result<Move, RunError>] {
-        var blocks: [String: (block: DHCPConfigScanner.HostDeclaration, reservation: String)] = [:]  // by location
+        var blocks: [DHCPConfigScanner.HostDeclaration: String] = [:]  // block → the reservation it holds
         var outcome: [String: Result<Move, RunError>] = [:]
         for reservation in wanted {
             guard let block = foreign.first(where: { $0.mac == reservation.mac }) else { continue }
@@ -27,16 +27,16 @@ enum DHCPAdoption {
             } else if block.file == config {
                 outcome[reservation.name] = .failure(RunError("host \(block.name) is in \(config) itself; --adopt moves blocks out of the files it includes (move it into one first)"))
             } else {
-                blocks[block.location] = (block, reservation.name)
+                blocks[block] = reservation.name
             }
         }
-        for (file, moving) in Dictionary(grouping: blocks.values, by: \.block.file) {
+        for (file, moving) in Dictionary(grouping: blocks.map { (block: $0.key, name: $0.value) }, by: \.block.file) {
             guard let text = try DHCPConfigScanner.read(file) else { continue }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             var kept = Array(repeating: true, count: lines.count)
             for (block, name) in moving {
                 let range = (block.line - 1)...(block.endLine - 1)
-                let others = foreign.filter { $0.file == file && $0.location != block.location && ($0.line...$0.endLine).overlaps(block.line...block.endLine) }
+                let others = foreign.filter { $0.file == file && $0 != block && ($0.line...$0.endLine).overlaps(block.line...block.endLine) }
                 guard block.endLine >= block.line, range.upperBound < lines.count,
                       lines[range.lowerBound].trimmingCharacters(in: .whitespaces).hasPrefix("host"),
                       lines[range.upperBound].trimmingCharacters(in: .whitespaces).hasSuffix("}"), others.isEmpty else {

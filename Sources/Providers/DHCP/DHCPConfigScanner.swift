@@ -10,7 +10,7 @@ import Foundation
 /// `#` comments, and ignores every statement it does not need.
 struct DHCPConfigScanner {
     /// A `host NAME { … }` declaration.
-    struct HostDeclaration: Equatable, Sendable {
+    struct HostDeclaration: Hashable, Sendable {
         var name: String
         var mac: String?
         var ips: [String]

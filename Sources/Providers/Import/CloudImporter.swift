@@ -72,14 +72,21 @@ public struct CloudImporter {
     private func networks(for vms: inout [ImportedCloud.VM], subnets: [DHCPImport.Subnet],
                           unmapped: inout [ImportedCloud.Unmapped]) -> [ImportedCloud.Network] {
         var networks: [ImportedCloud.Network] = []
-        var undeclarable: Set<ImportedCloud.InterfaceSource> = []
+        var undeclarable: [ImportedCloud.InterfaceSource: String] = [:]  // → why
+        var claimed: [IPv4Network: String] = [:]  // subnet → the source whose Network it is
         let sources = Set(vms.flatMap { $0.interfaces.map(\.source) }).sorted()
         for source in sources {
             let addresses = vms.flatMap { $0.interfaces.filter { $0.source == source }.compactMap { $0.ip.flatMap(IPv4Address.init) } }
             guard let subnet = subnets.first(where: { subnet in addresses.contains { subnet.network.contains($0) } }) else {
-                undeclarable.insert(source)
+                undeclarable[source] = "no dhcpd subnet holds an address reserved on \(source.name), so its Network has no CIDR"
                 continue
             }
+            // Two bridges cannot be one network: the second is left out rather than written overlapping.
+            if let first = claimed[subnet.network] {
+                undeclarable[source] = "its addresses are in \(subnet.network), already the Network of \(first)"
+                continue
+            }
+            claimed[subnet.network] = source.name
             let cidr = subnet.network
             let gateway = subnet.routers.first { cidr.contains($0) && $0 != cidr.networkAddress && $0 != cidr.broadcastAddress }
             networks.append(.init(name: Self.uniqueName(Self.objectName(source.name), among: networks.map(\.name)), cidr: cidr.description,
@@ -94,9 +101,9 @@ public struct CloudImporter {
             }
         }
         vms.removeAll { vm in
-            guard let source = vm.interfaces.first(where: { undeclarable.contains($0.source) })?.source else { return false }
+            guard let source = vm.interfaces.first(where: { undeclarable[$0.source] != nil })?.source else { return false }
             unmapped.append(.init(source: "libvirt domain \(vm.name)", text: "interface on \(source.name)",
-                                  why: "no dhcpd subnet holds an address reserved on \(source.name), so its Network has no CIDR; the domain is left out"))
+                                  why: "\(undeclarable[source] ?? ""); the domain is left out"))
             return true
         }
         return networks
