@@ -4,10 +4,11 @@ import ArgumentParser
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), and DHCP reservations (dhcpd or Kea) to the state declared in git.",
+        abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), DHCP reservations (dhcpd or Kea) and DNS records to the state declared in git.",
         discussion: """
-            Operators commit YAML describing VirtualMachines, IPPairs, FirewallRules and \
-            DHCPHosts; reconcile checks it, shows what differs from the machine and converges.
+            Operators commit YAML describing VirtualMachines, Images, IPPairs, FirewallRules, \
+            DHCPHosts and DNSRecords; reconcile checks it, shows what differs from the machine \
+            and converges.
 
             Examples:
               reconcile validate desired-state       check the YAML, print what it declares
@@ -17,6 +18,8 @@ struct Reconcile: AsyncParsableCommand {
               reconcile                              converge this node now
               reconcile history                      the recorded runs, newest first
               reconcile daemon --repo URL            keep converging (interval, webhook)
+              reconcile import --out DIR             a running node's VMs as desired state
+              reconcile --adopt                      take such a node over, as planned
 
             Exit codes: 0 success, 1 a resource failed, 2 dry-run found changes, 3 a saved
             plan is stale, 64 usage, 65 invalid desired state, 69 the desired state could
@@ -32,5 +35,5 @@ struct Reconcile: AsyncParsableCommand {
 
 /// What `reconcile --version` prints.
 enum ReconcileVersion {
-    static let current = "0.6.0"
+    static let current = "0.7.0"
 }
