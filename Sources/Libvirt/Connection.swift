@@ -325,7 +325,11 @@ public final class Connection {
             }
             try withPool(pool) { (handle) throws(LibvirtError) in try check(virStoragePoolRefresh(handle, 0), "refresh pool \(pool)") }
         } catch {
-            try? deleteVolume(pool: pool, volume: name)
+            do {
+                try deleteVolume(pool: pool, volume: name)
+            } catch let cleanup {
+                throw LibvirtError(operation: "upload \(name)", message: "\(error); the half-written volume could not be deleted either: \(cleanup)", isNotFound: false)
+            }
             throw error
         }
     }

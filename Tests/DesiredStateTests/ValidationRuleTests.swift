@@ -171,6 +171,8 @@ let ruleCases: [RuleCase] = [
         + "disks:\n  - {name: root, pool: vms, size: 1GiB, image: debian-12}\n---\n"
         + "kind: Image\nname: debian-12\nsource: /srv/images/debian-12.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:14:48: image debian-12 is in pool images, not vms: a backing file must be in the disk's pool"),
+    RuleCase("an image needs a hypervisor", "kind: Host\nname: gw1\nroles: [firewall]\n---\nkind: Image\nname: debian-12\nsource: /srv/d.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
+             "a.yaml:5:1: Image needs a Host with the hypervisor role; none is declared"),
     RuleCase("an image comes from a file or over http(s)", "kind: Image\nname: debian-12\nsource: ftp://x/y\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:3:9: source \"ftp://x/y\" is neither an absolute path nor an http(s) URL"),
     RuleCase("two disks never share a volume", Base.network + "---\n" + Base.vm + "disks:\n  - {name: root, pool: default, size: 1GiB, volume: cpro0007.qcow2}\n"

@@ -23,20 +23,7 @@ import TestSupport
     }
 
     func state(_ lab: LibvirtLab, images: String, vm: String = "") throws -> DesiredState {
-        try desiredState("""
-            kind: Host
-            name: hv1
-            roles: [hypervisor]
-            libvirt: \(lab.uri)
-            virtType: qemu
-            ---
-            kind: Network
-            name: lab
-            cidr: 10.77.0.0/24
-            bridge: \(lab.bridge)
-            ---
-            \(images)\(vm)
-            """)
+        try desiredState(labHeader(lab) + images + vm)
     }
 
     static func image(_ name: String, _ source: String, _ sha256: String, pool: String) -> String {

@@ -7,31 +7,31 @@ import RunLog
 import Testing
 import TestSupport
 
+/// The Host of a libvirt lab (TCG guests) and its Network on the lab's bridge, then `---`.
+func labHeader(_ lab: LibvirtLab) -> String {
+    """
+    kind: Host
+    name: hv1
+    roles: [hypervisor]
+    libvirt: \(lab.uri)
+    virtType: qemu  # TCG: nested KVM on these machines stops some guests with an internal error
+    ---
+    kind: Network
+    name: lab
+    cidr: 10.77.0.0/24
+    bridge: \(lab.bridge)
+    ---
+
+    """
+}
+
 /// The VM provider against the real libvirtd running real QEMU guests (TCG) on a bridge and
 /// in a storage pool made for the test.
 @Suite(.tags(.integration), .serialized) struct LibvirtIntegrationTests {
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-qemu-\(UUID().uuidString)").path
 
-    /// The lab's Host and its Network, then `---`.
-    func header(_ lab: LibvirtLab) -> String {
-        """
-        kind: Host
-        name: hv1
-        roles: [hypervisor]
-        libvirt: \(lab.uri)
-        virtType: qemu  # TCG: nested KVM on these machines stops some guests with an internal error
-        ---
-        kind: Network
-        name: lab
-        cidr: 10.77.0.0/24
-        bridge: \(lab.bridge)
-        ---
-
-        """
-    }
-
     func desired(_ lab: LibvirtLab, memory: String = "128MiB", name: String? = nil, present: Bool = true) throws -> DesiredState {
-        try desiredState(header(lab) + """
+        try desiredState(labHeader(lab) + """
             \(present ? """
             kind: VirtualMachine
             name: \(name ?? lab.prefix + "-vm")
@@ -165,7 +165,7 @@ import TestSupport
         try lab.virsh("start", name)
         try lab.virsh("autostart", name)
         let domainID = try lab.virsh("domid", name)
-        let desired = try desiredState(header(lab) + """
+        let desired = try desiredState(labHeader(lab) + """
             kind: VirtualMachine
             name: \(name)
             host: hv1

@@ -147,20 +147,7 @@ struct CrossDocumentValidator {
         claim(\.firewallChains, vm.firewallChain, "firewall chain \(vm.firewallChain) (from the name \(vm.name))",
               "VirtualMachine \(vm.name)", object, ["name"])
         if let uuid = vm.uuid { claim(\.uuids, uuid, "uuid \(uuid)", "VirtualMachine \(vm.name)", object, ["uuid"]) }
-        switch (hosts, vm.host) {
-        case (let hosts?, nil):
-            let names = hosts.values.filter { $0.roles.contains(.hypervisor) }.map(\.name).sorted()
-            report(object, [], names.isEmpty ? "VirtualMachine needs a Host with the hypervisor role; none is declared"
-                   : "VirtualMachine needs \"host\": several Hosts have the hypervisor role (\(names.joined(separator: ", ")))")
-        case (let hosts?, let name?):
-            if checkReference("host", name, of: .Host, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
-                report(object, ["host"], "host \"\(name)\" does not have the hypervisor role")
-            }
-        case (nil, let name?):
-            report(object, ["host"], "host \"\(name)\" is not defined; without Host documents leave \"host\" out")
-        case (nil, nil):
-            break
-        }
+        checkHypervisor(.VirtualMachine, vm.host, hosts: hosts, object)
         var diskNames: Set<String> = []
         for (index, disk) in vm.disks.enumerated() {
             guard diskNames.insert(disk.name).inserted else {
@@ -198,9 +185,17 @@ struct CrossDocumentValidator {
 
     private mutating func checkImage(_ image: Image, _ object: DecodedObject, hosts: [String: Node]?) {
         claimName(.Image, image.name, object)
-        switch (hosts, image.host) {
+        checkHypervisor(.Image, image.host, hosts: hosts, object)
+    }
+
+    /// The `host` of a VM or an Image: a declared Host with the hypervisor role, needed when
+    /// Hosts are declared (and filled in before this when exactly one is a hypervisor).
+    private mutating func checkHypervisor(_ kind: Kind, _ host: String?, hosts: [String: Node]?, _ object: DecodedObject) {
+        switch (hosts, host) {
         case (let hosts?, nil):
-            report(object, [], "Image needs \"host\": several Hosts have the hypervisor role (\(hosts.values.filter { $0.roles.contains(.hypervisor) }.map(\.name).sorted().joined(separator: ", ")))")
+            let names = hosts.values.filter { $0.roles.contains(.hypervisor) }.map(\.name).sorted()
+            report(object, [], names.isEmpty ? "\(kind.rawValue) needs a Host with the hypervisor role; none is declared"
+                   : "\(kind.rawValue) needs \"host\": several Hosts have the hypervisor role (\(names.joined(separator: ", ")))")
         case (let hosts?, let name?):
             if checkReference("host", name, of: .Host, in: hosts.keys, object), hosts[name]?.roles.contains(.hypervisor) == false {
                 report(object, ["host"], "host \"\(name)\" does not have the hypervisor role")

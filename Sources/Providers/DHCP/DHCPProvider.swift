@@ -62,7 +62,7 @@ public struct DHCPProvider: Provider {
         let renamed = Self.renamedBlocks(live: live, wanted: wanted)
         // With --adopt, hand-made blocks that hold a reservation as it is move into our file.
         let adoption = adopt ? try DHCPAdoption.plan(wanted.filter { live[$0.name] == nil && renamed[$0.name] == nil }, foreign: foreign, config: settings.config) : [:]
-        let moving = Set(adoption.values.compactMap { try? $0.get().block })
+        let moving = Set(adoption.values.compactMap { outcome in if case .success(let move) = outcome { move.block } else { nil } })
         let remaining = foreign.filter { !moving.contains($0) }
         var moves: [String: Step] = [:]
         for reservation in wanted {

@@ -89,8 +89,8 @@ public struct CloudImporter {
             claimed[subnet.network] = source.name
             let cidr = subnet.network
             let gateway = subnet.routers.first { cidr.contains($0) && $0 != cidr.networkAddress && $0 != cidr.broadcastAddress }
-            networks.append(.init(name: Self.uniqueName(Self.objectName(source.name), among: networks.map(\.name)), cidr: cidr.description,
-                                  gateway: gateway?.description, source: source))
+            networks.append(.init(name: Self.uniqueName(Self.objectName(source.name), among: networks.map(\.name)), cidr: cidr,
+                                  gateway: gateway, source: source))
             for vmIndex in vms.indices {
                 for index in vms[vmIndex].interfaces.indices where vms[vmIndex].interfaces[index].source == source {
                     guard let ip = vms[vmIndex].interfaces[index].ip.flatMap(IPv4Address.init), !cidr.contains(ip) || ip == gateway else { continue }
@@ -113,7 +113,6 @@ public struct CloudImporter {
     private func assign(_ firewall: FirewallImport, to vms: inout [ImportedCloud.VM], networks: [ImportedCloud.Network],
                         unmapped: inout [ImportedCloud.Unmapped]) {
         let owners = Dictionary(vms.indices.flatMap { index in vms[index].interfaces.compactMap(\.ip).map { ($0, index) } }, uniquingKeysWith: { first, _ in first })
-        let cidrs = networks.compactMap { try? IPv4Network(parsing: $0.cidr) }
         for (address, rules) in firewall.rules.sorted(by: { $0.key < $1.key }) {
             guard let index = owners[address] else { continue }
             var names = Set(rules.compactMap(\.name))
@@ -125,7 +124,7 @@ public struct CloudImporter {
         }
         for pair in firewall.pairs {
             guard let index = owners[pair.privateIP] else { continue }
-            if let publicIP = IPv4Address(pair.publicIP), let inside = cidrs.first(where: { $0.contains(publicIP) }) {
+            if let publicIP = IPv4Address(pair.publicIP), let inside = networks.map(\.cidr).first(where: { $0.contains(publicIP) }) {
                 unmapped.append(.init(source: "iptables nat", text: "\(pair.publicIP) → \(pair.privateIP)",
                                       why: "the public address is inside \(inside), a private network"))
                 continue
@@ -140,7 +139,7 @@ public struct CloudImporter {
                            unmapped: inout [ImportedCloud.Unmapped]) -> [ImportedCloud.DHCPHost] {
         var hosts: [ImportedCloud.DHCPHost] = []
         for reservation in reservations {
-            guard let network = networks.first(where: { (try? IPv4Network(parsing: $0.cidr))?.contains(reservation.ip) == true }) else {
+            guard let network = networks.first(where: { $0.cidr.contains(reservation.ip) }) else {
                 unmapped.append(.init(source: reservation.location, text: "host \(reservation.name)",
                                       why: "no imported Network holds \(reservation.ip) (a Network comes from a bridge a VM uses)"))
                 continue

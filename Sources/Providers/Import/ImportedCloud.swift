@@ -5,8 +5,8 @@ import DesiredState
 public struct ImportedCloud: Sendable {
     public struct Network: Sendable, Equatable {
         var name: String
-        var cidr: String
-        var gateway: String?
+        var cidr: IPv4Network
+        var gateway: IPv4Address?
         /// Where its VMs' NICs are: a bridge, or a libvirt network.
         var source: InterfaceSource
     }

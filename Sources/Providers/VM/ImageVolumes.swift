@@ -41,9 +41,11 @@ extension LibvirtProvider {
     func imageRemovals(_ desired: DesiredState, owned: Set<ResourceID>, connection: Connection) throws -> [Resource] {
         let wanted = Set(images(desired).map(Self.imageID))
         var resources: [Resource] = []
+        var listed: [String: [Connection.VolumeDetails]?] = [:]  // one listing per pool
         for id in owned.filter({ $0.type == Self.imageType && !wanted.contains($0) }).sorted(by: { $0.name < $1.name }) {
             let pool = String(id.name.prefix { $0 != "/" }), volume = String(id.name.drop { $0 != "/" }.dropFirst())
-            guard let details = try connection.volumeDetails(pool: pool), let image = details.first(where: { $0.name == volume }) else { continue }
+            if listed[pool] == nil { listed[pool] = try connection.volumeDetails(pool: pool) }
+            guard let details = listed[pool] ?? nil, let image = details.first(where: { $0.name == volume }) else { continue }
             let users = details.filter { $0.xml.contains("<path>\(image.path)</path>") && $0.name != volume }.map(\.name)
             resources.append(Resource(id, action: .delete, summary: "in \(pool)",
                                       conflict: users.isEmpty ? nil : "still the backing file of \(users.joined(separator: ", ")); kept until no volume uses it",
@@ -94,8 +96,13 @@ extension LibvirtProvider {
         })
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         guard digest == sha256 else {
-            try? connection.deleteVolume(pool: pool, volume: volume)
-            throw RunError("the image from \(source) has sha256 \(digest), not \(sha256) as declared; its volume was deleted")
+            let mismatch = "the image from \(source) has sha256 \(digest), not \(sha256) as declared"
+            do {
+                try connection.deleteVolume(pool: pool, volume: volume)
+            } catch {
+                throw RunError("\(mismatch); deleting its volume \(volume) failed too: \(error)")
+            }
+            throw RunError("\(mismatch); its volume was deleted")
         }
     }
 
