@@ -139,9 +139,14 @@ public final class Repository: @unchecked Sendable {
         return Commit(id: String(cString: hex), author: author.escapingControlCharacters, subject: subject.escapingControlCharacters)
     }
 
-    /// Writes the YAML files of `commit`'s tree below `path` (empty: the root) into `directory`,
-    /// straight from the object database.
-    public func exportYAML(commit: Commit, path: String, to directory: String) throws(GitError) {
+    /// Files other than YAML larger than this are not exported: what the desired state may
+    /// name besides YAML (a VM's cloud-init user data) is smaller.
+    public static let exportedFileLimit = 256 << 10
+
+    /// Writes the files of `commit`'s tree below `path` (empty: the root) into `directory`,
+    /// straight from the object database: every YAML file, and the other regular files up to
+    /// ``exportedFileLimit`` but symbolic links (hidden names are left out).
+    public func exportDesiredState(commit: Commit, path: String, to directory: String) throws(GitError) {
         var oid = git_oid()
         try GitError.check(git_oid_fromstr(&oid, commit.id), "parse \(commit.id)")
         var commitObject: OpaquePointer?
@@ -184,10 +189,14 @@ public final class Repository: @unchecked Sendable {
                 try GitError.check(git_tree_lookup(&child, handle, git_tree_entry_id(entry)), "read \(name)")
                 defer { git_tree_free(child) }
                 try export(child, to: target)
-            case GIT_OBJECT_BLOB where name.hasSuffix(".yaml") || name.hasSuffix(".yml"):
+            case GIT_OBJECT_BLOB:
                 var blob: OpaquePointer?
                 try GitError.check(git_blob_lookup(&blob, handle, git_tree_entry_id(entry)), "read \(name)")
                 defer { git_blob_free(blob) }
+                let isYAML = name.hasSuffix(".yaml") || name.hasSuffix(".yml")
+                guard isYAML || (git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK && git_blob_rawsize(blob) <= Self.exportedFileLimit) else {
+                    continue
+                }
                 let data = Data(bytes: git_blob_rawcontent(blob), count: Int(git_blob_rawsize(blob)))
                 guard FileManager.default.createFile(atPath: target, contents: data) else {
                     throw GitError(operation: "write \(target)", message: "cannot create the file", isNotFound: false)

@@ -115,7 +115,7 @@ public enum DesiredStateSource: Sendable {
                     failure.rejected = true
                     throw failure
                 }
-                try repository.exportYAML(commit: commit, path: git.path, to: export)
+                try repository.exportDesiredState(commit: commit, path: git.path, to: export)
             } catch let failure as Failure {
                 throw failure
             } catch {

@@ -35,15 +35,17 @@ final class TemporaryGitRepository {
         return try git("rev-parse", "HEAD")
     }
 
-    /// Fetches into the mirror and exports `ref`'s YAML below `path`; returns the commit and the files.
-    func export(_ ref: String, path: String = "", url: String? = nil) throws -> (Repository.Commit, [String: String]) {
+    /// Fetches into the mirror and exports `ref`'s tree below `path`; returns the commit and
+    /// the files whose names end in `suffix`.
+    func export(_ ref: String, path: String = "", url: String? = nil, suffix: String = ".yaml") throws -> (Repository.Commit, [String: String]) {
         let repository = try Repository(mirror: mirror, url: url ?? work)
         try repository.fetch()
         let commit = try repository.resolve(ref)
         let target = root.appendingPathComponent("export-\(UUID().uuidString)").path
-        try repository.exportYAML(commit: commit, path: path, to: target)
+        try repository.exportDesiredState(commit: commit, path: path, to: target)
         var files: [String: String] = [:]
-        for name in FileManager.default.enumerator(atPath: target)?.compactMap({ $0 as? String }) ?? [] where name.hasSuffix(".yaml") {
+        for name in FileManager.default.enumerator(atPath: target)?.compactMap({ $0 as? String }) ?? []
+        where name.hasSuffix(suffix) && (try? FileManager.default.attributesOfItem(atPath: target + "/" + name)[.type] as? FileAttributeType) == .typeRegular {
             files[name] = try String(contentsOfFile: target + "/" + name, encoding: .utf8)
         }
         return (commit, files)
@@ -62,6 +64,17 @@ final class TemporaryGitRepository {
         let (commit, files) = try repo.export("main")
         #expect(commit == Repository.Commit(id: id, author: "Ops Person", subject: "Add network a"))
         #expect(files == ["vms/a.yaml": "kind: Network\n"])
+    }
+
+    @Test func smallFilesBesideTheYAMLAreExportedButNotLargeOnesOrLinks() throws {
+        let repo = try TemporaryGitRepository()
+        try repo.write("vms/a.yaml", "kind: Network\n")
+        try repo.write("cloud-init/web.cfg", "#cloud-config\n")
+        try repo.write("images/big.bin", String(repeating: "x", count: Repository.exportedFileLimit + 1))
+        try FileManager.default.createSymbolicLink(atPath: repo.work + "/cloud-init/passwd", withDestinationPath: "/etc/passwd")
+        _ = try repo.commit("user data")
+        let files = try repo.export("main", suffix: "").1
+        #expect(files == ["vms/a.yaml": "kind: Network\n", "cloud-init/web.cfg": "#cloud-config\n"])
     }
 
     @Test func refsPickBranchesTagsAndOlderCommits() throws {

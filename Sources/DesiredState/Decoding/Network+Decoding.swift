@@ -7,7 +7,9 @@ extension Network {
         let gateway = reader.optional("gateway", Decode.ipv4)
         let bridge = reader.optional("bridge", Decode.text)
         let libvirtNetwork = reader.optional("libvirtNetwork", Decode.text)
-        guard let name, let cidr, let gateway, let bridge, let libvirtNetwork else { return nil }
+        let dns = reader.optional("dns", Decode.list(Decode.ipv4))
+        guard let name, let cidr, let gateway, let bridge, let libvirtNetwork, let dns else { return nil }
+        if let dns, dns.count > 8 { reader.report("dns", "dns lists \(dns.count) servers; at most 8") }
         let attachment: Attachment
         switch (bridge, libvirtNetwork) {
         case (let bridge?, nil): attachment = .bridge(bridge)
@@ -17,7 +19,7 @@ extension Network {
             return nil
         }
         return Network(
-            name: name, cidr: cidr, gateway: gateway, attachment: attachment,
+            name: name, cidr: cidr, gateway: gateway, attachment: attachment, dns: dns ?? [],
             location: reader.location
         )
     }

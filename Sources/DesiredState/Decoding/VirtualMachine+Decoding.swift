@@ -14,14 +14,15 @@ extension VirtualMachine {
         let console = reader.optional("console", decodeConsole)
         let restartPolicy = reader.optional("restartPolicy", Decode.oneOf(RestartPolicy.self))
         let deleteDisks = reader.optional("deleteDisks", Decode.bool)
+        let cloudInit = reader.optional("cloudInit", CloudInit.decode)
         guard let name, let uuid, let host, let memory, let vcpus, let state, let autostart, let disks,
-              let interfaces, let console, let restartPolicy, let deleteDisks
+              let interfaces, let console, let restartPolicy, let deleteDisks, let cloudInit
         else { return nil }
         return VirtualMachine(
             name: name, uuid: uuid, host: host, memory: memory, vcpus: vcpus,
             state: state ?? .running, autostart: autostart ?? true, disks: disks ?? [],
             interfaces: interfaces ?? [], vnc: console ?? false, restartPolicy: restartPolicy ?? .never,
-            deleteDisks: deleteDisks ?? false, location: reader.location
+            deleteDisks: deleteDisks ?? false, cloudInit: cloudInit, location: reader.location
         )
     }
 

@@ -6,11 +6,11 @@ public enum Kind: String, Sendable, Hashable, CaseIterable {
     var keys: [String] {
         switch self {
         case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "dns", "virtType", "firewall"]
-        case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork"]
+        case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork", "dns"]
         case .Image: ["name", "source", "sha256", "format", "pool", "host"]
         case .VirtualMachine:
             ["name", "uuid", "host", "memory", "vcpus", "state", "autostart", "disks", "interfaces", "console",
-             "restartPolicy", "deleteDisks"]
+             "restartPolicy", "deleteDisks", "cloudInit"]
         case .IPPair: ["name", "vm", "public", "private"]
         case .FirewallRule: ["name", "vm", "protocol", "source", "ports"]
         case .DHCPHost: ["name", "network", "mac", "ip", "hostname"]

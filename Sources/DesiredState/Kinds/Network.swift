@@ -9,5 +9,7 @@ public struct Network: Sendable, Hashable {
     public var cidr: IPv4Network
     public var gateway: IPv4Address?
     public var attachment: Attachment
+    /// The DNS servers its VMs use (cloud-init's static network configuration).
+    public var dns: [IPv4Address] = []
     public var location: SourceLocation
 }

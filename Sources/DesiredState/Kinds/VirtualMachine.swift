@@ -41,6 +41,8 @@ public struct VirtualMachine: Sendable, Hashable {
     public var restartPolicy: RestartPolicy
     /// Delete the VM's volumes when the VM is removed from the desired state.
     public var deleteDisks: Bool
+    /// First-boot configuration; its seed goes into the pool of the first disk.
+    public var cloudInit: CloudInit?
     public var location: SourceLocation
 
     /// The name of `disk`'s volume in its pool: `volume`, or `<vm>-<disk>`.

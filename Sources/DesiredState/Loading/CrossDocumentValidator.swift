@@ -158,6 +158,7 @@ struct CrossDocumentValidator {
             claim(\.volumes, "\(disk.pool)/\(volume)", "volume \(volume) in pool \(disk.pool)", "VirtualMachine \(vm.name)", object,
                   ["disks", .index(index), disk.volume == nil ? "name" : "volume"])
         }
+        if let cloudInit = vm.cloudInit { checkCloudInit(cloudInit, of: vm, object) }
         for (index, interface) in vm.interfaces.enumerated() {
             let path: [PathStep] = ["interfaces", .index(index)]
             claimMAC(interface.mac, "VirtualMachine \(vm.name)", object, path + ["mac"])
@@ -165,6 +166,16 @@ struct CrossDocumentValidator {
                   let ip = interface.ip
             else { continue }
             checkPrivateIP(ip, "VirtualMachine \(vm.name)", in: networks[interface.network], object, path + ["ip"])
+        }
+    }
+
+    /// The seed goes into the first disk's pool; a static configuration needs every address.
+    private mutating func checkCloudInit(_ cloudInit: CloudInit, of vm: VirtualMachine, _ object: DecodedObject) {
+        if vm.disks.isEmpty {
+            report(object, ["cloudInit"], "cloudInit needs a disk: its seed goes into the pool of the VM's first disk")
+        }
+        if cloudInit.networkConfig == .static, let index = vm.interfaces.firstIndex(where: { $0.ip == nil }) {
+            report(object, ["interfaces", .index(index)], "cloudInit.networkConfig is static but this interface has no ip")
         }
     }
 

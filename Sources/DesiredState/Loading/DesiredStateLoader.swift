@@ -45,8 +45,10 @@ struct DesiredStateLoader {
         let walk = try walkFiles()
         let files = walk.files
         let results = Self.decodeConcurrently(files, displayed: files.map(displayName))
-        let objects = results.flatMap(\.objects)
-        var diagnostics = walk.diagnostics + results.flatMap(\.diagnostics)
+        var objects = results.flatMap(\.objects)
+        var userData = UserDataFiles(loader: self)
+        userData.resolve(&objects)
+        var diagnostics = walk.diagnostics + results.flatMap(\.diagnostics) + userData.diagnostics
         let total = results.reduce(0) { $0 + $1.size }
         if total > Limits.totalBytes, let first = files.first {
             diagnostics.append(Diagnostic(SourceLocation(file: displayName(first), line: 1, column: 1),
@@ -57,7 +59,7 @@ struct DesiredStateLoader {
         }
         var validator = CrossDocumentValidator(objects: objects)
         var state = validator.validate(fileCount: files.count)
-        state.revision = Self.revision(files: files, digests: results.map(\.digest), under: directory)
+        state.revision = Self.revision(files: files + userData.files, digests: results.map(\.digest) + userData.digests, under: directory)
         guard validator.diagnostics.isEmpty else {
             throw InvalidDesiredState(diagnostics: validator.diagnostics.sorted { $0.location < $1.location })
         }

@@ -29,6 +29,9 @@ struct DomainDefinition: Equatable, Sendable {
     var currentVcpus: Int
     var interfaces: [Interface]
     var disks: [Disk]
+    /// The cloud-init seed on a CD-ROM, and its parts' digests (kept in reconcile's metadata).
+    var seed: Disk?
+    var seedDigests: CloudInitSeed.Digests?
     var vnc: Bool
     /// Whether the domain carries reconcile's ownership metadata.
     var managed: Bool
@@ -38,8 +41,9 @@ struct DomainDefinition: Equatable, Sendable {
     static let namespace = "urn:reconcile:1"
 
     /// The element that marks a domain as reconcile's.
-    static func metadata(deleteDisks: Bool) -> String {
-        "<rc:managed xmlns:rc='\(namespace)' deleteDisks='\(deleteDisks ? "yes" : "no")'/>"
+    static func metadata(deleteDisks: Bool, seed: CloudInitSeed.Digests? = nil) -> String {
+        let digests = seed.map { " userData='\($0.userData)' networkConfig='\($0.networkConfig)' metaData='\($0.metaData)'" } ?? ""
+        return "<rc:managed xmlns:rc='\(namespace)' deleteDisks='\(deleteDisks ? "yes" : "no")'\(digests)/>"
     }
 
     /// The definition a VM asks for; `networks` resolves its interfaces' attachments.
@@ -60,6 +64,9 @@ struct DomainDefinition: Equatable, Sendable {
             return Interface(mac: interface.mac.description, source: source)
         }
         disks = vm.disks.map { Disk(pool: $0.pool, volume: vm.volumeName(of: $0)) }
+        let seed = CloudInitSeed(vm, networks: networks)
+        self.seed = seed.map { Disk(pool: $0.pool, volume: $0.volumeName) }
+        seedDigests = seed?.digests
         vnc = vm.vnc
         managed = true
         deleteDisks = vm.deleteDisks
@@ -67,10 +74,12 @@ struct DomainDefinition: Equatable, Sendable {
 
     init(
         name: String, uuid: String?, memoryKiB: UInt64, currentMemoryKiB: UInt64, vcpus: Int, currentVcpus: Int,
-        interfaces: [Interface], disks: [Disk], vnc: Bool, managed: Bool, deleteDisks: Bool
+        interfaces: [Interface], disks: [Disk], seed: Disk? = nil, seedDigests: CloudInitSeed.Digests? = nil,
+        vnc: Bool, managed: Bool, deleteDisks: Bool
     ) {
         (self.name, self.uuid, self.memoryKiB, self.currentMemoryKiB) = (name, uuid, memoryKiB, currentMemoryKiB)
         (self.vcpus, self.currentVcpus, self.interfaces, self.disks) = (vcpus, currentVcpus, interfaces, disks)
+        (self.seed, self.seedDigests) = (seed, seedDigests)
         (self.vnc, self.managed, self.deleteDisks) = (vnc, managed, deleteDisks)
     }
 
@@ -81,7 +90,7 @@ struct DomainDefinition: Equatable, Sendable {
         var lines = ["<domain type='\(type)'>", "  <name>\(name)</name>"]
         if let uuid { lines.append("  <uuid>\(uuid)</uuid>") }
         lines += [
-            "  <metadata>\(Self.metadata(deleteDisks: deleteDisks))</metadata>",
+            "  <metadata>\(Self.metadata(deleteDisks: deleteDisks, seed: seedDigests))</metadata>",
             "  <memory unit='KiB'>\(memoryKiB)</memory>",
             "  <currentMemory unit='KiB'>\(currentMemoryKiB)</currentMemory>",
             "  <vcpu current='\(currentVcpus)'>\(vcpus)</vcpu>",
@@ -92,6 +101,11 @@ struct DomainDefinition: Equatable, Sendable {
             let target = "vd" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8(index % 26)))
             lines.append("    <disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
                          + "<source pool='\(Self.escape(disk.pool))' volume='\(disk.volume)'/><target dev='\(target)' bus='virtio'/></disk>")
+        }
+        if let seed {
+            // IDE: the default machine (pc) has it, and every guest kernel drives it.
+            lines.append("    <disk type='volume' device='cdrom'><driver name='qemu' type='raw'/>"
+                         + "<source pool='\(Self.escape(seed.pool))' volume='\(seed.volume)'/><target dev='hdc' bus='ide'/><readonly/></disk>")
         }
         for interface in interfaces {
             let parts = interface.source.split(separator: ":", maxSplits: 1).map(String.init)
@@ -139,6 +153,9 @@ struct DomainDefinition: Equatable, Sendable {
                   let volume = (try? node.nodes(forXPath: "source/@volume").first?.stringValue) ?? nil else { return nil }
             return Disk(pool: pool, volume: volume)
         }
+        let seed = text("/domain/devices/disk[@device='cdrom']/source/@pool").flatMap { pool in
+            text("/domain/devices/disk[@device='cdrom']/source/@volume").map { Disk(pool: pool, volume: $0) }
+        }
         // FoundationXML's XPath has no namespace bindings; the metadata element is found by its URI.
         let metadata = ((try? document.nodes(forXPath: "/domain/metadata/*")) ?? [])
             .compactMap { $0 as? XMLElement }.first { $0.uri == namespace }
@@ -146,10 +163,18 @@ struct DomainDefinition: Equatable, Sendable {
             name: text("/domain/name") ?? "", uuid: text("/domain/uuid")?.lowercased(),
             memoryKiB: memory, currentMemoryKiB: kibibytes("currentMemory") ?? memory,
             vcpus: vcpus, currentVcpus: Int(text("/domain/vcpu/@current") ?? "") ?? vcpus,
-            interfaces: interfaces, disks: disks,
+            interfaces: interfaces, disks: disks, seed: seed, seedDigests: metadata.flatMap(seedDigests),
             vnc: !values("/domain/devices/graphics[@type='vnc']/@type").isEmpty,
             managed: metadata != nil, deleteDisks: metadata?.attribute(forName: "deleteDisks")?.stringValue == "yes"
         )
+    }
+
+    /// The seed digests reconcile's metadata element holds, when it holds all three.
+    private static func seedDigests(_ element: XMLElement) -> CloudInitSeed.Digests? {
+        guard let userData = element.attribute(forName: "userData")?.stringValue,
+              let networkConfig = element.attribute(forName: "networkConfig")?.stringValue,
+              let metaData = element.attribute(forName: "metaData")?.stringValue else { return nil }
+        return CloudInitSeed.Digests(userData: userData, networkConfig: networkConfig, metaData: metaData)
     }
 
     /// The declared properties of `self` (desired) that differ from `live` (a stored definition).
@@ -180,7 +205,18 @@ struct DomainDefinition: Equatable, Sendable {
                                           to: disks.map { "\($0.pool)/\($0.volume)" }.joined(separator: ", ")))
         }
         if vnc != live.vnc { changes.append(PropertyChange("vnc", from: "\(live.vnc)", to: "\(vnc)")) }
-        return changes
+        return changes + seedChanges(from: live)
+    }
+
+    /// The cloud-init parts that differ, each a `cloudInit.*` property (they take effect at
+    /// the guest's next boot); a seed whose parts are the same in another place is `cloudInit.seed`.
+    private func seedChanges(from live: DomainDefinition) -> [PropertyChange] {
+        guard seed != live.seed || seedDigests != live.seedDigests else { return [] }
+        let describe = { (seed: Disk?) in seed.map { "\($0.pool)/\($0.volume)" } ?? "none" }
+        guard let seedDigests else { return [PropertyChange("cloudInit.seed", from: describe(live.seed), to: "none")] }
+        let parts = seedDigests.changes(from: live.seed == nil ? nil : live.seedDigests)
+        guard !parts.isEmpty else { return [PropertyChange("cloudInit.seed", from: describe(live.seed), to: describe(seed))] }
+        return parts.map { PropertyChange($0.property, from: $0.from, to: $0.to) }
     }
 
     var memoryDescription: String {

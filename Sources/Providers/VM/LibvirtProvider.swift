@@ -121,7 +121,7 @@ public struct LibvirtProvider: Provider {
                 }
                 resources.append(volume)
             }
-            var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes)
+            var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes, poolVolumes: poolVolumes)
             if domain.conflict == nil, domain.action != nil, vm.state == .running, let missing = try attachments.missing(for: vm, networks: networks) {
                 domain.conflict = "\(missing) does not exist on \(node.libvirt)"
             }
@@ -133,13 +133,18 @@ public struct LibvirtProvider: Provider {
     }
 
     private func domainResource(
-        _ vm: VirtualMachine, live: Connection.DomainInfo?, networks: [String: Network], volumes: [ResourceID]
+        _ vm: VirtualMachine, live: Connection.DomainInfo?, networks: [String: Network], volumes: [ResourceID],
+        poolVolumes: (String) throws -> Set<String>?
     ) throws -> Resource {
         let id = ResourceID(Self.domainType, vm.name)
         var wanted = DomainDefinition(vm, networks: networks)
-        let fingerprint = Fingerprint.of(live.map { [$0.xml, $0.state.rawValue, "\($0.autostart)", $0.liveXML ?? ""] } ?? ["(absent)"])
+        let seed = CloudInitSeed(vm, networks: networks)
+        let seedPresent = try seed.map { try poolVolumes($0.pool)?.contains($0.volumeName) == true } ?? true
+        let fingerprint = Fingerprint.of(live.map { [$0.xml, $0.state.rawValue, "\($0.autostart)", $0.liveXML ?? ""] } ?? ["(absent)"]
+                                         + [seedPresent ? "seed present" : "seed absent"])
         guard let live else {
-            var steps = [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor)), Step(Self.autostart, vm.name, input: "\(vm.autostart)")]
+            var steps = seedSteps(seed, present: seedPresent)
+            steps += [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor)), Step(Self.autostart, vm.name, input: "\(vm.autostart)")]
             if vm.state == .running { steps.append(Step(Self.start, vm.name)) }
             return Resource(id, action: .create, summary: "\(vm.memory), \(vm.vcpus) vCPU, \(vm.state.rawValue)",
                             dependsOn: volumes, source: vm.location, steps: steps, fingerprint: fingerprint)
@@ -164,9 +169,15 @@ public struct LibvirtProvider: Provider {
             steps.append(Step(Self.adopt, vm.name, input: DomainDefinition.metadata(deleteDisks: vm.deleteDisks)))
             (stored.managed, stored.deleteDisks) = (true, vm.deleteDisks)
         }
-        changes += wanted.changes(from: stored)
-        if changes.contains(where: { $0.property != "owner" }) {
+        let definitionChanges = wanted.changes(from: stored)
+        changes += definitionChanges
+        if let seed, !seedPresent, wanted.seed == stored.seed {
+            changes.append(PropertyChange("cloudInit.seed", from: "missing", to: "\(seed.pool)/\(seed.volumeName)", note: "made again"))
+        }
+        steps += seedSteps(seed, present: seedPresent)
+        if !definitionChanges.isEmpty {
             steps.append(Step(Self.define, vm.name, input: wanted.xml(type: hypervisor), previous: live.xml))
+            steps += oldSeedSteps(stored: stored, wanted: wanted)
         }
         if live.autostart != vm.autostart {
             changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)"))
@@ -187,7 +198,9 @@ public struct LibvirtProvider: Provider {
             changes.append(PropertyChange("state", from: live.state.rawValue, to: "running"))
             steps.append(Step(Self.start, vm.name))
         case (false, .stopped):
-            break
+            for index in changes.indices where changes[index].isCloudInit && changes[index].note == nil {
+                changes[index].note = "takes effect at next boot"
+            }
         }
         return Resource(id, action: changes.isEmpty ? nil : .update, changes: changes, dependsOn: volumes,
                         source: vm.location, pendingChanges: pending, steps: changes.isEmpty ? [] : steps, fingerprint: fingerprint)
@@ -205,7 +218,7 @@ public struct LibvirtProvider: Provider {
         let waiting = Set(guest.needRestart.map(\.property))
         for index in changes.indices {
             if waiting.contains(changes[index].property) {
-                changes[index].note = restart ? "restart" : "restart pending"
+                changes[index].note = restart ? "restart" : changes[index].isCloudInit ? "takes effect at next boot" : "restart pending"
             } else if changes[index].property == "memory", guest.liveMemory != nil {
                 changes[index].note = "live"
             }
@@ -215,7 +228,10 @@ public struct LibvirtProvider: Provider {
             return (changes, [])
         }
         let pending = guest.needRestart.filter { change in !changes.contains { $0.property == change.property } }
-            .map { change in PropertyChange(change.property, from: change.from, to: change.to, note: "restart pending") }
+            .map { change in
+                PropertyChange(change.property, from: change.from, to: change.to,
+                               note: change.isCloudInit ? "takes effect at next boot" : "restart pending")
+            }
         return (changes, pending)
     }
 
@@ -233,7 +249,9 @@ public struct LibvirtProvider: Provider {
             if removed {
                 let volumes = stored.disks.map(\.volume).joined(separator: ", ")
                 let disks = stored.disks.isEmpty ? "no disks" : "volumes \(volumes) \(stored.deleteDisks ? "deleted" : "kept")"
-                let steps = (running ? [Step(Self.stop, domain.name)] : []) + [Step(Self.undefine, domain.name)]
+                // The seed was made for this domain alone: it goes with it, whatever deleteDisks says.
+                let seed = stored.seed.map { [Step(Self.deleteVolume, "\($0.pool)/\($0.volume)")] } ?? []
+                let steps = (running ? [Step(Self.stop, domain.name)] : []) + [Step(Self.undefine, domain.name)] + seed
                 resources.append(Resource(id, action: .delete, summary: (running ? "running, shut down; " : "") + disks, guardedDeletion: running,
                                           steps: steps, fingerprint: Fingerprint.of([domain.xml, domain.state.rawValue, "\(domain.autostart)"])))
             }
@@ -288,6 +306,7 @@ public struct LibvirtProvider: Provider {
             try connection.deleteVolume(pool: String(pool), volume: String(volume))
         case Self.define: try connection.define(xml: input)
         case Self.uploadImage: try await upload(step, connection: connection)
+        case Self.createSeed: try createSeed(step, connection: connection)
         case Self.createOverlay: try createOverlay(step, connection: connection)
         case Self.autostart: try connection.setAutostart(step.target, input == "true")
         case Self.start: try connection.start(step.target)
@@ -391,6 +410,11 @@ struct GuestDelta {
             needRestart.removeAll { $0.property == "memory" }
         }
     }
+}
+
+extension PropertyChange {
+    /// A change to the cloud-init seed: cloud-init reads it at boot.
+    var isCloudInit: Bool { property.hasPrefix("cloudInit.") }
 }
 
 extension Duration {
