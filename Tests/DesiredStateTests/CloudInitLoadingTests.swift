@@ -57,6 +57,11 @@ import Testing
             "web.cfg:1:1: user data must begin with #cloud-config (a cloud-config document) or #! (a script); cloud-init ignores anything else",
         ])
 
+        let yaml = try TemporaryDesiredState(["web.yaml": Self.vm("  userDataFile: cloud-init/web.yaml")])
+        #expect(yaml.diagnostics() == [
+            "web.yaml:13:17: cloudInit.userDataFile \"cloud-init/web.yaml\" ends in .yaml or .yml, and such files are read as desired state; name it .cfg",
+        ])
+
         let large = try TemporaryDesiredState(["web.yaml": Self.vm("  userDataFile: web.cfg"),
                                                "web.cfg": "#!/bin/sh\n" + String(repeating: "#", count: CloudInit.Limits.userDataBytes)])
         #expect(large.diagnostics().first?.contains("the file is 262154 bytes; the limit is 262144") == true, "\(large.diagnostics())")

@@ -10,6 +10,10 @@ extension CloudInit {
         let sshKeys = reader.optional("sshAuthorizedKeys", Decode.list(Decode.sshPublicKey))
         let networkConfig = reader.optional("networkConfig", Decode.oneOf(NetworkConfig.self))
         guard let userData, let userDataFile, let sshKeys, let networkConfig else { return nil }
+        if let file = userDataFile ?? nil, file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
+            reader.report("userDataFile", "\(field.path).userDataFile \"\(file)\" ends in .yaml or .yml, and such files are read as desired state; name it .cfg")
+            return nil
+        }
         if userData != nil, userDataFile != nil {
             reader.report("userDataFile", "\(field.path) takes userData or userDataFile, not both")
             return nil
