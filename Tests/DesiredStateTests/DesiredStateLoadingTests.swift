@@ -8,13 +8,14 @@ import Testing
 
     @Test func bundledExampleIsValidAndComplete() throws {
         let state = try DesiredState.load(directory: Self.repository.appendingPathComponent("desired-state").path)
-        #expect(state.virtualMachines.map(\.name) == ["cpro0007", "cpro0051"])
+        #expect(state.virtualMachines.map(\.name) == ["cpro0007", "cpro0051", "cpro0099"])
+        #expect(state.virtualMachines.last?.cloudInit?.userData?.hasPrefix("#cloud-config\n") == true)
         #expect(state.hostsDeclared && state.hosts.map(\.name) == ["hv1"])
         #expect(state.ipPairs.map(\.publicIP.description) == ["203.0.113.7", "203.0.113.51"])
         #expect(state.dhcpHosts.map(\.name) == ["printer01"])
         let ports = state.firewallRules.first { $0.name == "cpro0007-web" }?.ports.map(\.description)
         #expect(ports == ["80", "443", "8000-8100"])
-        #expect(state.counts.map(\.count) == [1, 1, 0, 2, 2, 5, 1, 1])
+        #expect(state.counts.map(\.count) == [1, 1, 0, 3, 2, 6, 1, 1])
     }
 
     @Test func hostsAreReadAheadFromTheFilesThatMentionThem() throws {

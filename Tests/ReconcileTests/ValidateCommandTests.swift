@@ -59,13 +59,13 @@ enum ReconcileBinary {
         let result = try ReconcileBinary.run(["validate"])
         #expect(result.status == 0)
         #expect(result.stdout == """
-            desired-state: valid, 13 documents in 6 files
+            desired-state: valid, 15 documents in 7 files
               Host            1
               Network         1
               Image           0
-              VirtualMachine  2
+              VirtualMachine  3
               IPPair          2
-              FirewallRule    5
+              FirewallRule    6
               DHCPHost        1
               DNSRecord       1
 
@@ -105,7 +105,7 @@ enum ReconcileBinary {
         #expect(result.status == 0)
         let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(report?["valid"] as? Bool == true)
-        #expect((report?["counts"] as? [String: Int])?["FirewallRule"] == 5)
+        #expect((report?["counts"] as? [String: Int])?["FirewallRule"] == 6)
     }
 
     @Test func aMissingDirectoryIsAUsageError() throws {
