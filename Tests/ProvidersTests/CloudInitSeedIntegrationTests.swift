@@ -97,7 +97,8 @@ import TestSupport
         #expect(try await run(try desired(lab, userData: "runcmd: [echo two]")).status == .converged)
         #expect(try seeds(lab) == [second])
 
-        // The VM goes: its seed with it; its disk stays (no deleteDisks).
+        // The VM goes: its seed with it (even one already deleted by hand); its disk stays (no deleteDisks).
+        try lab.virsh("vol-delete", "--pool", lab.pool, second)
         let removed = try await run(try desired(lab, present: false), allowPrune: true)
         #expect(removed.status == .converged, "\(removed.outcomes.filter { $0.outcome == .failed })")
         #expect(try seeds(lab).isEmpty)

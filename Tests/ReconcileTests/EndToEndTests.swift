@@ -21,11 +21,7 @@ import TestSupport
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
 
         // The gateway namespace sits on the bridge with the network's gateway address.
-        let (bridgeSide, gatewaySide) = ("rcv-\(libvirt.id)", "rcvg-\(libvirt.id)")
-        try NetworkLab.ip("link", "add", bridgeSide, "type", "veth", "peer", "name", gatewaySide, "netns", gateway)
-        try NetworkLab.ip("link", "set", bridgeSide, "master", libvirt.bridge, "up")
-        try network.exec(gateway, "ip", "addr", "add", "10.77.0.1/24", "dev", gatewaySide)
-        try network.exec(gateway, "ip", "link", "set", gatewaySide, "up")
+        let gatewaySide = try libvirt.joinBridge(gateway, address: "10.77.0.1/24")
         try network.exec(gateway, "ip", "link", "add", "pub0", "type", "veth", "peer", "name", "pub0p")  // no dummy module here
         try network.exec(gateway, "ip", "link", "set", "pub0", "up")
 

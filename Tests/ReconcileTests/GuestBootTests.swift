@@ -27,11 +27,7 @@ extension Tag {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-guest-\(libvirt.id)")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("repo/cloud-init"), withIntermediateDirectories: true)
         // The namespace sits on the lab's bridge as the network's gateway: the test reaches the guest from there.
-        let (bridgeSide, gatewaySide) = ("rcv-\(libvirt.id)", "rcvg-\(libvirt.id)")
-        try NetworkLab.ip("link", "add", bridgeSide, "type", "veth", "peer", "name", gatewaySide, "netns", gateway)
-        try NetworkLab.ip("link", "set", bridgeSide, "master", libvirt.bridge, "up")
-        try network.exec(gateway, "ip", "addr", "add", "10.77.0.1/24", "dev", gatewaySide)
-        try network.exec(gateway, "ip", "link", "set", gatewaySide, "up")
+        try libvirt.joinBridge(gateway, address: "10.77.0.1/24")
     }
 
     func path(_ name: String) -> String { root.appendingPathComponent(name).path }

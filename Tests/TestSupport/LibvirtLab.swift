@@ -40,6 +40,19 @@ public final class LibvirtLab {
         _ = try? NetworkLab.ip("link", "del", bridge)
     }
 
+    /// Joins `namespace` to the lab's bridge by a veth pair and gives its end `address` (the
+    /// network's gateway, say): from there a test reaches the guests. Returns that end's name.
+    /// The pair goes with the namespace.
+    @discardableResult
+    public func joinBridge(_ namespace: String, address: String) throws -> String {
+        let (bridgeSide, namespaceSide) = ("rcv-\(id)", "rcvg-\(id)")
+        try NetworkLab.ip("link", "add", bridgeSide, "type", "veth", "peer", "name", namespaceSide, "netns", namespace)
+        try NetworkLab.ip("link", "set", bridgeSide, "master", bridge, "up")
+        try NetworkLab.ip("-n", namespace, "addr", "add", address, "dev", namespaceSide)
+        try NetworkLab.ip("-n", namespace, "link", "set", namespaceSide, "up")
+        return namespaceSide
+    }
+
     /// Runs `virsh -c qemu:///system …`, as an operator would to make drift.
     @discardableResult
     public func virsh(_ arguments: String...) throws -> String {

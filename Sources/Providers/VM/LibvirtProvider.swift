@@ -250,7 +250,7 @@ public struct LibvirtProvider: Provider {
                 let volumes = stored.disks.map(\.volume).joined(separator: ", ")
                 let disks = stored.disks.isEmpty ? "no disks" : "volumes \(volumes) \(stored.deleteDisks ? "deleted" : "kept")"
                 // The seed was made for this domain alone: it goes with it, whatever deleteDisks says.
-                let seed = stored.seed.map { [Step(Self.deleteVolume, "\($0.pool)/\($0.volume)")] } ?? []
+                let seed = stored.seed.map { [Step(Self.deleteSeed, "\($0.pool)/\($0.volume)")] } ?? []
                 let steps = (running ? [Step(Self.stop, domain.name)] : []) + [Step(Self.undefine, domain.name)] + seed
                 resources.append(Resource(id, action: .delete, summary: (running ? "running, shut down; " : "") + disks, guardedDeletion: running,
                                           steps: steps, fingerprint: Fingerprint.of([domain.xml, domain.state.rawValue, "\(domain.autostart)"])))
@@ -307,6 +307,7 @@ public struct LibvirtProvider: Provider {
         case Self.define: try connection.define(xml: input)
         case Self.uploadImage: try await upload(step, connection: connection)
         case Self.createSeed: try createSeed(step, connection: connection)
+        case Self.deleteSeed: try deleteSeed(step, connection: connection)
         case Self.createOverlay: try createOverlay(step, connection: connection)
         case Self.autostart: try connection.setAutostart(step.target, input == "true")
         case Self.start: try connection.start(step.target)

@@ -7,7 +7,7 @@ import Libvirt
 /// The cloud-init seeds of VMs: each an ISO volume named by its content beside the VM's first
 /// disk, made before the domain that mounts it and deleted once the domain no longer does.
 extension LibvirtProvider {
-    static let createSeed = "libvirt.create-seed"
+    static let createSeed = "libvirt.create-seed", deleteSeed = "libvirt.delete-seed"
 
     /// The steps that put `vm`'s seed in place: its volume when it is missing.
     func seedSteps(_ seed: CloudInitSeed?, present: Bool) -> [Step] {
@@ -18,7 +18,17 @@ extension LibvirtProvider {
     /// Deleting the seed a stored definition mounted, when the new one mounts another.
     func oldSeedSteps(stored: DomainDefinition, wanted: DomainDefinition) -> [Step] {
         guard let old = stored.seed, stored.managed, old != wanted.seed else { return [] }
-        return [Step(Self.deleteVolume, "\(old.pool)/\(old.volume)")]
+        return [Step(Self.deleteSeed, "\(old.pool)/\(old.volume)")]
+    }
+
+    /// Deleting a seed that may already be gone (deleted by hand): nothing to do then.
+    func deleteSeed(_ step: Step, connection: Connection) throws {
+        let pool = String(step.target.prefix { $0 != "/" }), volume = String(step.target.drop { $0 != "/" }.dropFirst())
+        do {
+            try connection.deleteVolume(pool: pool, volume: volume)
+        } catch {
+            if !error.isNotFound { throw error }
+        }
     }
 
     /// Builds the seed's ISO from the step's files and sends it into its volume.
