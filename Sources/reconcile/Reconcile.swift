@@ -6,9 +6,9 @@ struct Reconcile: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), DHCP reservations (dhcpd or Kea) and DNS records to the state declared in git.",
         discussion: """
-            Operators commit YAML describing VirtualMachines, Images, IPPairs, FirewallRules, \
-            DHCPHosts and DNSRecords; reconcile checks it, shows what differs from the machine \
-            and converges.
+            Operators commit YAML describing VirtualMachines (with cloud-init first-boot \
+            configuration), Images, IPPairs, FirewallRules, DHCPHosts and DNSRecords; reconcile \
+            checks it, shows what differs from the machine and converges.
 
             Examples:
               reconcile validate desired-state       check the YAML, print what it declares
@@ -35,5 +35,5 @@ struct Reconcile: AsyncParsableCommand {
 
 /// What `reconcile --version` prints.
 enum ReconcileVersion {
-    static let current = "0.7.0"
+    static let current = "0.8.0"
 }
