@@ -30,10 +30,12 @@ let package = Package(
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         // Safe Swift over libvirt: connections, domains; errors read on the failing thread.
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
-        // libnetfilter_conntrack (Debian's libnetfilter-conntrack-dev); only the Conntrack module imports it.
-        .systemLibrary(name: "CNetfilterConntrack", pkgConfig: "libnetfilter_conntrack", providers: [.apt(["libnetfilter-conntrack-dev"])]),
+        // libnetfilter_conntrack, libnftnl and libmnl (Debian's libnetfilter-conntrack-dev, libnftnl-dev,
+        // libmnl-dev); only the Netfilter module imports them.
+        .systemLibrary(name: "CNetfilter", pkgConfig: "libnetfilter_conntrack",
+                       providers: [.apt(["libnetfilter-conntrack-dev", "libnftnl-dev", "libmnl-dev"])]),
         // Forgetting tracked connections: one dump of a namespace's table, then deletions by tuple.
-        .target(name: "Conntrack", dependencies: ["CNetfilterConntrack", "Basics"]),
+        .target(name: "Netfilter", dependencies: ["CNetfilter", "Basics"]),
         // glibc's <malloc.h> (malloc_trim), for the daemon's heap between runs.
         .systemLibrary(name: "CMalloc"),
         // Command runner (argument arrays, never a shell), atomic file writes, the state lock.
@@ -45,9 +47,9 @@ let package = Package(
         // Run history and the inventory of what reconcile created, in SQLite.
         .target(name: "RunLog", dependencies: ["Basics", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
-        .target(name: "Providers", dependencies: ["Basics", "Conntrack", "Engine", "Libvirt", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Providers", dependencies: ["Basics", "Netfilter", "Engine", "Libvirt", .product(name: "Crypto", package: "swift-crypto")]),
         // One run from desired-state source to run record, as the CLI and the daemon start it.
-        .target(name: "Runs", dependencies: ["Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog"]),
+        .target(name: "Runs", dependencies: ["Basics", "DesiredState", "Engine", "Git", "Netfilter", "Providers", "RunLog"]),
         // The daemon: periodic and webhook-triggered runs, metrics, status page.
         .target(
             name: "Daemon",
@@ -73,7 +75,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "DesiredStateTests", dependencies: ["Basics", "DesiredState"], exclude: ["SchemaCorpus"]),
         .testTarget(name: "BasicsTests", dependencies: ["Basics", "TestSupport"]),
-        .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Basics", "TestSupport"]),
+        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Basics", "TestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "Basics"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
@@ -81,7 +83,7 @@ let package = Package(
 
         // Namespaces, bridges and storage pools made for one test and removed after it.
         .target(name: "TestSupport", dependencies: ["Basics", "Libvirt"], path: "Tests/TestSupport"),
-        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "RunLog", "DesiredState", "Libvirt", "TestSupport"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "Netfilter", "RunLog", "DesiredState", "Libvirt", "TestSupport"]),
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Daemon", "Engine", "Libvirt", "RunLog", "TestSupport"]),
     ]
 )

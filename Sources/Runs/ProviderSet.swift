@@ -1,12 +1,15 @@
 import DesiredState
 import Engine
+import Netfilter
 import Providers
 
 /// The providers that manage a node's share, by its roles.
 public enum ProviderSet {
     /// - Parameter adopt: take over what reconcile did not make where it stands in the way
     ///   (`--adopt`): domains as declared, a DHCP hosts file or Kea reservations file.
-    public static func `for`(_ node: Node, vmOptions: LibvirtProvider.Options = .init(), adopt: Bool = false) -> [any Provider] {
+    /// - Parameter cache: where live firewall reads are kept between runs (the state directory).
+    public static func `for`(_ node: Node, vmOptions: LibvirtProvider.Options = .init(), adopt: Bool = false,
+                             cache: GenerationCache? = nil) -> [any Provider] {
         var providers: [any Provider] = []
         var vmOptions = vmOptions
         vmOptions.adopt = adopt
@@ -15,8 +18,8 @@ public enum ProviderSet {
             // The Host's backend, then the other one retiring: its rules go only once the
             // new backend's are in place, so no VM is ever unfiltered nor a pair without NAT.
             switch node.firewallBackend {
-            case .iptables: providers += [FirewallProvider(host: node, adopt: adopt), NFTablesProvider(host: node, retiring: true)]
-            case .nftables: providers += [NFTablesProvider(host: node), FirewallProvider(host: node, retiring: true)]
+            case .iptables: providers += [FirewallProvider(host: node, adopt: adopt), NFTablesProvider(host: node, retiring: true, cache: cache)]
+            case .nftables: providers += [NFTablesProvider(host: node, cache: cache), FirewallProvider(host: node, retiring: true)]
             }
         }
         if node.roles.contains(.dhcp) {

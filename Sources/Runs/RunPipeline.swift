@@ -2,6 +2,7 @@ import Basics
 import DesiredState
 import Engine
 import Foundation
+import Netfilter
 import Providers
 import RunLog
 
@@ -55,8 +56,9 @@ public struct RunPipeline: Sendable {
         log: RunLog, onPlan: (Plan) -> Void = { _ in },
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> Result {
+        let cache = GenerationCache(directory: stateDirectory)
         let early = EarlyProviders(node: node, stateDirectory: stateDirectory) { [vmOptions, adopt] host in
-            ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt)
+            ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache)
         }
         let loaded: DesiredStateSource.Loaded
         do {
@@ -81,7 +83,7 @@ public struct RunPipeline: Sendable {
         let host = try NodeSelection.host(named: node, in: loaded.state)
         // One writer per target: the early read holds the locks, or they are taken now.
         let (providers, locks) = try await early.providers(for: host)
-            ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt),
+            ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache),
                 TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout))
         defer { withExtendedLifetime(locks) {} }
         let reconciler = Reconciler(node: host.name, providers: providers, recorder: log)

@@ -1,6 +1,7 @@
 import DesiredState
 import Engine
 import Foundation
+import Netfilter
 import Providers
 import RunLog
 import Testing
@@ -117,9 +118,11 @@ final class FirewallLab {
         let desired = try DesiredState.load(directory: root.appendingPathComponent("desired").path)
         // As the run sets them up: the Host's backend, then the other one retiring.
         let host = desired.hosts[0]
+        // With the cache of live reads a run keeps: every scenario proves drift is still seen.
+        let cache = GenerationCache(directory: root.path)
         let providers: [any Provider] = host.firewallBackend == .iptables
-            ? [FirewallProvider(host: host, adopt: adopt), NFTablesProvider(host: host, retiring: true)]
-            : [NFTablesProvider(host: host), FirewallProvider(host: host, retiring: true)]
+            ? [FirewallProvider(host: host, adopt: adopt), NFTablesProvider(host: host, retiring: true, cache: cache)]
+            : [NFTablesProvider(host: host, cache: cache), FirewallProvider(host: host, retiring: true)]
         let reconciler = Reconciler(node: "hv1", providers: providers, recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
     }

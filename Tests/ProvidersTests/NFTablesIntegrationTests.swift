@@ -1,6 +1,7 @@
 import DesiredState
 import Engine
 import Foundation
+import Netfilter
 import Providers
 import Testing
 import TestSupport
@@ -84,6 +85,24 @@ import TestSupport
         #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == "peer=198.51.100.10")
         #expect(lab.probe(from: lab.client, "203.0.113.7", 81) == nil)
         #expect(try lab.lab.exec(lab.firewall, "nft", "list", "table", "inet", "filter") == foreign)
+    }
+
+    @Test func theTableIsReadAgainOnlyWhenTheGenerationMoved() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both, backend: "nftables")
+        #expect(try await lab.run().status == .converged)
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+        // The kept read is what a run plans from while nothing is committed in the namespace:
+        // a rule taken out of it (the kernel's table untouched) shows as one to add back.
+        let file = GenerationCache(directory: lab.root.path).file("nftables", netns: lab.firewall)
+        let kept = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(kept.contains("tcp dport 80"))
+        try kept.replacingOccurrences(of: "tcp dport 80", with: "tcp dport 8080").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try await lab.run(dryRun: true).status == .changesPending)
+        // Any commit in the namespace (here to another table) moves the generation: read afresh.
+        _ = try lab.lab.exec(lab.firewall, ["nft", "add table inet other"])
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+        #expect(try String(contentsOfFile: file, encoding: .utf8).contains("tcp dport 80 "))
     }
 
     @Test func aRejectedTransactionNamesItsSourceAndLeavesTheTableAsItWas() async throws {

@@ -1,5 +1,5 @@
 import Basics
-import Conntrack
+import Netfilter
 import DesiredState
 import Engine
 import Foundation

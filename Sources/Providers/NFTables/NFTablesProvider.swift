@@ -2,15 +2,17 @@ import Basics
 import DesiredState
 import Engine
 import Foundation
+import Netfilter
 
 /// Firewall rules and IP pairs on nftables, for a host whose firewall backend is `nftables`
 /// (or, `retiring`, the removal of this backend's table from a host that moved to iptables).
 ///
 /// reconcile owns one table, `inet reconcile`, and nothing outside it: other tables
 /// (firewalld's, Docker's and libvirt's iptables-nft ones, a hand-written `inet filter`) are
-/// never read or changed. Live state is one `nft list table inet reconcile`; apply is one
-/// `nft -f` transaction, checked with `nft -c` first. Public addresses are handled as the
-/// iptables backend does.
+/// never read or changed. Live state is one `nft list table inet reconcile` (kept, with a
+/// ``GenerationCache``, while nothing is committed in the namespace); apply is one `nft -f`
+/// transaction, checked with `nft -c` first. Public addresses are handled as the iptables
+/// backend does.
 public struct NFTablesProvider: Provider {
     public let name: String
     public let resourceTypes: Set<String>
@@ -18,6 +20,7 @@ public struct NFTablesProvider: Provider {
     let node: Node
     let runner: CommandRunner
     let retiring: Bool
+    let cache: GenerationCache?
     /// The next plan's read, started by ``prefetch()``.
     private let early = Prefetch<LiveState>()
 
@@ -28,10 +31,11 @@ public struct NFTablesProvider: Provider {
         var addresses: PublicAddresses?
     }
 
-    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false) {
+    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false, cache: GenerationCache? = nil) {
         node = host
         self.runner = runner ?? CommandRunner(netns: host.netns)
         self.retiring = retiring
+        self.cache = cache
         name = retiring ? "nftables (retiring)" : "nftables"
         // Public addresses are the active backend's to manage.
         resourceTypes = Set([NFTRules.tableType, NFTRules.chainType, NFTRules.ruleType, NFTRules.pairType])
@@ -42,6 +46,12 @@ public struct NFTablesProvider: Provider {
 
     /// The table, or nil when it does not exist.
     func readTable() throws -> NFTRuleset? {
+        let text = try cache.map { try $0.read("nftables", netns: node.netns, listTable) } ?? listTable()
+        return text.map(NFTRuleset.parse)
+    }
+
+    /// What `nft list table inet reconcile` prints, nil when there is no such table.
+    func listTable() throws -> String? {
         let arguments = ["nft", "list", "table", NFTRules.family, NFTRules.name]
         let result: CommandRunner.Output
         do {
@@ -55,7 +65,7 @@ public struct NFTablesProvider: Provider {
             if result.stderr.contains("No such file or directory") { return nil }
             throw CommandRunner.Failure(arguments, result)
         }
-        return NFTRuleset.parse(result.stdout)
+        return result.stdout
     }
 
     /// The table and the public addresses, read at once (on a thread of its own: it blocks).

@@ -1,5 +1,5 @@
 import Basics
-import Conntrack
+import Netfilter
 import Foundation
 import Testing
 import TestSupport
@@ -20,8 +20,8 @@ import TestSupport
 
         // Nothing left to match: nothing deleted, no error.
         #expect(try await ConnectionTable.forget(destinations: ["203.0.113.7"], sources: [], netns: namespace) == 0)
-        await #expect(throws: ConnectionTable.Failure.self) { try await ConnectionTable.forget(destinations: ["not-an-address"], sources: [], netns: namespace) }
-        await #expect(throws: ConnectionTable.Failure.self) { try await ConnectionTable.forget(destinations: [], sources: [], netns: "rctest-no-such-namespace") }
+        await #expect(throws: NetfilterFailure.self) { try await ConnectionTable.forget(destinations: ["not-an-address"], sources: [], netns: namespace) }
+        await #expect(throws: NetfilterFailure.self) { try await ConnectionTable.forget(destinations: [], sources: [], netns: "rctest-no-such-namespace") }
     }
 
     /// `src → dst` of each tracked connection.

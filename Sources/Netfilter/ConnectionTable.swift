@@ -1,5 +1,5 @@
 import Basics
-import CNetfilterConntrack
+import CNetfilter
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -11,14 +11,6 @@ import Glibc
 /// The `conntrack` tool dumps the whole table for every `-D` it is given, and the table's
 /// hash is shared by every namespace of the host: 1,600 deletions took 23 s that way.
 public enum ConnectionTable {
-    /// A libnetfilter_conntrack or namespace call failed: what, and errno's text.
-    public struct Failure: Error, Sendable, CustomStringConvertible {
-        public var operation: String
-        public var code: Int32
-
-        public var description: String { "\(operation): \(String(cString: strerror(code)))" }
-    }
-
     /// Deletes the IPv4 connections whose original destination is one of `destinations` or
     /// whose original source is one of `sources`, in network namespace `netns` (empty: this
     /// process's); returns how many were deleted.
@@ -27,7 +19,7 @@ public enum ConnectionTable {
     /// calling thread) and ends with the work.
     public static func forget(destinations: Set<String>, sources: Set<String>, netns: String = "") async throws -> Int {
         let wanted = try Match(destinations: destinations, sources: sources)
-        return try await EarlyRead { try inNamespace(netns) { () throws(Failure) -> Int in try delete(wanted) } }.value()
+        return try await EarlyRead { try inNamespace(netns) { () throws(NetfilterFailure) -> Int in try delete(wanted) } }.value()
     }
 
     /// Addresses in network byte order, as the kernel's tuples hold them.
@@ -35,30 +27,20 @@ public enum ConnectionTable {
         var destinations: Set<UInt32> = []
         var sources: Set<UInt32> = []
 
-        init(destinations: Set<String>, sources: Set<String>) throws(Failure) {
+        init(destinations: Set<String>, sources: Set<String>) throws(NetfilterFailure) {
             for text in destinations { self.destinations.insert(try Self.address(text)) }
             for text in sources { self.sources.insert(try Self.address(text)) }
         }
 
-        static func address(_ text: String) throws(Failure) -> UInt32 {
+        static func address(_ text: String) throws(NetfilterFailure) -> UInt32 {
             var address = in_addr()
-            guard inet_pton(AF_INET, text, &address) == 1 else { throw Failure(operation: "parse address \(text)", code: EINVAL) }
+            guard inet_pton(AF_INET, text, &address) == 1 else { throw NetfilterFailure(operation: "parse address \(text)", code: EINVAL) }
             return address.s_addr
         }
 
         func matches(destination: UInt32, source: UInt32) -> Bool {
             destinations.contains(destination) || sources.contains(source)
         }
-    }
-
-    private static func inNamespace<T>(_ netns: String, _ body: () throws(Failure) -> T) throws(Failure) -> T {
-        guard !netns.isEmpty else { return try body() }
-        let path = "/run/netns/\(netns)"
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Failure(operation: "open \(path)", code: errno) }
-        defer { close(descriptor) }
-        guard reconcile_enter_network_namespace(descriptor) == 0 else { throw Failure(operation: "enter network namespace \(netns)", code: errno) }
-        return try body()
     }
 
     /// Collects the matching entries of one dump, then deletes each.
@@ -71,8 +53,8 @@ public enum ConnectionTable {
         deinit { found.forEach { nfct_destroy($0) } }
     }
 
-    private static func delete(_ match: Match) throws(Failure) -> Int {
-        guard let handle = nfct_open(UInt8(CONNTRACK), 0) else { throw Failure(operation: "open the conntrack netlink socket", code: errno) }
+    private static func delete(_ match: Match) throws(NetfilterFailure) -> Int {
+        guard let handle = nfct_open(UInt8(CONNTRACK), 0) else { throw NetfilterFailure(operation: "open the conntrack netlink socket", code: errno) }
         defer { nfct_close(handle) }
         let collector = Collector(match)
         let callback: @convention(c) (nf_conntrack_msg_type, OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { _, entry, data in
@@ -87,14 +69,14 @@ public enum ConnectionTable {
         }
         nfct_callback_register(handle, NFCT_T_ALL, callback, Unmanaged.passUnretained(collector).toOpaque())
         var family = UInt32(AF_INET)
-        guard nfct_query(handle, NFCT_Q_DUMP, &family) == 0 else { throw Failure(operation: "dump the conntrack table", code: errno) }
+        guard nfct_query(handle, NFCT_Q_DUMP, &family) == 0 else { throw NetfilterFailure(operation: "dump the conntrack table", code: errno) }
         nfct_callback_unregister(handle)
         var deleted = 0
         for entry in collector.found {
             if nfct_query(handle, NFCT_Q_DESTROY, UnsafeRawPointer(entry)) == 0 {
                 deleted += 1
             } else if errno != ENOENT {  // gone already (it expired): what we wanted
-                throw Failure(operation: "delete a tracked connection", code: errno)
+                throw NetfilterFailure(operation: "delete a tracked connection", code: errno)
             }
         }
         return deleted
