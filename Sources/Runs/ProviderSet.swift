@@ -18,8 +18,10 @@ public enum ProviderSet {
             // The Host's backend, then the other one retiring: its rules go only once the
             // new backend's are in place, so no VM is ever unfiltered nor a pair without NAT.
             switch node.firewallBackend {
-            case .iptables: providers += [FirewallProvider(host: node, adopt: adopt), NFTablesProvider(host: node, retiring: true, cache: cache)]
-            case .nftables: providers += [NFTablesProvider(host: node, cache: cache), FirewallProvider(host: node, retiring: true)]
+            case .iptables:
+                providers += [FirewallProvider(host: node, adopt: adopt, cache: cache), NFTablesProvider(host: node, retiring: true, cache: cache)]
+            case .nftables:
+                providers += [NFTablesProvider(host: node, cache: cache), FirewallProvider(host: node, retiring: true, cache: cache)]
             }
         }
         if node.roles.contains(.dhcp) {

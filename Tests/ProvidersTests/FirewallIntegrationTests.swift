@@ -121,8 +121,8 @@ final class FirewallLab {
         // With the cache of live reads a run keeps: every scenario proves drift is still seen.
         let cache = GenerationCache(directory: root.path)
         let providers: [any Provider] = host.firewallBackend == .iptables
-            ? [FirewallProvider(host: host, adopt: adopt), NFTablesProvider(host: host, retiring: true, cache: cache)]
-            : [NFTablesProvider(host: host, cache: cache), FirewallProvider(host: host, retiring: true)]
+            ? [FirewallProvider(host: host, adopt: adopt, cache: cache), NFTablesProvider(host: host, retiring: true, cache: cache)]
+            : [NFTablesProvider(host: host, cache: cache), FirewallProvider(host: host, retiring: true, cache: cache)]
         let reconciler = Reconciler(node: "hv1", providers: providers, recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
     }
@@ -228,6 +228,22 @@ final class FirewallLab {
         #expect(!(try lab.save()).contains("rc:pair:cpro0007"))
         #expect(!(try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface)).contains("203.0.113.7/32"))
         #expect(try lab.lab.exec(lab.firewall, "ip", "-o", "-4", "addr", "show", "dev", lab.publicInterface).contains("203.0.113.51/32"))
+    }
+
+    @Test func iptablesSaveIsReadAgainOnlyWhenTheGenerationMoved() async throws {
+        let lab = try FirewallLab()
+        try lab.declare(Self.both)
+        #expect(try await lab.run().status == .converged)
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
+        // iptables-nft commits to nf_tables: while nothing is committed the kept text is used
+        // (here, edited by the test: a port the kernel does not hold) ...
+        let file = GenerationCache(directory: lab.root.path).file("iptables", netns: lab.firewall)
+        let kept = try String(contentsOfFile: file, encoding: .utf8)
+        try kept.replacingOccurrences(of: "--dport 80 ", with: "--dport 8080 ").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try await lab.run(dryRun: true).status == .changesPending)
+        // ... and any iptables command that commits moves the generation: read afresh.
+        _ = try lab.lab.exec(lab.firewall, "iptables", "-N", "OPERATOR-CHAIN")
+        #expect(try await lab.run(dryRun: true).status == .noChanges)
     }
 
     @Test func foreignChainsAndRulesSurviveEveryApply() async throws {

@@ -2,6 +2,7 @@ import Basics
 import DesiredState
 import Engine
 import Foundation
+import Netfilter
 
 /// Firewall rules and IP pairs on iptables, for a host with the firewall role.
 ///
@@ -24,6 +25,9 @@ public struct FirewallProvider: Provider {
 
     /// Replace the hand-made rules of declared VMs and pairs by reconcile's (`--adopt`; see ``HandRules``).
     let adopt: Bool
+    /// Keeps `iptables-save`'s text while nothing is committed in the namespace; used only
+    /// where iptables is iptables-nft (legacy iptables does not move nf_tables' generation).
+    let cache: GenerationCache?
 
     /// What a plan reads: the rules (as iptables-save printed them, and parsed), and our public addresses.
     struct LiveState {
@@ -32,11 +36,12 @@ public struct FirewallProvider: Provider {
         var addresses: PublicAddresses
     }
 
-    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false, adopt: Bool = false) {
+    public init(host: Node, runner: CommandRunner? = nil, retiring: Bool = false, adopt: Bool = false, cache: GenerationCache? = nil) {
         node = host
         self.runner = runner ?? CommandRunner(netns: host.netns)
         self.retiring = retiring
         self.adopt = adopt && !retiring
+        self.cache = Self.iptablesIsNFTables ? cache : nil
         name = retiring ? "iptables (retiring)" : "iptables"
         resourceTypes = Set([FirewallRules.ruleType, FirewallRules.pairType, FirewallRules.chainType, FirewallRules.jumpType])
             .union(retiring ? [] : [FirewallRules.addressType, HandRules.resourceType])
@@ -51,11 +56,22 @@ public struct FirewallProvider: Provider {
     /// names (7,016 netlink requests for a nat table of 8 chains beside 7,000 filter chains),
     /// so a second process doubled the kernel's work (1.45 → 0.95 CPU-s at 77,000 rules).
     func readRuleset() throws -> (saved: String, ruleset: IPTablesRuleset) {
-        let saved = try runner.run(["iptables-save"])
+        let save = { [runner] () throws -> String? in try runner.run(["iptables-save"]) }
+        let saved = try (cache.map { try $0.read("iptables", netns: node.netns, save) } ?? save()) ?? ""
         var ruleset = IPTablesRuleset.parse(saved)
         ruleset.tables = ruleset.tables.filter { FirewallRules.tables.contains($0.key) }
         return (saved, ruleset)
     }
+
+    /// Whether `iptables-save` on the PATH is iptables-nft (Debian's alternative
+    /// `xtables-nft-multi`), whose changes are nf_tables transactions.
+    static let iptablesIsNFTables: Bool = {
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":")
+        guard let found = directories.map({ "\($0)/iptables-save" }).first(where: { (path: String) in access(path, X_OK) == 0 }),
+              let resolved = realpath(found, nil) else { return false }
+        defer { free(resolved) }
+        return String(cString: resolved).hasSuffix("/xtables-nft-multi")
+    }()
 
     // MARK: - Plan
 
