@@ -141,7 +141,7 @@ public struct LibvirtProvider: Provider {
         let seed = CloudInitSeed(vm, networks: networks)
         let seedPresent = try seed.map { try poolVolumes($0.pool)?.contains($0.volumeName) == true } ?? true
         let fingerprint = Fingerprint.of(live.map { [$0.xml, $0.state.rawValue, "\($0.autostart)", $0.liveXML ?? ""] } ?? ["(absent)"]
-                                         + [seedPresent ? "seed present" : "seed absent"])
+                                         + (seed == nil ? [] : [seedPresent ? "seed present" : "seed absent"]))
         guard let live else {
             var steps = seedSteps(seed, present: seedPresent)
             steps += [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor)), Step(Self.autostart, vm.name, input: "\(vm.autostart)")]
