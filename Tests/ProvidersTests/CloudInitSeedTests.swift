@@ -88,5 +88,13 @@ import Testing
         without.cloudInit = nil
         #expect(DomainDefinition(without, networks: networks).changes(from: live).map(\.description)
                 == ["cloudInit.seed: default-pool/\(wanted.seed?.volume ?? "") → none"])
+
+        // A CD-ROM attached by hand (an installer ISO) is no seed: not read, so never deleted.
+        let cdrom = "    <disk type='volume' device='cdrom'><source pool='default-pool' volume='debian-12-netinst.iso'/>"
+            + "<target dev='hdc' bus='ide'/></disk>\n  </devices>"
+        let handISO = DomainDefinition(without, networks: networks).xml(type: "test").replacingOccurrences(of: "  </devices>", with: cdrom)
+        let parsed = try DomainDefinition.parse(handISO)
+        #expect(handISO.contains("debian-12-netinst.iso") && parsed.seed == nil)
+        #expect(DomainDefinition(without, networks: networks).changes(from: parsed) == [])
     }
 }

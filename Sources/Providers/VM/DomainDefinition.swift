@@ -153,14 +153,21 @@ struct DomainDefinition: Equatable, Sendable {
                   let volume = (try? node.nodes(forXPath: "source/@volume").first?.stringValue) ?? nil else { return nil }
             return Disk(pool: pool, volume: volume)
         }
-        let seed = text("/domain/devices/disk[@device='cdrom']/source/@pool").flatMap { pool in
-            text("/domain/devices/disk[@device='cdrom']/source/@volume").map { Disk(pool: pool, volume: $0) }
-        }
+        // Only a CD-ROM named as reconcile names seeds is one: an ISO attached by hand is not
+        // read (nor ever deleted).
+        let name = text("/domain/name") ?? ""
+        let seed = ((try? document.nodes(forXPath: "/domain/devices/disk[@device='cdrom']/source")) ?? []).lazy
+            .compactMap { $0 as? XMLElement }
+            .compactMap { source -> Disk? in
+                guard let pool = source.attribute(forName: "pool")?.stringValue, let volume = source.attribute(forName: "volume")?.stringValue,
+                      volume.hasPrefix("\(name)-cidata-"), volume.hasSuffix(".iso") else { return nil }
+                return Disk(pool: pool, volume: volume)
+            }.first
         // FoundationXML's XPath has no namespace bindings; the metadata element is found by its URI.
         let metadata = ((try? document.nodes(forXPath: "/domain/metadata/*")) ?? [])
             .compactMap { $0 as? XMLElement }.first { $0.uri == namespace }
         return DomainDefinition(
-            name: text("/domain/name") ?? "", uuid: text("/domain/uuid")?.lowercased(),
+            name: name, uuid: text("/domain/uuid")?.lowercased(),
             memoryKiB: memory, currentMemoryKiB: kibibytes("currentMemory") ?? memory,
             vcpus: vcpus, currentVcpus: Int(text("/domain/vcpu/@current") ?? "") ?? vcpus,
             interfaces: interfaces, disks: disks, seed: seed, seedDigests: metadata.flatMap(seedDigests),
