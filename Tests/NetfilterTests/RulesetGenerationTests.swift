@@ -13,6 +13,8 @@ import TestSupport
         let namespace = try lab.namespace("gen")
         let first = try RulesetGeneration.current(netns: namespace)
         #expect(try RulesetGeneration.current(netns: namespace) == first)
+        let bootID = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(first.bootID == bootID && bootID.count == 36, "\(first.bootID)")
 
         try CommandRunner(netns: namespace).run(["nft", "add", "table", "inet", "rctest"])
         let afterNFT = try RulesetGeneration.current(netns: namespace)
