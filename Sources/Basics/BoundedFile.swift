@@ -23,6 +23,8 @@ public enum BoundedFile {
         guard fstat(descriptor, &info) == 0 else { throw SystemError.lastError("stat \(path)") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError(operation: "read \(path)", code: EINVAL) }
         guard Int(info.st_size) <= limit else { throw TooLarge(path: path, size: Int(info.st_size), limit: limit) }
+        // The kernel's files (/proc, /sys) say they are empty and are not: read to their end.
+        if info.st_size == 0 { return try readToEnd(descriptor, path: path, limit: limit) }
         var data = Data(count: Int(info.st_size))
         var offset = 0
         let failure: Int32? = data.withUnsafeMutableBytes { buffer in
@@ -38,5 +40,19 @@ public enum BoundedFile {
         }
         if let failure { throw SystemError(operation: "read \(path)", code: failure) }
         return data.prefix(offset)
+    }
+
+    /// Reads in pages until the end, failing once more than `limit` bytes came.
+    private static func readToEnd(_ descriptor: Int32, path: String, limit: Int) throws -> Data {
+        var data = Data()
+        var page = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = Glibc.read(descriptor, &page, page.count)
+            if count < 0, errno == EINTR { continue }
+            if count < 0 { throw SystemError.lastError("read \(path)") }
+            if count == 0 { return data }
+            data.append(contentsOf: page[..<count])
+            if data.count > limit { throw TooLarge(path: path, size: data.count, limit: limit) }
+        }
     }
 }

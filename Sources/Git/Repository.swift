@@ -172,6 +172,17 @@ public final class Repository: @unchecked Sendable {
         try export(tree, to: directory)
     }
 
+    /// A blob's size, from the object database's header of it.
+    private func size(of entry: OpaquePointer, named name: String) throws(GitError) -> Int {
+        var database: OpaquePointer?
+        try GitError.check(git_repository_odb(&database, handle), "open the object database")
+        defer { git_odb_free(database) }
+        var length = 0
+        var type = GIT_OBJECT_ANY
+        try GitError.check(git_odb_read_header(&length, &type, database, git_tree_entry_id(entry)), "read the header of \(name)")
+        return length
+    }
+
     private func export(_ tree: OpaquePointer?, to directory: String) throws(GitError) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -190,13 +201,15 @@ public final class Repository: @unchecked Sendable {
                 defer { git_tree_free(child) }
                 try export(child, to: target)
             case GIT_OBJECT_BLOB:
+                let isYAML = name.hasSuffix(".yaml") || name.hasSuffix(".yml")
+                // Another file's size is read from its header: a large one is never loaded.
+                if !isYAML {
+                    guard git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK else { continue }
+                    guard try size(of: entry, named: name) <= Self.exportedFileLimit else { continue }
+                }
                 var blob: OpaquePointer?
                 try GitError.check(git_blob_lookup(&blob, handle, git_tree_entry_id(entry)), "read \(name)")
                 defer { git_blob_free(blob) }
-                let isYAML = name.hasSuffix(".yaml") || name.hasSuffix(".yml")
-                guard isYAML || (git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK && git_blob_rawsize(blob) <= Self.exportedFileLimit) else {
-                    continue
-                }
                 let data = Data(bytes: git_blob_rawcontent(blob), count: Int(git_blob_rawsize(blob)))
                 guard FileManager.default.createFile(atPath: target, contents: data) else {
                     throw GitError(operation: "write \(target)", message: "cannot create the file", isNotFound: false)

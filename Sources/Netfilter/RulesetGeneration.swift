@@ -18,10 +18,8 @@ public struct RulesetGeneration: Equatable, Sendable, Codable {
     /// Asks the kernel (NFT_MSG_GETGEN over netlink, through libnftnl and libmnl) from inside
     /// `netns` (empty: this process's namespace), on a thread of its own.
     public static func current(netns: String) throws -> RulesetGeneration {
-        // A proc file says it is empty (st_size 0): read to its end, not by its size.
         let path = "/proc/sys/kernel/random/boot_id"
-        let bootID = String(decoding: (try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readToEnd()) ?? Data(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let bootID = String(decoding: try BoundedFile.read(path, limit: 64), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard bootID.count == 36 else { throw NetfilterFailure(operation: "read \(path)", code: EIO) }
         let (cookie, generation) = try EarlyRead { try inNamespace(netns) { () throws(NetfilterFailure) in try query() } }.wait()
         return RulesetGeneration(bootID: bootID, namespaceCookie: cookie, generation: generation)

@@ -48,6 +48,11 @@ struct DomainDefinition: Equatable, Sendable {
 
     /// The definition a VM asks for; `networks` resolves its interfaces' attachments.
     init(_ vm: VirtualMachine, networks: [String: Network]) {
+        self.init(vm, networks: networks, seed: CloudInitSeed(vm, networks: networks))
+    }
+
+    /// The same, with the VM's seed already made (the plan needs it for its steps too).
+    init(_ vm: VirtualMachine, networks: [String: Network], seed: CloudInitSeed?) {
         name = vm.name
         uuid = vm.uuid
         memoryKiB = vm.memory.bytes / 1024
@@ -64,7 +69,6 @@ struct DomainDefinition: Equatable, Sendable {
             return Interface(mac: interface.mac.description, source: source)
         }
         disks = vm.disks.map { Disk(pool: $0.pool, volume: vm.volumeName(of: $0)) }
-        let seed = CloudInitSeed(vm, networks: networks)
         self.seed = seed.map { Disk(pool: $0.pool, volume: $0.volumeName) }
         seedDigests = seed?.digests
         vnc = vm.vnc

@@ -137,8 +137,8 @@ public struct LibvirtProvider: Provider {
         poolVolumes: (String) throws -> Set<String>?
     ) throws -> Resource {
         let id = ResourceID(Self.domainType, vm.name)
-        var wanted = DomainDefinition(vm, networks: networks)
         let seed = CloudInitSeed(vm, networks: networks)
+        var wanted = DomainDefinition(vm, networks: networks, seed: seed)
         let seedPresent = try seed.map { try poolVolumes($0.pool)?.contains($0.volumeName) == true } ?? true
         let fingerprint = Fingerprint.of(live.map { [$0.xml, $0.state.rawValue, "\($0.autostart)", $0.liveXML ?? ""] } ?? ["(absent)"]
                                          + (seed == nil ? [] : [seedPresent ? "seed present" : "seed absent"]))
