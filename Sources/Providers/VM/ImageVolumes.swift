@@ -43,7 +43,7 @@ extension LibvirtProvider {
         var resources: [Resource] = []
         var listed: [String: [Connection.VolumeDetails]?] = [:]  // one listing per pool
         for id in owned.filter({ $0.type == Self.imageType && !wanted.contains($0) }).sorted(by: { $0.name < $1.name }) {
-            let pool = String(id.name.prefix { $0 != "/" }), volume = String(id.name.drop { $0 != "/" }.dropFirst())
+            let (pool, volume) = Self.poolAndVolume(id.name)
             if listed[pool] == nil { listed[pool] = try connection.volumeDetails(pool: pool) }
             guard let details = listed[pool] ?? nil, let image = details.first(where: { $0.name == volume }) else { continue }
             let users = details.filter { $0.xml.contains("<path>\(image.path)</path>") && $0.name != volume }.map(\.name)
@@ -61,7 +61,7 @@ extension LibvirtProvider {
         let lines = (step.input ?? "").split(separator: "\n").map(String.init)
         guard lines.count == 2 else { throw RunError("\(step.key): expected a source and a checksum") }
         let (source, sha256) = (lines[0], lines[1])
-        let pool = String(step.target.prefix { $0 != "/" }), volume = String(step.target.drop { $0 != "/" }.dropFirst())
+        let (pool, volume) = Self.poolAndVolume(step.target)
         var file = source
         var downloaded: URL?
         defer { if let downloaded { try? FileManager.default.removeItem(at: downloaded) } }
@@ -94,7 +94,7 @@ extension LibvirtProvider {
                 progress("image \(volume): \(sent >> 20) of \(length >> 20) MiB sent (\(tenth * 10) %)")
             }
         })
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = hex(hasher.finalize())
         guard digest == sha256 else {
             let mismatch = "the image from \(source) has sha256 \(digest), not \(sha256) as declared"
             do {
@@ -111,7 +111,7 @@ extension LibvirtProvider {
     func createOverlay(_ step: Step, connection: Connection) throws {
         let words = (step.input ?? "").split(separator: " ").map(String.init)
         guard words.count == 3, let size = UInt64(words[0]) else { throw RunError("\(step.key): expected a size, a backing volume and its format") }
-        let pool = String(step.target.prefix { $0 != "/" }), name = String(step.target.drop { $0 != "/" }.dropFirst())
+        let (pool, name) = Self.poolAndVolume(step.target)
         let path = try connection.volumePath(pool: pool, volume: words[1])
         try connection.createVolume(pool: pool, xml: """
             <volume><name>\(name)</name><capacity unit='bytes'>\(size)</capacity><target><format type='qcow2'/></target>\

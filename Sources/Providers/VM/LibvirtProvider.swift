@@ -300,10 +300,10 @@ public struct LibvirtProvider: Provider {
         let input = step.input ?? ""
         switch step.operation {
         case Self.createVolume:
-            try connection.createVolume(pool: String(step.target.prefix { $0 != "/" }), xml: input)
+            try connection.createVolume(pool: Self.poolAndVolume(step.target).pool, xml: input)
         case Self.deleteVolume:
-            let (pool, volume) = (step.target.prefix { $0 != "/" }, step.target.drop { $0 != "/" }.dropFirst())
-            try connection.deleteVolume(pool: String(pool), volume: String(volume))
+            let (pool, volume) = Self.poolAndVolume(step.target)
+            try connection.deleteVolume(pool: pool, volume: volume)
         case Self.define: try connection.define(xml: input)
         case Self.uploadImage: try await upload(step, connection: connection)
         case Self.createSeed: try createSeed(step, connection: connection)
@@ -351,6 +351,11 @@ public struct LibvirtProvider: Provider {
                 try await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    /// `pool/volume`, the target of a volume's steps and an Image's resource name, split.
+    static func poolAndVolume(_ target: String) -> (pool: String, volume: String) {
+        (String(target.prefix { $0 != "/" }), String(target.drop { $0 != "/" }.dropFirst()))
     }
 
     /// A new, empty qcow2 volume for a disk.

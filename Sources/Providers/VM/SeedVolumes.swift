@@ -23,7 +23,7 @@ extension LibvirtProvider {
 
     /// Deleting a seed that may already be gone (deleted by hand): nothing to do then.
     func deleteSeed(_ step: Step, connection: Connection) throws {
-        let pool = String(step.target.prefix { $0 != "/" }), volume = String(step.target.drop { $0 != "/" }.dropFirst())
+        let (pool, volume) = Self.poolAndVolume(step.target)
         do {
             try connection.deleteVolume(pool: pool, volume: volume)
         } catch {
@@ -38,7 +38,7 @@ extension LibvirtProvider {
             throw RunError("\(step.key): expected the seed's files as a JSON object")
         }
         let iso = try CloudInitSeed.iso(files)
-        let pool = String(step.target.prefix { $0 != "/" }), volume = String(step.target.drop { $0 != "/" }.dropFirst())
+        let (pool, volume) = Self.poolAndVolume(step.target)
         var offset = 0
         try connection.uploadVolume(pool: pool, name: volume, length: UInt64(iso.count), read: { buffer in
             let count = min(buffer.count, iso.count - offset)
