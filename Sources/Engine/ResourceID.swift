@@ -10,9 +10,11 @@ public struct ResourceID: Hashable, Comparable, Sendable, Codable, CustomStringC
 
     /// Parses `type[name]`, as stored in the run log and the inventory.
     public init?(parsing text: String) {
-        guard text.hasSuffix("]"), let open = text.firstIndex(of: "[") else { return nil }
+        // By bytes (the brackets are ASCII): a run reads 49,000 of them from the inventory.
+        let utf8 = text.utf8
+        guard utf8.last == UInt8(ascii: "]"), let open = utf8.firstIndex(of: UInt8(ascii: "[")) else { return nil }
         type = String(text[..<open])
-        name = String(text[text.index(after: open)..<text.index(before: text.endIndex)])
+        name = String(text[utf8.index(after: open)..<utf8.index(before: utf8.endIndex)])
     }
 
     public var description: String { "\(type)[\(name)]" }

@@ -10,17 +10,21 @@ extension YAMLScalar {
     /// `Int` resolve to `.float`: they are numbers, just not usable ones.
     public var resolved: Resolution {
         guard isPlain else { return .string }
-        switch value {
-        case "", "~", "null", "Null", "NULL": return .null
-        case "true", "True", "TRUE": return .bool(true)
-        case "false", "False", "FALSE": return .bool(false)
-        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-             ".nan", ".NaN", ".NAN":
-            return .float
+        // Most scalars are names and words: one that starts with a letter no null, bool or
+        // number starts with is a string, found without the comparisons below.
+        if let first = value.utf8.first, Self.startsOnlyStrings(first) { return .string }
+        // `name` and `namespace` are not null: only words of 1, 4 or 5 bytes can be.
+        switch value.utf8.count {
+        case 0, 1, 4, 5: if let word = Self.words[value] { return word }
         default: break
         }
-        let utf8 = Array(value.utf8)
-        if Self.isDecimalInteger(utf8) { return Int(value).map(Resolution.int) ?? .float }
+        var text = value
+        return text.withUTF8(Self.number)
+    }
+
+    /// An integer (decimal, `0o` octal, `0x` hex), a float, or a string.
+    private static func number(_ utf8: UnsafeBufferPointer<UInt8>) -> Resolution {
+        if isDecimalInteger(utf8) { return Int(String(decoding: utf8, as: UTF8.self)).map(Resolution.int) ?? .float }
         if utf8.count > 2, utf8[0] == UInt8(ascii: "0") {
             let digits = utf8.dropFirst(2)
             if utf8[1] == UInt8(ascii: "o"), digits.allSatisfy({ (0x30...0x37).contains($0) }) {
@@ -30,17 +34,37 @@ extension YAMLScalar {
                 return Int(String(decoding: digits, as: UTF8.self), radix: 16).map(Resolution.int) ?? .float
             }
         }
-        return Self.isFloat(utf8) ? .float : .string
+        return isFloat(utf8) ? .float : .string
+    }
+
+    /// The words the core schema reads as null, booleans and the float specials.
+    private static let words: [String: Resolution] = {
+        var words: [String: Resolution] = ["": .null, "~": .null]
+        for word in ["null", "Null", "NULL"] { words[word] = .null }
+        for word in ["true", "True", "TRUE"] { words[word] = .bool(true) }
+        for word in ["false", "False", "FALSE"] { words[word] = .bool(false) }
+        for word in [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"] { words[word] = .float }
+        return words
+    }()
+
+    /// A letter other than the first ones of `null`, `true`, `false` (any case), or a
+    /// character no number and no `~` starts with.
+    private static func startsOnlyStrings(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"): false
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "/"), UInt8(ascii: "_"): true
+        default: false
+        }
     }
 
     /// `[-+]?[0-9]+`
-    private static func isDecimalInteger(_ s: [UInt8]) -> Bool {
+    private static func isDecimalInteger(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
         let digits = s.first == UInt8(ascii: "-") || s.first == UInt8(ascii: "+") ? s.dropFirst() : s[...]
         return !digits.isEmpty && digits.allSatisfy(\.isDigit)
     }
 
     /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
-    private static func isFloat(_ s: [UInt8]) -> Bool {
+    private static func isFloat(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = s.startIndex
         if i < s.endIndex, s[i] == UInt8(ascii: "-") || s[i] == UInt8(ascii: "+") { i += 1 }
         let integerStart = i

@@ -118,7 +118,11 @@ struct InvocationOptions: ParsableArguments {
         case .ran(let report, let plan):
             if let plan, report.dryRun, [.noChanges, .changesPending].contains(report.status) { try planned(report, plan) }
             printer.finish(report, plan: plan)
-            throw ExitStatus.of(report)
+            // Ends here, without unwinding: freeing a plan and outcomes of 49,000 resources one
+            // by one takes 0.2 s; the kernel takes the memory back at once. The run is
+            // recorded (SQLite's commits are durable), exit(3) flushes what is printed, the lock
+            // goes with the process.
+            Foundation.exit(ExitStatus.of(report).rawValue)
         }
     }
 }

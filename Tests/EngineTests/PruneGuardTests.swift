@@ -32,3 +32,13 @@ import Testing
         #expect(refusal == "refusing to delete 1 objects this state directory's inventory does not list (firewall_rule[r0]) without --allow-prune; is --state-dir the one that manages this node?")
     }
 }
+
+/// How the inventory stores an id, and reads it back.
+@Suite struct ResourceIDTextTests {
+    @Test func anIdReadsBackFromItsText() {
+        for id in [ResourceID("nft_rule", "web"), ResourceID("dns_record", "a.example.test. A"), ResourceID("volume", "pool/v[1]"), ResourceID("x", "")] {
+            #expect(ResourceID(parsing: id.description) == id)
+        }
+        for text in ["", "]", "nft_rule", "nft_rule[web", "nft_rule]web["] { #expect(ResourceID(parsing: text) == nil) }
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Libvirt
 import Testing
+import TestSupport
 
 /// Against libvirt's in-process test driver: the real API, state private to this process.
 @Suite struct ConnectionTests {
@@ -78,8 +79,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let script = directory.appendingPathComponent("transport.sh").path, pidFile = directory.appendingPathComponent("pid").path
-        try "#!/bin/sh\necho $$ > \(pidFile)\nexec nc -U /run/libvirt/libvirt-sock\n".write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+        try writeScript("#!/bin/sh\necho $$ > \(pidFile)\nexec nc -U /run/libvirt/libvirt-sock\n", to: script)
         let uri = "qemu+ext:///system?command=\(script)"
         let connection = try Connection(uri: uri)
         #expect(connection.isRemote)

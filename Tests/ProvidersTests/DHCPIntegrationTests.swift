@@ -31,9 +31,7 @@ import TestSupport
         let config = directory.appendingPathComponent("dhclient.conf").path
         let pidFile = directory.appendingPathComponent("dhclient.pid").path
         try? FileManager.default.removeItem(atPath: bound)
-        try "#!/bin/sh\ncase \"$reason\" in BOUND) echo \"$new_ip_address $new_host_name\" > \(bound) ;; esac\n"
-            .write(toFile: hook, atomically: true, encoding: .utf8)
-        chmod(hook, 0o755)
+        try writeScript("#!/bin/sh\ncase \"$reason\" in BOUND) echo \"$new_ip_address $new_host_name\" > \(bound) ;; esac\n", to: hook)
         try "timeout 6;\nretry 1;\n".write(toFile: config, atomically: true, encoding: .utf8)
         let leases = directory.appendingPathComponent("dhclient-\(UUID().uuidString).leases").path
         _ = try? lab.lab.exec(lab.client, "dhclient", "-4", "-1", "-cf", config, "-lf", leases, "-pf", pidFile, "-sf", hook, lab.clientInterface)
@@ -51,14 +49,13 @@ import TestSupport
         let script = fixture.root.appendingPathComponent("restart-dhcpd.sh").path
         let pidFile = fixture.root.appendingPathComponent("dhcpd.pid").path
         let leases = fixture.root.appendingPathComponent("dhcpd.leases").path
-        try """
+        try writeScript("""
             #!/bin/sh
             if [ -s \(pidFile) ]; then kill $(cat \(pidFile)) 2>/dev/null; sleep 0.3; rm -f \(pidFile); fi
             touch \(leases)
             exec dhcpd -4 -q -cf \(fixture.config) -lf \(leases) -pf \(pidFile) \(interface)
 
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+            """, to: script)
         return [script]
     }
 

@@ -157,6 +157,15 @@ func desiredState(_ yaml: String) throws -> DesiredState {
         #expect(IPTablesRuleset.tag(of: "-j ACCEPT") == nil)
     }
 
+    @Test func aRuleJumpsToTheWordAfterItsLastJ() {
+        #expect(IPTablesRuleset.jumpTarget(of: "-d 10.0.0.7/32 -m comment --comment \"rc:vm:a\" -j RC-VM-a") == "RC-VM-a")
+        #expect(IPTablesRuleset.jumpTarget(of: "-j RC-FORWARD") == "RC-FORWARD")
+        #expect(IPTablesRuleset.jumpTarget(of: "-d 203.0.113.7/32 -j DNAT --to-destination 10.0.0.7") == "DNAT")
+        #expect(IPTablesRuleset.jumpTarget(of: "-s 10.0.0.0/8 -m tcp --dport 22") == nil)
+        #expect(IPTablesRuleset.jumpTarget(of: "-d 10.0.0.7/32 -j") == nil)
+        #expect(IPTablesRuleset.jumpTarget(of: "") == nil)
+    }
+
     @Test func onlyLabelledPublicAddressesAreOursOnEveryInterface() {
         let shown = """
             1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00

@@ -20,9 +20,7 @@ final class DaemonFixture {
     init(restart: String = "echo restarted >> RESTARTS") throws {
         try FileManager.default.createDirectory(atPath: path("repo"), withIntermediateDirectories: true)
         try "authoritative;\nsubnet 10.0.0.0 netmask 255.255.255.0 { }\n".write(toFile: path("dhcpd.conf"), atomically: true, encoding: .utf8)
-        try "#!/bin/sh\n\(restart.replacingOccurrences(of: "RESTARTS", with: path("restarts")))\n"
-            .write(toFile: path("restart.sh"), atomically: true, encoding: .utf8)
-        chmod(path("restart.sh"), 0o755)
+        try writeScript("#!/bin/sh\n\(restart.replacingOccurrences(of: "RESTARTS", with: path("restarts")))\n", to: path("restart.sh"))
         try Self.secret.write(toFile: path("secret"), atomically: true, encoding: .utf8)
         try git("init", "-q", "-b", "main")
         try commit(ip: "10.0.0.200", message: "printer at .200")

@@ -27,15 +27,14 @@ import TestSupport
 
         // dhcpd in the foreground, logging to a file (it has no syslog here), restarted by pid.
         try "authoritative;\nsubnet 10.77.0.0 netmask 255.255.255.0 { }\n".write(toFile: path("dhcpd.conf"), atomically: true, encoding: .utf8)
-        try """
+        try writeScript("""
             #!/bin/sh
             [ -s \(path("dhcpd.pid")) ] && kill $(cat \(path("dhcpd.pid"))) 2>/dev/null && sleep 0.3
             touch \(path("dhcpd.leases"))
             dhcpd -4 -t -q -cf \(path("dhcpd.conf")) || exit 1
             dhcpd -4 -d -cf \(path("dhcpd.conf")) -lf \(path("dhcpd.leases")) -pf \(path("dhcpd.pid")) \(gatewaySide) >> \(path("dhcpd.log")) 2>&1 < /dev/null &
 
-            """.write(toFile: path("restart-dhcpd.sh"), atomically: true, encoding: .utf8)
-        chmod(path("restart-dhcpd.sh"), 0o755)
+            """, to: path("restart-dhcpd.sh"))
 
         let vm = libvirt.prefix + "-vm"
         try """

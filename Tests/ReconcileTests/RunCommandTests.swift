@@ -33,8 +33,7 @@ final class CLIFixture {
     }
 
     func script(_ name: String, _ body: String) throws {
-        try "#!/bin/sh\n\(body)\n".write(toFile: path(name), atomically: true, encoding: .utf8)
-        chmod(path(name), 0o755)
+        try writeScript("#!/bin/sh\n\(body)\n", to: path(name))
     }
 
     func host(_ name: String, roles: String = "[hypervisor, dhcp]", restart: String, prefix: String = "") -> String {

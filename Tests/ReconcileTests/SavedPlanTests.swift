@@ -20,8 +20,7 @@ import TestSupport
             publicInterface = try lab.link((firewall, "p0", "198.51.100.1/24"), (peer, "q0", "198.51.100.2/24")).0
             try FileManager.default.createDirectory(at: root.appendingPathComponent("desired"), withIntermediateDirectories: true)
             try "authoritative;\nsubnet 10.0.0.0 netmask 255.255.255.0 { }\n".write(toFile: path("dhcpd.conf"), atomically: true, encoding: .utf8)
-            try "#!/bin/sh\necho restarted >> \(path("restarts"))\n".write(toFile: path("restart.sh"), atomically: true, encoding: .utf8)
-            chmod(path("restart.sh"), 0o755)
+            try writeScript("#!/bin/sh\necho restarted >> \(path("restarts"))\n", to: path("restart.sh"))
             try declare(ports: "[22]")
         }
 

@@ -6,10 +6,12 @@ struct CrossDocumentValidator {
     private let objects: [DecodedObject]
     private(set) var diagnostics: [Diagnostic] = []
 
-    /// Who already holds a name, MAC or address, for "already used by" messages.
+    /// Who already holds a name, MAC or address, for "already used by" messages. Where it
+    /// is written is found only for such a message: 49,000 documents claim without one.
     private struct Claim {
         var owner: String
-        var location: SourceLocation
+        var object: Document
+        var path: [PathStep]
     }
 
     private var names: [Kind: [String: Claim]] = [:]
@@ -25,19 +27,23 @@ struct CrossDocumentValidator {
     /// not reported again as "not defined".
     private var invalidNames: [Kind: Set<String>] = [:]
 
+    /// A document, as its index in `objects`: claims and lists hold it, not a copy of the
+    /// decoded object (copying 49,000 of them retained every string they hold).
+    private typealias Document = Int
+
     init(objects: [DecodedObject]) {
         self.objects = objects
     }
 
     mutating func validate(fileCount: Int) -> DesiredState {
-        var hosts: [Node] = [], networks: [Network] = [], vms: [(VirtualMachine, DecodedObject)] = []
-        var pairs: [(IPPair, DecodedObject)] = [], rules: [(FirewallRule, DecodedObject)] = []
-        var dhcpHosts: [(DHCPHost, DecodedObject)] = []
-        var dnsRecords: [(DNSRecord, DecodedObject)] = []
-        var images: [(Image, DecodedObject)] = []
-        var networkObjects: [(Network, DecodedObject)] = []
-        for object in objects {
-            switch object.value {
+        var hosts: [Node] = [], networks: [Network] = [], vms: [(VirtualMachine, Document)] = []
+        var pairs: [(IPPair, Document)] = [], rules: [(FirewallRule, Document)] = []
+        var dhcpHosts: [(DHCPHost, Document)] = []
+        var dnsRecords: [(DNSRecord, Document)] = []
+        var images: [(Image, Document)] = []
+        var networkObjects: [(Network, Document)] = []
+        for object in objects.indices {
+            switch objects[object].value {
             case .host(let host):
                 claimName(.Host, host.name, object)
                 hosts.append(host)
@@ -54,6 +60,7 @@ struct CrossDocumentValidator {
             case .invalid(let kind, let name): invalidNames[kind, default: []].insert(name)
             }
         }
+        reserveClaims(vms: vms.count, pairs: pairs.count, rules: rules.count, dhcpHosts: dhcpHosts.count)
         let networksByName = Dictionary(networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let hostsByName = Dictionary(hosts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
 
@@ -103,7 +110,7 @@ struct CrossDocumentValidator {
 
     // MARK: - Per kind
 
-    private mutating func checkNetwork(_ network: Network, _ object: DecodedObject) {
+    private mutating func checkNetwork(_ network: Network, _ object: Document) {
         if let gateway = network.gateway {
             if !network.cidr.contains(gateway) {
                 report(object, ["gateway"], "gateway \(gateway) is outside cidr \(network.cidr)")
@@ -118,7 +125,7 @@ struct CrossDocumentValidator {
     /// time must stay linear-ish in the input). CIDRs nest or are disjoint, so a network that
     /// starts before the furthest end seen so far lies inside the network that reaches it.
     /// Reported on the later document of each pair, naming the earlier.
-    private mutating func checkOverlaps(_ networks: [(Network, DecodedObject)]) {
+    private mutating func checkOverlaps(_ networks: [(Network, Document)]) {
         let order = networks.indices.sorted { a, b in
             let (x, y) = (networks[a].0.cidr, networks[b].0.cidr)
             return (x.networkAddress, x.prefixLength, a) < (y.networkAddress, y.prefixLength, b)
@@ -140,7 +147,7 @@ struct CrossDocumentValidator {
     }
 
     private mutating func checkVirtualMachine(
-        _ vm: VirtualMachine, _ object: DecodedObject, hosts: [String: Node]?, networks: [String: Network]
+        _ vm: VirtualMachine, _ object: Document, hosts: [String: Node]?, networks: [String: Network]
     ) {
         claimName(.VirtualMachine, vm.name, object)
         // Long names are shortened to fit iptables; two VMs must never share a policy chain.
@@ -170,7 +177,7 @@ struct CrossDocumentValidator {
     }
 
     /// The seed goes into the first disk's pool; a static configuration needs every address.
-    private mutating func checkCloudInit(_ cloudInit: CloudInit, of vm: VirtualMachine, _ object: DecodedObject) {
+    private mutating func checkCloudInit(_ cloudInit: CloudInit, of vm: VirtualMachine, _ object: Document) {
         if vm.disks.isEmpty {
             report(object, ["cloudInit"], "cloudInit needs a disk: its seed goes into the pool of the VM's first disk")
         }
@@ -180,7 +187,7 @@ struct CrossDocumentValidator {
     }
 
     private mutating func checkIPPair(
-        _ pair: IPPair, _ object: DecodedObject, vms: [String: VirtualMachine], networks: [Network]
+        _ pair: IPPair, _ object: Document, vms: [String: VirtualMachine], networks: [Network]
     ) {
         claimName(.IPPair, pair.name, object)
         claim(\.publicIPs, pair.publicIP, "public IP \(pair.publicIP)", "IPPair \(pair.name)", object, ["public"])
@@ -194,14 +201,14 @@ struct CrossDocumentValidator {
         claim(\.pairedPrivateIPs, pair.privateIP, "private \(pair.privateIP)", "IPPair \(pair.name)", object, ["private"], verb: "paired")
     }
 
-    private mutating func checkImage(_ image: Image, _ object: DecodedObject, hosts: [String: Node]?) {
+    private mutating func checkImage(_ image: Image, _ object: Document, hosts: [String: Node]?) {
         claimName(.Image, image.name, object)
         checkHypervisor(.Image, image.host, hosts: hosts, object)
     }
 
     /// The `host` of a VM or an Image: a declared Host with the hypervisor role, needed when
     /// Hosts are declared (and filled in before this when exactly one is a hypervisor).
-    private mutating func checkHypervisor(_ kind: Kind, _ host: String?, hosts: [String: Node]?, _ object: DecodedObject) {
+    private mutating func checkHypervisor(_ kind: Kind, _ host: String?, hosts: [String: Node]?, _ object: Document) {
         switch (hosts, host) {
         case (let hosts?, nil):
             let names = hosts.values.filter { $0.roles.contains(.hypervisor) }.map(\.name).sorted()
@@ -219,7 +226,7 @@ struct CrossDocumentValidator {
     }
 
     /// A disk whose `image` names a declared Image takes it from the same pool and host.
-    private mutating func checkImages(of vm: VirtualMachine, _ object: DecodedObject, images: [String: Image]) {
+    private mutating func checkImages(of vm: VirtualMachine, _ object: Document, images: [String: Image]) {
         for (index, disk) in vm.disks.enumerated() {
             guard let name = disk.image, let image = images[name] else { continue }
             if image.pool != disk.pool {
@@ -233,7 +240,7 @@ struct CrossDocumentValidator {
     /// Each record set once, inside a zone of a dns role, and never beside a CNAME: a name
     /// with a CNAME holds nothing else (RFC 1034 3.6.2), and BIND ignores an update that
     /// would break that instead of refusing it.
-    private mutating func checkDNSRecords(_ records: [(DNSRecord, DecodedObject)], in state: DesiredState) {
+    private mutating func checkDNSRecords(_ records: [(DNSRecord, Document)], in state: DesiredState) {
         guard !records.isEmpty else { return }
         let settings = state.hosts.compactMap(\.dns)
         var types: [String: [(type: String, owner: String)]] = [:]  // name → what is wanted there
@@ -245,9 +252,9 @@ struct CrossDocumentValidator {
         for (record, object) in records {
             let what = "\(record.name) \(record.type.rawValue)"
             if let first = dnsRecordSets[what] {
-                report(object, ["name"], "duplicate DNSRecord \(what) (first at \(first.location))")
+                report(object, ["name"], "duplicate DNSRecord \(what) (first at \(location(first)))")
             } else {
-                dnsRecordSets[what] = Claim(owner: what, location: location(object, ["name"]))
+                dnsRecordSets[what] = Claim(owner: what, object: object, path: ["name"])
             }
             types[record.name, default: []].append((record.type.rawValue, "DNSRecord \(what)"))
         }
@@ -269,35 +276,45 @@ struct CrossDocumentValidator {
 
     // MARK: - Shared checks
 
-    private mutating func claimName(_ kind: Kind, _ name: String, _ object: DecodedObject) {
-        let location = location(object, ["name"])
+    /// Room for every claim at once: 7,000 VMs' tables otherwise grow (rehashing) a dozen times.
+    private mutating func reserveClaims(vms: Int, pairs: Int, rules: Int, dhcpHosts: Int) {
+        names[.VirtualMachine, default: [:]].reserveCapacity(vms)
+        names[.IPPair, default: [:]].reserveCapacity(pairs)
+        names[.FirewallRule, default: [:]].reserveCapacity(rules)
+        firewallChains.reserveCapacity(vms)
+        macs.reserveCapacity(vms + dhcpHosts)
+        privateIPs.reserveCapacity(vms + dhcpHosts)
+        publicIPs.reserveCapacity(pairs)
+        pairedPrivateIPs.reserveCapacity(pairs)
+    }
+
+    private mutating func claimName(_ kind: Kind, _ name: String, _ object: Document) {
         if let first = names[kind, default: [:]][name] {
-            diagnostics.append(Diagnostic(location, "duplicate \(kind.rawValue) name \"\(name)\" (first at \(first.location))"))
+            report(object, ["name"], "duplicate \(kind.rawValue) name \"\(name)\" (first at \(location(first)))")
         } else {
-            names[kind, default: [:]][name] = Claim(owner: name, location: location)
+            names[kind, default: [:]][name] = Claim(owner: name, object: object, path: ["name"])
         }
     }
 
-    private mutating func claimMAC(_ mac: MACAddress, _ owner: String, _ object: DecodedObject, _ path: [PathStep]) {
-        claim(\.macs, mac, "MAC \(mac)", owner, object, path)
+    private mutating func claimMAC(_ mac: MACAddress, _ owner: @autoclosure () -> String, _ object: Document, _ path: [PathStep]) {
+        claim(\.macs, mac, "MAC \(mac)", owner(), object, path)
     }
 
     private mutating func claim<Key: Hashable>(
-        _ claims: WritableKeyPath<Self, [Key: Claim]>, _ key: Key, _ what: String, _ owner: String, _ object: DecodedObject,
-        _ path: [PathStep], verb: String = "used"
+        _ claims: WritableKeyPath<Self, [Key: Claim]>, _ key: Key, _ what: @autoclosure () -> String, _ owner: @autoclosure () -> String,
+        _ object: Document, _ path: [PathStep], verb: String = "used"
     ) {
-        let location = location(object, path)
         if let first = self[keyPath: claims][key] {
-            diagnostics.append(Diagnostic(location, "\(what) is already \(verb) by \(first.owner) (\(first.location))"))
+            report(object, path, "\(what()) is already \(verb) by \(first.owner) (\(location(first)))")
         } else {
-            self[keyPath: claims][key] = Claim(owner: owner, location: location)
+            self[keyPath: claims][key] = Claim(owner: owner(), object: object, path: path)
         }
     }
 
     /// Checks a private address against its network and claims it; `network` nil means the
     /// reference was already reported.
     private mutating func checkPrivateIP(
-        _ ip: IPv4Address, _ owner: String, in network: Network?, _ object: DecodedObject, _ path: [PathStep]
+        _ ip: IPv4Address, _ owner: @autoclosure () -> String, in network: Network?, _ object: Document, _ path: [PathStep]
     ) {
         guard let network else { return }
         let cidr = network.cidr
@@ -310,13 +327,13 @@ struct CrossDocumentValidator {
         } else if ip == network.gateway {
             report(object, path, "ip \(ip) is the gateway of network \(network.name)")
         }
-        claim(\.privateIPs, ip, "ip \(ip)", owner, object, path)
+        claim(\.privateIPs, ip, "ip \(ip)", owner(), object, path)
     }
 
     /// Reports `key: name` when no object of that name exists; true when it does. A document
     /// of `kind` with that name that did not decode is not reported twice (false, silently).
     private mutating func checkReference(
-        _ key: String, _ name: String, of kind: Kind, in names: some Collection<String>, _ object: DecodedObject,
+        _ key: String, _ name: String, of kind: Kind, in names: some Collection<String>, _ object: Document,
         _ path: [PathStep]? = nil
     ) -> Bool {
         guard !names.contains(name) else { return true }
@@ -326,7 +343,7 @@ struct CrossDocumentValidator {
         return false
     }
 
-    private mutating func report(_ object: DecodedObject, _ path: [PathStep], _ message: String) {
+    private mutating func report(_ object: Document, _ path: [PathStep], _ message: String) {
         diagnostics.append(Diagnostic(location(object, path), message))
     }
 
@@ -341,7 +358,10 @@ struct CrossDocumentValidator {
 
     /// Where the value at `path` starts in `object`'s document; the nearest enclosing node
     /// when the path does not exist.
-    private func location(_ object: DecodedObject, _ path: [PathStep]) -> SourceLocation {
+    private func location(_ claim: Claim) -> SourceLocation { location(claim.object, claim.path) }
+
+    private func location(_ document: Document, _ path: [PathStep]) -> SourceLocation {
+        let object = objects[document]
         var node = YAMLNode.mapping(object.mapping)
         for step in path {
             switch (step, node) {

@@ -40,15 +40,17 @@ struct FieldReader {
         self.mapping = mapping
         self.what = what
         values.reserveCapacity(mapping.entries.count)
-        // A set, not a search of the keys before: a mapping of 20,000 keys must stay linear.
+        // Duplicates: a search of the keys before in the small mappings documents are made of,
+        // a set in a large one (a mapping of 20,000 keys must stay linear).
+        let isSmall = mapping.entries.count <= Self.smallMapping
         var seen: Set<String> = []
         for (index, entry) in mapping.entries.enumerated() {
             guard case .scalar(let key) = entry.key, key.resolved == .string else {
                 field.context.report(entry.key.mark, "keys must be strings, not \(entry.key.typeDescription)")
                 continue
             }
-            if !seen.insert(key.value).inserted,
-               let first = mapping.entries[..<index].first(where: { $0.key.scalarValue == key.value }) {
+            let isDuplicate = isSmall ? mapping.entries[..<index].contains { $0.key.scalarValue == key.value } : !seen.insert(key.value).inserted
+            if isDuplicate, let first = mapping.entries[..<index].first(where: { $0.key.scalarValue == key.value }) {
                 field.context.report(key.mark, "duplicate key \"\(key.value)\" (first at line \(first.key.mark.line))")
                 continue
             }
@@ -62,6 +64,9 @@ struct FieldReader {
             values.append((key.value, entry.value))
         }
     }
+
+    /// Up to this many keys, duplicates are found without hashing.
+    static let smallMapping = 16
 
     private func value(_ key: String) -> YAMLNode? {
         values.first { $0.key == key }?.value

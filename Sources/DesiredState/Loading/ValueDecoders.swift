@@ -151,7 +151,8 @@ enum Decode {
         guard groups.map(\.count) == [8, 4, 4, 4, 12], groups.allSatisfy({ $0.allSatisfy(\.isASCIIHexDigit) }) else {
             return field.fail(node, "\(field.path) \"\(text)\" is not a UUID (8-4-4-4-12 hex digits)")
         }
-        return text.lowercased()
+        // ASCII hex digits and dashes: lower-cased byte by byte (`lowercased()` consults Unicode tables).
+        return String(decoding: text.utf8.map { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
     static func size(_ node: YAMLNode, _ field: Field) -> ByteSize? {

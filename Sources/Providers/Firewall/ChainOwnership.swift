@@ -21,7 +21,7 @@ struct ChainOwnership {
         for (table, chains) in live.tables where FirewallRules.tables.contains(table) {
             for (chain, rules) in chains where DispatchTree.all.contains(where: { $0.holds(chain) }) {
                 for rule in rules where IPTablesRuleset.tag(of: rule)?.hasPrefix("rc:") == true {
-                    if let target = rule.split(separator: " ").split(whereSeparator: { $0 == "-j" }).last?.first { targets.insert(String(target)) }
+                    if let target = IPTablesRuleset.jumpTarget(of: rule) { targets.insert(target) }
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Basics
 import DesiredState
 import Engine
 
@@ -114,6 +115,7 @@ struct FirewallComparison {
     func resources() -> [Resource] {
         let differing = differingChains
         var wanted: [ResourceID: Wanted] = [:]
+        wanted.reserveCapacity(want.chains.values.reduce(0) { $0 + $1.count } + desired.firewallRules.count + desired.ipPairs.count)
         for table in want.chains.keys.sorted() {
             let chains = want.chains[table] ?? [:]
             for chain in chains.keys.sorted() {
@@ -125,11 +127,10 @@ struct FirewallComparison {
             }
         }
         let current = differing.isEmpty ? [:] : liveByOwner(in: differing)
-        var steps = FirewallSteps(comparison: self, differing: differing)
-        var resources: [Resource] = []
+        let steps = FirewallSteps(comparison: self, differing: differing)
 
-        // In no particular order: the plan orders resources itself.
-        for (id, entry) in wanted {
+        // In no particular order (the plan orders resources itself), on every core.
+        var resources = Array(wanted).concurrentMap { [current] id, entry in
             let exists = id.type == FirewallRules.chainType
                 ? live.tables.values.contains { $0[id.name] != nil }
                 : entry.inMatchingChain || current[id] != nil
@@ -153,7 +154,7 @@ struct FirewallComparison {
             var resource = Resource(id, action: action, changes: changes, summary: summary(id),
                                     conflict: action == nil ? nil : conflict, isDeclaredObject: !FirewallRules.isScaffolding(id), source: entry.source)
             steps.attach(to: &resource, chains: entry.chains, live: current[id] ?? [])
-            resources.append(resource)
+            return resource
         }
         for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
             // A removal says what goes: its rules, and a pair's public address.
@@ -179,7 +180,7 @@ struct FirewallComparison {
             steps.attachAddressRemoval(to: &resource, address: address, interface: interface)
             resources.append(resource)
         }
-                for jump in FirewallRules.jumps {
+        for jump in FirewallRules.jumps {
             guard var resource = jumpResource(jump) else { continue }
             steps.attach(to: &resource, jump: jump)
             resources.append(resource)

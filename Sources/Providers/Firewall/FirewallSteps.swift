@@ -1,3 +1,4 @@
+import Basics
 import Engine
 
 /// The exact work each firewall resource needs, decided in the plan: the restore lines of
@@ -11,18 +12,24 @@ struct FirewallSteps {
 
     let comparison: FirewallComparison
     let differing: Set<Chain>
-    /// Per chain, computed once: many resources share a chain (`RC-FORWARD`).
-    private var digests: [Chain: String] = [:]
-    private var chainSteps: [Chain: Step?] = [:]
+    /// Per chain, computed once (the digests on every core): many resources share a chain (`RC-FORWARD`).
+    private let digests: [Chain: String]
+    private let chainSteps: [Chain: Step]
 
     init(comparison: FirewallComparison, differing: Set<Chain>) {
         self.comparison = comparison
         self.differing = differing
+        var chains: Set<Chain> = []
+        for (table, wanted) in comparison.want.chains { for chain in wanted.keys { chains.insert(Chain(table: table, name: chain)) } }
+        for (table, live) in comparison.live.tables { for chain in live.keys { chains.insert(Chain(table: table, name: chain)) } }
+        let all = Array(chains)
+        digests = Dictionary(uniqueKeysWithValues: zip(all, all.concurrentMap { Self.digest($0, comparison) }))
+        chainSteps = Dictionary(uniqueKeysWithValues: differing.compactMap { chain in Self.chainStep(chain, comparison).map { (chain, $0) } })
     }
 
     /// A rule, pair or chain resource: `chains` are those it has wanted rules in, `live` its
     /// live rules in the chains that differ.
-    mutating func attach(to resource: inout Resource, chains: [Chain], live: [FirewallComparison.Line]) {
+    func attach(to resource: inout Resource, chains: [Chain], live: [FirewallComparison.Line]) {
         var touched = Set(chains)
         for line in live { touched.insert(Chain(table: line.table, name: line.chain)) }
         if resource.id.type == FirewallRules.chainType {
@@ -38,7 +45,7 @@ struct FirewallSteps {
         if let pair { fingerprint += ";" + addressState(pair.publicIP.description) }
         resource.fingerprint = fingerprint
         guard resource.action != nil, resource.conflict == nil else { return }
-        resource.steps = ordered.filter(differing.contains).compactMap { chainStep($0) }
+        resource.steps = ordered.compactMap { chainSteps[$0] }
         guard resource.id.type == FirewallRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface else { return }
         if let pair, comparison.presentAddresses?.contains(pair.publicIP.description) == false {
             let address = pair.publicIP.description
@@ -84,24 +91,18 @@ struct FirewallSteps {
         return addresses.contains(address) ? "on \(comparison.node.publicInterface ?? "")" : "absent"
     }
 
-    private mutating func digest(_ chain: Chain) -> String {
-        if let known = digests[chain] { return known }
-        let digest = Fingerprint.of(comparison.live.rules(chain.table, chain.name) ?? ["(absent)"])
-        digests[chain] = digest
-        return digest
+    private func digest(_ chain: Chain) -> String { digests[chain] ?? Self.digest(chain, comparison) }
+
+    private static func digest(_ chain: Chain, _ comparison: FirewallComparison) -> String {
+        Fingerprint.of(comparison.live.rules(chain.table, chain.name) ?? ["(absent)"])
     }
 
     /// The whole chain as wanted, or its removal; nil for a chain that is someone else's.
-    private mutating func chainStep(_ chain: Chain) -> Step? {
-        if let known = chainSteps[chain] { return known }
-        let step: Step?
+    private static func chainStep(_ chain: Chain, _ comparison: FirewallComparison) -> Step? {
         if let rules = comparison.want.chains[chain.table]?[chain.name] {
-            step = comparison.ownership.isForeign(chain.table, chain.name) ? nil
+            return comparison.ownership.isForeign(chain.table, chain.name) ? nil
                 : Step(Self.chain, chain.key, input: rules.map { "-A \(chain.name) \($0.text)" }.joined(separator: "\n"))
-        } else {
-            step = chain.name.hasPrefix("RC-") && comparison.ownership.owns(chain.table, chain.name) ? Step(Self.removeChain, chain.key) : nil
         }
-        chainSteps[chain] = step
-        return step
+        return chain.name.hasPrefix("RC-") && comparison.ownership.owns(chain.table, chain.name) ? Step(Self.removeChain, chain.key) : nil
     }
 }

@@ -9,20 +9,32 @@ struct NFTSteps {
 
     let comparison: NFTComparison
     let differing: Set<Container>
-    private var digests: [Container: String] = [:]
-    /// Each VM chain's step, made once: its rule resources and its chain resource share it.
-    private var chainSteps: [String: Step] = [:]
+    /// Each container's digest, hashed once (on every core): a resource's fingerprint only names them.
+    private let digests: [Container: String]
+    /// Each differing VM chain's step, made once: its rule resources and its chain resource share it.
+    private let chainSteps: [String: Step]
 
     init(comparison: NFTComparison, differing: Set<Container>) {
         self.comparison = comparison
         self.differing = differing
+        var chains = Set(comparison.want.chains.keys)
+        chains.formUnion(comparison.live?.chains.keys ?? [String: NFTRuleset.Chain]().keys)
+        let containers = chains.map(Container.chain) + NFTRules.maps.map { Container.map($0.name) }
+        digests = Dictionary(uniqueKeysWithValues: zip(containers, containers.concurrentMap { Self.digest($0, comparison) }))
+        var chainSteps: [String: Step] = [:]
+        for case .chain(let chain) in differing {
+            chainSteps[chain] = comparison.want.chains[chain] == nil
+                ? Step(NFTComparison.deleteChain, chain)
+                : Step(NFTComparison.writeChain, chain, input: comparison.wantedLines(.chain(chain)).map(\.text).joined(separator: "\n"))
+        }
+        self.chainSteps = chainSteps
     }
 
     /// `wanted` are its wanted lines in the containers that differ, `live` its live ones there.
-    mutating func attach(to resource: inout Resource, containers: Set<Container>, wanted: [NFTComparison.Line], live: [NFTComparison.Line]) {
+    func attach(to resource: inout Resource, containers: [Container], wanted: [NFTComparison.Line], live: [NFTComparison.Line]) {
         var touched = containers
-        for line in live { touched.insert(line.container) }
-        if resource.id.type == NFTRules.chainType { touched.insert(.chain(resource.id.name)) }
+        for line in live where !touched.contains(line.container) { touched.append(line.container) }
+        if resource.id.type == NFTRules.chainType, !touched.contains(.chain(resource.id.name)) { touched.append(.chain(resource.id.name)) }
         let ordered = touched.sorted()
         // Each container's digest is hashed once; a resource's fingerprint only names them.
         var fingerprint = ordered.map { "\($0.label)=\(digest($0))" }.joined(separator: ";")
@@ -72,7 +84,7 @@ struct NFTSteps {
     /// The table: declared whole (`add` of what exists is a no-op; base chains are flushed and
     /// refilled), or deleted whole.
     /// `live` are the table's own live lines: map elements nobody declared.
-    mutating func attachTable(to resource: inout Resource, live: [NFTComparison.Line]) {
+    func attachTable(to resource: inout Resource, live: [NFTComparison.Line]) {
         var parts: [String] = []
         for chain in NFTRules.baseChains {
             let live = comparison.live?.chains[chain.name]
@@ -101,21 +113,14 @@ struct NFTSteps {
     }
 
     /// The chain rewritten whole, or deleted when no longer wanted.
-    private mutating func chainStep(_ chain: String) -> Step {
-        if let known = chainSteps[chain] { return known }
-        let step = comparison.want.chains[chain] == nil
-            ? Step(NFTComparison.deleteChain, chain)
-            : Step(NFTComparison.writeChain, chain, input: comparison.wantedLines(.chain(chain)).map(\.text).joined(separator: "\n"))
-        chainSteps[chain] = step
-        return step
-    }
+    private func chainStep(_ chain: String) -> Step { chainSteps[chain] ?? Step(NFTComparison.deleteChain, chain) }
 
-    private mutating func digest(_ container: Container) -> String {
-        if let known = digests[container] { return known }
+    private func digest(_ container: Container) -> String { digests[container] ?? Self.digest(container, comparison) }
+
+    /// A container's live lines hashed (a map's sorted: nft prints its elements in hash order).
+    private static func digest(_ container: Container, _ comparison: NFTComparison) -> String {
         var lines = comparison.liveLines(container) ?? ["(absent)"]
         if case .map = container { lines.sort() }
-        let digest = Fingerprint.of(lines)
-        digests[container] = digest
-        return digest
+        return Fingerprint.of(lines)
     }
 }
