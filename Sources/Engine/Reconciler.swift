@@ -13,18 +13,12 @@ public struct Reconciler: Sendable {
         /// A plan made earlier (`reconcile apply FILE`): applied instead of the one made now,
         /// only if the two are the same but for when they were made.
         public var saved: Plan?
-        /// The node's inventory when it was read beforehand, while the desired state loaded
-        /// (the caller holds the state directory's lock, so nothing changed it since); read
-        /// when the run starts otherwise.
-        public var inventory: Set<ResourceID>?
 
-        public init(dryRun: Bool, pruneGuard: PruneGuard = PruneGuard(), trigger: String = "manual", saved: Plan? = nil,
-                    inventory: Set<ResourceID>? = nil) {
+        public init(dryRun: Bool, pruneGuard: PruneGuard = PruneGuard(), trigger: String = "manual", saved: Plan? = nil) {
             self.dryRun = dryRun
             self.pruneGuard = pruneGuard
             self.trigger = trigger
             self.saved = saved
-            self.inventory = inventory
         }
     }
 
@@ -55,7 +49,7 @@ public struct Reconciler: Sendable {
         report.id = try recorder.begin(report)
         do {
             // 2. Read live state and compare, one batch per provider.
-            let owned = try options.inventory ?? recorder.inventory(node: node)
+            let owned = try recorder.inventory(node: node)
             var resources: [Resource] = []
             for provider in providers {
                 var planned: [Resource]

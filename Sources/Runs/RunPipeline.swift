@@ -57,7 +57,7 @@ public struct RunPipeline: Sendable {
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> Result {
         let cache = GenerationCache(directory: stateDirectory)
-        let early = EarlyProviders(node: node, stateDirectory: stateDirectory, log: log) { [vmOptions, adopt] host in
+        let early = EarlyProviders(node: node, stateDirectory: stateDirectory) { [vmOptions, adopt] host in
             ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache)
         }
         let loaded: DesiredStateSource.Loaded
@@ -82,16 +82,15 @@ public struct RunPipeline: Sendable {
         }
         let host = try NodeSelection.host(named: node, in: loaded.state)
         // One writer per target: the early read holds the locks, or they are taken now.
-        let (providers, locks, inventory) = try await early.providers(for: host)
+        let (providers, locks) = try await early.providers(for: host)
             ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache),
-                TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout), nil)
+                TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout))
         defer { withExtendedLifetime(locks) {} }
         let reconciler = Reconciler(node: host.name, providers: providers, recorder: log)
         var planned: Plan?
         let report = try await reconciler.run(
             loaded.state, revision: loaded.revision, revisionNote: loaded.note, signer: loaded.signer,
-            options: Reconciler.Options(dryRun: dryRun, pruneGuard: pruneGuard, trigger: trigger, saved: try saved.map { try Plan($0.plan) },
-                                        inventory: inventory),
+            options: Reconciler.Options(dryRun: dryRun, pruneGuard: pruneGuard, trigger: trigger, saved: try saved.map { try Plan($0.plan) }),
             onPlan: { plan in
                 planned = plan
                 onPlan(plan)
@@ -116,14 +115,13 @@ extension RunPipeline {
 }
 
 /// The node's providers made from a quick read of the Host documents, so that they start
-/// reading live state (``Provider/prefetch()``) while the whole desired state loads, and the
-/// node's inventory read meanwhile. Used only if the loaded state names the same host;
-/// otherwise the providers are made afresh. The node's target locks are taken first (without
-/// waiting): no read starts while another run writes.
+/// reading live state (``Provider/prefetch()``) while the whole desired state loads. Used
+/// only if the loaded state names the same host; otherwise the providers are made afresh.
+/// The node's target locks are taken first (without waiting): no read starts while another
+/// run writes.
 private final class EarlyProviders: @unchecked Sendable {
     let node: String?
     let stateDirectory: String
-    let log: RunLog
     let make: @Sendable (Node) -> [any Provider]
     private var started: EarlyRead<Early?>?
 
@@ -132,35 +130,32 @@ private final class EarlyProviders: @unchecked Sendable {
         var host: Node
         var providers: [any Provider]
         var locks: [StateLock]
-        /// nil when it could not be read here: the run reads it (and reports why) itself.
-        var inventory: Set<ResourceID>?
     }
 
-    init(node: String?, stateDirectory: String, log: RunLog, make: @escaping @Sendable (Node) -> [any Provider]) {
+    init(node: String?, stateDirectory: String, make: @escaping @Sendable (Node) -> [any Provider]) {
         self.node = node
         self.stateDirectory = stateDirectory
-        self.log = log
         self.make = make
     }
 
     func start(_ directory: String) {
-        started = EarlyRead { [node, stateDirectory, log, make] in
+        started = EarlyRead { [node, stateDirectory, make] in
             guard let hosts = DesiredState.declaredHosts(directory: directory),
                   let host = try? NodeSelection.host(named: node, in: hosts, declared: hosts != [.implicitLocal]),
                   let locks = try? TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: 0) else { return nil }
             let providers = make(host)
             providers.forEach { $0.prefetch() }
-            return Early(host: host, providers: providers, locks: locks, inventory: try? log.inventory(node: host.name))
+            return Early(host: host, providers: providers, locks: locks)
         }
     }
 
     /// The early providers and their locks, if they were made for `host` (where its document
     /// is written does not matter: a repository's files are read from a temporary export).
     /// Otherwise the early locks are released here.
-    func providers(for host: Node) async -> ([any Provider], [StateLock], Set<ResourceID>?)? {
+    func providers(for host: Node) async -> ([any Provider], [StateLock])? {
         guard var early = (try? await started?.value()) ?? nil else { return nil }
         started = nil
         early.host.location = host.location
-        return early.host == host ? (early.providers, early.locks, early.inventory) : nil
+        return early.host == host ? (early.providers, early.locks) : nil
     }
 }

@@ -13,7 +13,7 @@ extension YAMLScalar {
         // Most scalars are names and words: one that starts with a letter no null, bool or
         // number starts with is a string, found without the comparisons below.
         if let first = value.utf8.first, Self.startsOnlyStrings(first) { return .string }
-        // `name` and `namespace` are not null: only words of 1, 4 or 5 bytes can be.
+        // The words below have 0, 1, 4 or 5 bytes: other lengths are looked up no further.
         switch value.utf8.count {
         case 0, 1, 4, 5: if let word = Self.words[value] { return word }
         default: break

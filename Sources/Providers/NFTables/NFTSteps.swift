@@ -22,11 +22,7 @@ struct NFTSteps {
         let containers = chains.map(Container.chain) + NFTRules.maps.map { Container.map($0.name) }
         digests = Dictionary(uniqueKeysWithValues: zip(containers, containers.concurrentMap { Self.digest($0, comparison) }))
         var chainSteps: [String: Step] = [:]
-        for case .chain(let chain) in differing {
-            chainSteps[chain] = comparison.want.chains[chain] == nil
-                ? Step(NFTComparison.deleteChain, chain)
-                : Step(NFTComparison.writeChain, chain, input: comparison.wantedLines(.chain(chain)).map(\.text).joined(separator: "\n"))
-        }
+        for case .chain(let chain) in differing { chainSteps[chain] = Self.chainStep(chain, comparison) }
         self.chainSteps = chainSteps
     }
 
@@ -112,8 +108,14 @@ struct NFTSteps {
         resource.steps = steps
     }
 
+    private func chainStep(_ chain: String) -> Step { chainSteps[chain] ?? Self.chainStep(chain, comparison) }
+
     /// The chain rewritten whole, or deleted when no longer wanted.
-    private func chainStep(_ chain: String) -> Step { chainSteps[chain] ?? Step(NFTComparison.deleteChain, chain) }
+    private static func chainStep(_ chain: String, _ comparison: NFTComparison) -> Step {
+        comparison.want.chains[chain] == nil
+            ? Step(NFTComparison.deleteChain, chain)
+            : Step(NFTComparison.writeChain, chain, input: comparison.wantedLines(.chain(chain)).map(\.text).joined(separator: "\n"))
+    }
 
     private func digest(_ container: Container) -> String { digests[container] ?? Self.digest(container, comparison) }
 
