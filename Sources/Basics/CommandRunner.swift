@@ -114,7 +114,7 @@ public struct CommandRunner: Sendable {
     }
 
     /// A pipe whose ends are close-on-exec (Glibc's module does not export pipe2).
-    private static func makePipe() throws -> (read: Int32, write: Int32) {
+    static func makePipe() throws -> (read: Int32, write: Int32) {
         var descriptors: [Int32] = [0, 0]
         guard Glibc.pipe(&descriptors) == 0 else { throw SystemError.lastError("pipe") }
         for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
@@ -145,7 +145,7 @@ extension CommandRunner.Failure {
 ///
 /// The command is waited for without being reaped (`waitid` with `WNOWAIT`), so its pid,
 /// which is its group's id, cannot be reused by another process before the watchdog stands down.
-private final class Watchdog: @unchecked Sendable {
+final class Watchdog: @unchecked Sendable {
     private let lock = NSLock()
     private var exited = false
     private var fired = false
@@ -177,7 +177,7 @@ private final class Watchdog: @unchecked Sendable {
 }
 
 /// Drains a pipe on a background thread, and closes it at end of file.
-private final class PipeCollector: @unchecked Sendable {
+final class PipeCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)

@@ -57,6 +57,8 @@ public struct RunPipeline: Sendable {
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> Result {
         let cache = GenerationCache(directory: stateDirectory)
+        var vmOptions = vmOptions
+        vmOptions.staging = ImageStaging(directory: stateDirectory + "/images", progress: vmOptions.progress)
         let early = EarlyProviders(node: node, stateDirectory: stateDirectory) { [vmOptions, adopt] host in
             ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache)
         }
@@ -81,6 +83,22 @@ public struct RunPipeline: Sendable {
             return .ran(report, plan: nil)
         }
         let host = try NodeSelection.host(named: node, in: loaded.state)
+        // Images are fetched and checked before the node's locks are taken: a download that
+        // stalls must not hold libvirt for every other run on the machine.
+        if !dryRun, let staging = vmOptions.staging {
+            let pending = LibvirtProvider.imagesToStage(loaded.state, host: host, staging: staging)
+            if !pending.isEmpty {
+                await early.release()
+                staging.removeLeftovers()
+                for image in pending {
+                    do {
+                        _ = try await staging.stage(ImageStaging.Request(image), allowed: host.imageDirectories)
+                    } catch {
+                        vmOptions.stagingFailures[image.sha256] = "\(error)"
+                    }
+                }
+            }
+        }
         // One writer per target: the early read holds the locks, or they are taken now.
         let (providers, locks) = try await early.providers(for: host)
             ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache),
@@ -147,6 +165,13 @@ private final class EarlyProviders: @unchecked Sendable {
             providers.forEach { $0.prefetch() }
             return Early(host: host, providers: providers, locks: locks)
         }
+    }
+
+    /// Drops the early providers and releases their locks (the run has work to do first
+    /// that must not hold them).
+    func release() async {
+        _ = try? await started?.value()
+        started = nil
     }
 
     /// The early providers and their locks, if they were made for `host` (where its document

@@ -169,8 +169,15 @@ let ruleCases: [RuleCase] = [
         "a.yaml:15:7: firewall chain RC-VM-rcq-colli-47df65a71945 (from the name rcq-colli-47df65a71945) is already used by VirtualMachine rcq-collision-00002789b (a.yaml:8:7)"),
     RuleCase("a disk takes a declared image from its own pool", Base.network + "---\n" + Base.vm
         + "disks:\n  - {name: root, pool: vms, size: 1GiB, image: debian-12}\n---\n"
-        + "kind: Image\nname: debian-12\nsource: /srv/images/debian-12.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
+        + "kind: Image\nname: debian-12\nsource: /var/lib/reconcile/images/debian-12.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:14:48: image debian-12 is in pool images, not vms: a backing file must be in the disk's pool"),
+    RuleCase("a local image comes from a directory its Host allows", "kind: Image\nname: key\nsource: /etc/ssh/ssh_host_ed25519_key\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
+             "a.yaml:3:9: source /etc/ssh/ssh_host_ed25519_key is outside the directories host local allows images from (/var/lib/reconcile/images): "
+             + "put the file there, or list its directory in the Host's imageDirectories"),
+    RuleCase("a Host's image directory does not merely share a prefix", "kind: Host\nname: hv1\nroles: [hypervisor]\nimageDirectories: [/srv/images]\n---\n"
+             + "kind: Image\nname: key\nsource: /srv/images-evil/x.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
+             "a.yaml:8:9: source /srv/images-evil/x.qcow2 is outside the directories host hv1 allows images from (/srv/images): "
+             + "put the file there, or list its directory in the Host's imageDirectories"),
     RuleCase("an image needs a hypervisor", "kind: Host\nname: gw1\nroles: [firewall]\n---\nkind: Image\nname: debian-12\nsource: /srv/d.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:5:1: Image needs a Host with the hypervisor role; none is declared"),
     RuleCase("an image comes from a file or over http(s)", "kind: Image\nname: debian-12\nsource: ftp://x/y\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",

@@ -22,16 +22,19 @@ import TestSupport
         return (path, String(digest))
     }
 
+    /// The lab's Host, allowing images from this test's directory.
     func state(_ lab: LibvirtLab, images: String, vm: String = "") throws -> DesiredState {
-        try desiredState(labHeader(lab) + images + vm)
+        let header = labHeader(lab).replacingOccurrences(of: "roles: [hypervisor]\n", with: "roles: [hypervisor]\nimageDirectories: [\(root.path)]\n")
+        return try desiredState(header + images + vm)
     }
 
     static func image(_ name: String, _ source: String, _ sha256: String, pool: String) -> String {
         "kind: Image\nname: \(name)\nsource: \(source)\nsha256: \"\(sha256)\"\npool: \(pool)\n---\n"
     }
 
-    func run(_ desired: DesiredState, log: RunLog, dryRun: Bool = false) async throws -> RunReport {
-        let options = LibvirtProvider.Options(shutdownTimeout: .seconds(3), progress: { _ in })
+    func run(_ desired: DesiredState, log: RunLog, dryRun: Bool = false, staging: ImageStaging? = nil) async throws -> RunReport {
+        var options = LibvirtProvider.Options(shutdownTimeout: .seconds(3), progress: { _ in })
+        options.staging = staging
         return try await Reconciler(node: "hv1", providers: [LibvirtProvider(host: desired.hosts[0], options: options)], recorder: log)
             .run(desired, revision: "test", options: .init(dryRun: dryRun))
     }
@@ -78,7 +81,8 @@ import TestSupport
         let wrong = String(repeating: "0", count: 64)
         let mismatch = try await run(try state(lab, images: Self.image("bad", base.path, wrong, pool: lab.pool)), log: log)
         let error = mismatch.outcomes.first { $0.resource.type == "libvirt_image" }?.error ?? ""
-        #expect(mismatch.status == .failed && error.contains("has sha256 \(base.sha256), not \(wrong) as declared"), "\(error)")
+        #expect(mismatch.status == .failed && error.contains("does not have the declared sha256 \(wrong)"), "\(error)")
+        #expect(!error.contains(base.sha256), "a mismatch must not show the digest of what was read: \(error)")
         #expect(try Connection(uri: lab.uri).volumes(pool: lab.pool)?.isEmpty == true)
 
         // Over HTTP from a server on this machine's loopback.
@@ -90,5 +94,108 @@ import TestSupport
         let fetched = try await run(try state(lab, images: Self.image("served", url, base.sha256, pool: lab.pool)), log: log)
         #expect(fetched.status == .converged, "\(fetched.outcomes.filter { $0.outcome == .failed })")
         #expect(try Connection(uri: lab.uri).volumes(pool: lab.pool)?.map(\.name) == ["served-\(base.sha256.prefix(12)).qcow2"])
+    }
+}
+
+/// What a hostile committer or a broken server must not get through an Image: a host file in a
+/// pool, a backing chain leading out of the pools, an endless or stalled download.
+@Suite(.tags(.integration), .serialized) struct ImageConfinementTests {
+    let images = ImageIntegrationTests()
+    var root: URL { images.root }
+
+    /// A root-only file standing for a host secret, outside every allowed directory.
+    func makeDecoy() throws -> (path: String, sha256: String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rc-decoy-\(UUID().uuidString.prefix(8))").path
+        try Data("-----BEGIN OPENSSH PRIVATE KEY----- decoy\n".utf8).write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        return (path, String(try CommandRunner().run(["sha256sum", path]).prefix(64)))
+    }
+
+    func ownerAndMode(_ path: String) throws -> String { try CommandRunner().run(["stat", "-c", "%U:%G %a", path]) }
+
+    func imageError(_ report: RunReport) -> String {
+        report.outcomes.first { $0.resource.type == "libvirt_image" }?.error ?? ""
+    }
+
+    @Test func aHostFileCannotBecomeAnImageNorItsBackingFile() async throws {
+        let lab = try LibvirtLab()
+        let decoy = try makeDecoy()
+        defer { try? FileManager.default.removeItem(at: root); unlink(decoy.path) }
+        let before = try ownerAndMode(decoy.path)
+        let log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+
+        // Named directly: refused when the desired state is read, with file and line.
+        #expect(throws: (any Error).self) { try images.state(lab, images: ImageIntegrationTests.image("key", decoy.path, decoy.sha256, pool: lab.pool)) }
+        do {
+            _ = try images.state(lab, images: ImageIntegrationTests.image("key", decoy.path, decoy.sha256, pool: lab.pool))
+        } catch {
+            #expect("\(error)".contains("is outside the directories host hv1 allows images from"), "\(error)")
+        }
+
+        // Through a symbolic link in the allowed directory: refused when it is read.
+        let link = root.appendingPathComponent("innocent.qcow2").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: decoy.path)
+        let linked = try await images.run(try images.state(lab, images: ImageIntegrationTests.image("linked", link, decoy.sha256, pool: lab.pool)), log: log)
+        #expect(linked.status == .failed && imageError(linked).contains("outside the directories its Host allows images from"), "\(imageError(linked))")
+
+        // A qcow2 whose backing file is the host file: refused, though its own checksum is right.
+        let evil = root.appendingPathComponent("evil.qcow2").path
+        try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", decoy.path, "-u", evil, "16M"])
+        let evilSum = String(try CommandRunner().run(["sha256sum", evil]).prefix(64))
+        let backed = try await images.run(try images.state(lab, images: ImageIntegrationTests.image("evil", evil, evilSum, pool: lab.pool)), log: log)
+        #expect(backed.status == .failed && imageError(backed).contains("names a backing file (\(decoy.path))"), "\(imageError(backed))")
+
+        // A FIFO is refused, not waited on.
+        let fifo = root.appendingPathComponent("fifo.qcow2").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let piped = try await images.run(try images.state(lab, images: ImageIntegrationTests.image("fifo", fifo, decoy.sha256, pool: lab.pool)), log: log)
+        #expect(imageError(piped).contains("is not a regular file"), "\(imageError(piped))")
+
+        for report in [linked, piped] { #expect(!imageError(report).contains(decoy.sha256)) }
+        #expect(try Connection(uri: lab.uri).volumes(pool: lab.pool)?.isEmpty == true, "nothing reached the pool")
+        #expect(try ownerAndMode(decoy.path) == before)
+    }
+
+    /// A server that sends zeros for ever on /endless and headers then nothing on /stall.
+    func startServer() throws -> (SpawnedProcess, Int) {
+        let port = Int.random(in: 20_000...40_000)
+        let script = """
+            import http.server, sys, time
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(200)
+                    self.end_headers()
+                    if self.path == '/stall':
+                        time.sleep(600)
+                    while True:
+                        self.wfile.write(bytes(65536))
+            http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
+            """
+        let server = try SpawnedProcess(["python3", "-c", script, "\(port)"], log: "/dev/null")
+        #expect(waitUntil(30) { (try? CommandRunner().run(["nc", "-z", "127.0.0.1", "\(port)"])) != nil })
+        return (server, port)
+    }
+
+    @Test func downloadsStopAtTheImagesSizeAndWhenTheyStall() async throws {
+        let lab = try LibvirtLab()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
+        let (server, port) = try startServer()
+        defer { _ = server }
+        let staging = ImageStaging(directory: root.appendingPathComponent("staging").path, stallTimeout: 2, progress: { _ in })
+        let sum = String(repeating: "ab", count: 32)
+
+        let endless = ImageIntegrationTests.image("endless", "http://127.0.0.1:\(port)/endless", sum, pool: lab.pool)
+            .replacingOccurrences(of: "---\n", with: "maxSize: 8MiB\n")
+        let big = try await images.run(try images.state(lab, images: endless), log: log, staging: staging)
+        #expect(big.status == .failed && imageError(big).contains("is larger than 8 MiB"), "\(imageError(big))")
+
+        let stalled = try await images.run(try images.state(lab, images: ImageIntegrationTests.image("stall", "http://127.0.0.1:\(port)/stall", sum, pool: lab.pool)),
+                                           log: log, staging: staging)
+        #expect(stalled.status == .failed && imageError(stalled).contains("curl"), "\(imageError(stalled))")
+
+        #expect(try FileManager.default.contentsOfDirectory(atPath: staging.directory).isEmpty, "no partial download is left")
+        #expect(try Connection(uri: lab.uri).volumes(pool: lab.pool)?.isEmpty == true)
     }
 }

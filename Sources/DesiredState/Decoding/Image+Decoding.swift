@@ -8,8 +8,10 @@ extension Image {
         let format = reader.optional("format", Decode.oneOf(Format.self))
         let pool = reader.required("pool", Decode.text)
         let host = reader.optional("host", Decode.name)
-        guard let name, let source, let sha256, let format, let pool, let host else { return nil }
-        return Image(name: name, source: source, sha256: sha256, format: format ?? .qcow2, pool: pool, host: host, location: reader.location)
+        let maxSize = reader.optional("maxSize", Decode.size)
+        guard let name, let source, let sha256, let format, let pool, let host, let maxSize else { return nil }
+        return Image(name: name, source: source, sha256: sha256, format: format ?? .qcow2, pool: pool, maxSize: maxSize ?? defaultMaxSize,
+                     host: host, location: reader.location)
     }
 }
 

@@ -11,6 +11,8 @@ extension Node {
         let virtType = reader.optional("virtType", Decode.oneOf(VirtType.self))
         let firewall = reader.optional("firewall", Self.decodeFirewall)
         let dns = reader.optional("dns", DNSSettings.decode)
+        let imageDirectories = reader.optional("imageDirectories", Decode.list(Decode.absolutePath))
+        guard let imageDirectories else { return nil }
         guard let name, let roles, let libvirt, let netns, let publicInterface, let dhcp, let virtType, let firewall, let dns else { return nil }
         guard !roles.isEmpty, Set(roles).count == roles.count else {
             reader.report("roles", "roles must name at least one of hypervisor, firewall, dhcp, dns, each once")
@@ -27,6 +29,13 @@ extension Node {
         )
         node.firewallBackend = firewall ?? .iptables
         node.dns = dns
+        if let imageDirectories {
+            guard imageDirectories.count <= 16 else {
+                reader.report("imageDirectories", "imageDirectories lists at most 16 directories")
+                return nil
+            }
+            node.imageDirectories = imageDirectories
+        }
         return node
     }
 

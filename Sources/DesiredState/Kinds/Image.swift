@@ -12,9 +12,13 @@ public struct Image: Sendable, Hashable {
     public var sha256: String
     public var format: Format
     public var pool: String
+    /// The most a download or a file may hold; more is refused before it reaches a pool.
+    public var maxSize: ByteSize
     /// The hypervisor it goes to; nil only when no Host document exists.
     public var host: String?
     public var location: SourceLocation
+
+    public static let defaultMaxSize = ByteSize(bytes: 32 << 30)
 
     public var isURL: Bool { source.hasPrefix("http://") || source.hasPrefix("https://") }
 

@@ -5,9 +5,9 @@ public enum Kind: String, Sendable, Hashable, CaseIterable {
     /// The keys a document of this kind may have, besides `kind`.
     var keys: [String] {
         switch self {
-        case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "dns", "virtType", "firewall"]
+        case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "dns", "virtType", "firewall", "imageDirectories"]
         case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork", "dns"]
-        case .Image: ["name", "source", "sha256", "format", "pool", "host"]
+        case .Image: ["name", "source", "sha256", "format", "pool", "host", "maxSize"]
         case .VirtualMachine:
             ["name", "uuid", "host", "memory", "vcpus", "state", "autostart", "disks", "interfaces", "console",
              "restartPolicy", "deleteDisks", "cloudInit"]

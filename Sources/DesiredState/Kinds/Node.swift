@@ -109,9 +109,14 @@ public struct Node: Sendable, Hashable {
     public var virtType: VirtType?
     /// iptables unless the Host says otherwise: an existing desired state keeps its data plane.
     public var firewallBackend: FirewallBackend = .iptables
+    /// The only directories an Image's local `source` may be read from (symbolic links
+    /// resolved, then confined): the files a committer can have put into a pool.
+    public var imageDirectories: [String] = Node.defaultImageDirectories
     public var location: SourceLocation?
 
     public static let defaultLibvirtURI = "qemu:///system"
+    /// A root-owned directory an operator puts images into; nothing else on the host is readable as an Image.
+    public static let defaultImageDirectories = ["/var/lib/reconcile/images"]
 
     public static let implicitLocal = Node(
         // Not dns: names need a server and a zone that only a Host document can give.

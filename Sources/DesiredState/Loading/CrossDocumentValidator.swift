@@ -204,6 +204,13 @@ struct CrossDocumentValidator {
     private mutating func checkImage(_ image: Image, _ object: Document, hosts: [String: Node]?) {
         claimName(.Image, image.name, object)
         checkHypervisor(.Image, image.host, hosts: hosts, object)
+        // A committer must not be able to put any file of the host into a pool (a host key, a
+        // shadow file): a local source lies in a directory the Host names for images.
+        let directories = hosts.map { hosts in image.host.flatMap { hosts[$0]?.imageDirectories } } ?? Node.defaultImageDirectories
+        if !image.isURL, let directories, !directories.contains(where: { image.source.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) {
+            report(object, ["source"], "source \(image.source) is outside the directories host \(image.host ?? "local") allows images from "
+                   + "(\(directories.joined(separator: ", "))): put the file there, or list its directory in the Host's imageDirectories")
+        }
     }
 
     /// The `host` of a VM or an Image: a declared Host with the hypervisor role, needed when

@@ -32,8 +32,20 @@ extension LibvirtProvider {
             let present = existing.contains(image.volumeName)
             return Resource(id, action: present ? nil : .create, summary: "\(image.name) from \(image.source) (sha256 \(image.sha256.prefix(12))…)",
                             isDeclaredObject: false, source: image.location,
-                            steps: present ? [] : [Step(Self.uploadImage, id.name, input: "\(image.source)\n\(image.sha256)")],
+                            steps: present ? [] : [Step(Self.uploadImage, id.name, input: Self.uploadInput(ImageStaging.Request(image)))],
                             fingerprint: Fingerprint.of([image.pool, present ? "present" : "absent"]))
+        }
+    }
+
+    /// The Images of `host` neither in their pool nor staged yet: what a run stages before it
+    /// takes the node's locks. Empty when libvirt cannot be read (the plan then says why).
+    public static func imagesToStage(_ desired: DesiredState, host: Node, staging: ImageStaging) -> [Image] {
+        guard host.roles.contains(.hypervisor) else { return [] }
+        let images = LibvirtProvider(host: host).images(desired).filter { !FileManager.default.fileExists(atPath: staging.path(of: ImageStaging.Request($0))) }
+        guard !images.isEmpty, let connection = try? Connection(uri: host.libvirt) else { return [] }
+        return images.filter { image in
+            guard let volumes = try? connection.volumes(pool: image.pool) else { return false }
+            return !volumes.contains { $0.name == image.volumeName }
         }
     }
 
@@ -55,26 +67,37 @@ extension LibvirtProvider {
         return resources
     }
 
-    /// Reads the image (a file, or an http(s) URL fetched first with curl), sends it into its
-    /// volume and checks its SHA-256 on the bytes sent.
-    func upload(_ step: Step, connection: Connection) async throws {
+    /// What an upload step carries: source, checksum, format and size limit, one per line.
+    static func uploadInput(_ request: ImageStaging.Request) -> String {
+        "\(request.source)\n\(request.sha256)\n\(request.format.rawValue)\n\(request.maxSize)"
+    }
+
+    static func uploadRequest(_ step: Step) throws -> ImageStaging.Request {
         let lines = (step.input ?? "").split(separator: "\n").map(String.init)
-        guard lines.count == 2 else { throw RunError("\(step.key): expected a source and a checksum") }
-        let (source, sha256) = (lines[0], lines[1])
-        let (pool, volume) = Self.poolAndVolume(step.target)
-        var file = source
-        var downloaded: URL?
-        defer { if let downloaded { try? FileManager.default.removeItem(at: downloaded) } }
-        if source.hasPrefix("http://") || source.hasPrefix("https://") {
-            let directory = try PrivateDirectory.make(prefix: "reconcile-image")
-            downloaded = directory
-            file = directory.appendingPathComponent("image").path
-            options.progress("image \(volume): downloading \(source)")
-            let command = ["curl", "--fail", "--silent", "--show-error", "--location", "--output", file, source]
-            let result = try await EarlyRead { try CommandRunner(timeout: 3600).output(command) }.value()
-            guard result.status == 0, result.timedOutAfter == nil else { throw CommandRunner.Failure(command, result) }
+        guard lines.count == 4, let format = Image.Format(rawValue: lines[2]), let maxSize = UInt64(lines[3]) else {
+            throw RunError("\(step.key): expected a source, a checksum, a format and a size limit")
         }
-        guard let handle = FileHandle(forReadingAtPath: file) else { throw RunError("cannot open \(file)") }
+        return ImageStaging.Request(source: lines[0], sha256: lines[1], format: format, maxSize: maxSize)
+    }
+
+    /// Sends the staged image (``ImageStaging``; staged now if the run did not stage it before
+    /// taking its locks) into its volume, checking its SHA-256 again on the bytes sent.
+    func upload(_ step: Step, connection: Connection) async throws {
+        let request = try Self.uploadRequest(step)
+        if let failure = options.stagingFailures[request.sha256] { throw RunError(failure) }
+        let (pool, volume) = Self.poolAndVolume(step.target)
+        var temporary: URL?
+        defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+        let staging: ImageStaging
+        if let configured = options.staging {
+            staging = configured
+        } else {
+            let directory = try PrivateDirectory.make(prefix: "reconcile-image")
+            temporary = directory
+            staging = ImageStaging(directory: directory.path, progress: options.progress)
+        }
+        let file = try await staging.stage(request, allowed: node.imageDirectories)
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw RunError("cannot open the staged image \(file)") }
         defer { try? handle.close() }
         let length = try handle.seekToEnd()
         try handle.seek(toOffset: 0)
@@ -94,9 +117,9 @@ extension LibvirtProvider {
                 progress("image \(volume): \(sent >> 20) of \(length >> 20) MiB sent (\(tenth * 10) %)")
             }
         })
-        let digest = hex(hasher.finalize())
-        guard digest == sha256 else {
-            let mismatch = "the image from \(source) has sha256 \(digest), not \(sha256) as declared"
+        guard hex(hasher.finalize()) == request.sha256 else {
+            let mismatch = "the staged image \(file) changed before it was sent (its sha256 is no longer \(request.sha256))"
+            unlink(file)
             do {
                 try connection.deleteVolume(pool: pool, volume: volume)
             } catch {
@@ -104,6 +127,7 @@ extension LibvirtProvider {
             }
             throw RunError("\(mismatch); its volume was deleted")
         }
+        unlink(file)  // in the pool now
     }
 
     /// A disk's qcow2 volume on top of an image volume, whose path is read now (it may have been

@@ -29,6 +29,12 @@ public struct LibvirtProvider: Provider {
         public var adopt: Bool
         /// Hears how a long transfer (an Image's upload) goes; by default it goes to stderr.
         public var progress: @Sendable (String) -> Void
+        /// Where Images are fetched and checked before they are uploaded; nil: a temporary
+        /// directory per upload.
+        public var staging: ImageStaging?
+        /// Why Images the run staged before taking its locks could not be staged, by sha256:
+        /// their uploads fail with it instead of fetching again while the locks are held.
+        public var stagingFailures: [String: String] = [:]
 
         public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60), adopt: Bool = false,
                     progress: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("reconcile: " + $0 + "\n").utf8)) }) {
