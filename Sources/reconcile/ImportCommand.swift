@@ -78,8 +78,10 @@ struct ImportCommand: AsyncParsableCommand {
         case .text:
             print(cloud.summary(out))
             for item in cloud.unmapped { print("  \(item.source): \(item.text)\n      \(item.why)") }
+            if !cloud.renamed.isEmpty { print("renamed, so that no two objects of a kind share a name:") }
+            for item in cloud.renamed { print("  \(item.kind) \(item.from) → \(item.to): \(item.why)") }
         case .json:
-            printJSON(ImportReport(directory: out, files: written, vms: cloud.vms.count, unmapped: cloud.unmapped))
+            printJSON(ImportReport(directory: out, files: written, vms: cloud.vms.count, unmapped: cloud.unmapped, renamed: cloud.renamed))
         }
         // The output must be a desired state reconcile accepts as it is.
         do {
@@ -108,4 +110,5 @@ struct ImportReport: Encodable {
     var files: [String]
     var vms: Int
     var unmapped: [ImportedCloud.Unmapped]
+    var renamed: [ImportedCloud.Renamed]
 }

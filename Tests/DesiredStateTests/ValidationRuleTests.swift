@@ -171,6 +171,9 @@ let ruleCases: [RuleCase] = [
         + "disks:\n  - {name: root, pool: vms, size: 1GiB, image: debian-12}\n---\n"
         + "kind: Image\nname: debian-12\nsource: /var/lib/reconcile/images/debian-12.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:14:48: image debian-12 is in pool images, not vms: a backing file must be in the disk's pool"),
+    RuleCase("a DHCPHost is not named like a VM's reservation", Base.network + "---\n" + Base.vm + "---\n"
+             + "kind: DHCPHost\nname: cpro0007\nnetwork: private\nmac: 00:25:22:bd:d1:99\nip: 10.0.0.200\nhostname: printer\n",
+             "a.yaml:15:7: the DHCP reservation name \"cpro0007\" is already used by VirtualMachine cpro0007's reservation (a.yaml:12:52)"),
     RuleCase("a local image comes from a directory its Host allows", "kind: Image\nname: key\nsource: /etc/ssh/ssh_host_ed25519_key\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:3:9: source /etc/ssh/ssh_host_ed25519_key is outside the directories host local allows images from (/var/lib/reconcile/images): "
              + "put the file there, or list its directory in the Host's imageDirectories"),

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 @testable import Providers
 import Testing
@@ -44,6 +45,22 @@ import Testing
         }
         #expect(why("cpro0008").contains("gives 52:54:00:00:00:08 10.0.0.99, not 10.0.0.8; adopting would change the address"))
         #expect(why("cpro0009").contains("shares its lines with other statements"))
-        #expect(why("cpro0003").contains("is in \(config) itself"))
+        // A block in dhcpd.conf itself moves too: its lines cut from dhcpd.conf.
+        let inline = try #require(try plan["cpro0003"]?.get())
+        #expect(inline.step.target == config && inline.step.input == "subnet 10.0.0.0 netmask 255.255.255.0 { }\ninclude \"\(hosts)\";\n")
+    }
+
+    @Test func aMoveThatWouldDropAReservationIsRefusedBeforeAnythingIsWritten() throws {
+        let previous = "host a { hardware ethernet 52:54:00:00:00:07; fixed-address 10.0.0.7; }\nhost b { hardware ethernet 52:54:00:00:00:08; fixed-address 10.0.0.8; }\n"
+        let move = Step(DHCPAdoption.moveBlocks, "/etc/dhcp/seed.conf", input: "", previous: previous)
+        let onlyA = DHCPHostsFile.render([Self.reservation("a", "52:54:00:00:00:07", "10.0.0.7")])
+        #expect(throws: (any Error).self) { try DHCPAdoption.checkNothingLost([move], candidate: onlyA, hostsFile: "/etc/dhcp/ours.conf") }
+        do {
+            try DHCPAdoption.checkNothingLost([move], candidate: onlyA, hostsFile: "/etc/dhcp/ours.conf")
+        } catch {
+            #expect("\(error)" == "host b at /etc/dhcp/seed.conf:2 would leave /etc/dhcp/seed.conf without arriving in /etc/dhcp/ours.conf; nothing was written")
+        }
+        let both = DHCPHostsFile.render([Self.reservation("a", "52:54:00:00:00:07", "10.0.0.7"), Self.reservation("b", "52:54:00:00:00:08", "10.0.0.8")])
+        try DHCPAdoption.checkNothingLost([move], candidate: both, hostsFile: "/etc/dhcp/ours.conf")
     }
 }

@@ -51,6 +51,7 @@ import TestSupport
         let leases = fixture.root.appendingPathComponent("dhcpd.leases").path
         try writeScript("""
             #!/bin/sh
+            echo restarted >> \(fixture.restartLog)
             if [ -s \(pidFile) ]; then kill $(cat \(pidFile)) 2>/dev/null; sleep 0.3; rm -f \(pidFile); fi
             touch \(leases)
             exec dhcpd -4 -q -cf \(fixture.config) -lf \(leases) -pf \(pidFile) \(interface)
@@ -130,6 +131,56 @@ import TestSupport
         }
         #expect(after == "10.79.0.7 cpro0007")
         #expect(try await fixture.run(dryRun: true, adopt: true).status == .noChanges)
+    }
+
+    /// Host blocks written straight into dhcpd.conf, as Locaweb's template did, one of them a
+    /// printer whose host-name is a VM's: both move out in one change, one restart, same lease.
+    @Test func hostBlocksInDhcpdConfItselfMoveOutAndTheClientKeepsItsAddress() async throws {
+        let lab = try Setup(serverAddress: "10.81.0.1/24")
+        let blocks = "host 3ea808bd-5ef0-4227-a617-f5b0694e408c {\n  hardware ethernet \(Self.mac);\n  fixed-address 10.81.0.7;\n  option host-name \"cpro0007\";\n}\n"
+            + "host printer { hardware ethernet 00:25:22:bd:d1:98; fixed-address 10.81.0.200; option host-name \"cpro0007\"; }\n"
+        let fixture = try DHCPFixture(subnet: "10.81.0.0 netmask 255.255.255.0", extraConfig: "# rendered by the template\n" + blocks + "# end\n")
+        let kept = "authoritative;\nsubnet 10.81.0.0 netmask 255.255.255.0 { }\n# rendered by the template\n# end\n"
+        fixture.netns = lab.server
+        fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
+        _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
+        var before: String?
+        waitUntil(60) {
+            before = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
+            return before != nil
+        }
+        #expect(before == "10.81.0.7 cpro0007")
+
+        let printer = "kind: DHCPHost\nname: printer\nnetwork: private\nmac: \"00:25:22:bd:d1:98\"\nip: 10.81.0.200\nhostname: cpro0007\n"
+        try fixture.declare(DHCPFixture.network("10.81.0.0/24") + DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.81.0.7") + printer)
+        let dry = try await fixture.run(dryRun: true, adopt: true)
+        for (name, line) in [("cpro0007", 4), ("printer", 9)] {
+            let planned = dry.outcomes.first { $0.resource.name == name }
+            let block = name == "printer" ? "printer" : "3ea808bd-5ef0-4227-a617-f5b0694e408c"
+            #expect(planned?.changes.map(\.description) == ["host block: \(block) at \(fixture.config):\(line) (hand-made) → \(fixture.hostsFile) (adopted)"],
+                    "\(planned?.changes.map(\.description) ?? []) \(planned?.error ?? "")")
+        }
+        #expect(try String(contentsOfFile: fixture.config, encoding: .utf8).contains(blocks), "a dry run changes nothing")
+
+        let restartsBefore = fixture.restarts
+        let report = try await fixture.run(adopt: true)
+        #expect(report.status == .converged, "\(report.outcomes.filter { $0.outcome == .failed })")
+        #expect(fixture.restarts == restartsBefore + 1, "one restart")
+        // Every other byte of dhcpd.conf kept, the include line after them; both blocks served from ours.
+        let config = try String(contentsOfFile: fixture.config, encoding: .utf8)
+        #expect(config.hasPrefix(kept) && config.hasSuffix("include \"\(fixture.hostsFile)\";\n") && !config.contains("hardware ethernet"), "\(config)")
+        let hosts = try String(contentsOfFile: fixture.hostsFile, encoding: .utf8)
+        #expect(hosts.contains("hardware ethernet \(Self.mac);") && hosts.contains("hardware ethernet 00:25:22:bd:d1:98;"), "\(hosts)")
+        var after: String?
+        waitUntil(60) {
+            after = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
+            return after != nil
+        }
+        #expect(after == "10.81.0.7 cpro0007")
+        #expect(try await fixture.run(dryRun: true, adopt: true).status == .noChanges)
+        for backup in try FileManager.default.contentsOfDirectory(atPath: fixture.root.path) where backup.hasPrefix("dhcpd.conf.reconcile-backup-") {
+            #expect(try String(contentsOfFile: fixture.root.appendingPathComponent(backup).path, encoding: .utf8).contains(blocks))
+        }
     }
 
     @Test func aRejectedCandidateKeepsTheOldReservationsServed() async throws {

@@ -63,6 +63,7 @@ final class SeedNode {
             # \(dns)
             host \(dnsUUID) { hardware ethernet 52:54:00:0a:00:08; fixed-address 10.0.0.8; option host-name "\(dns)"; }
             host printer01 { hardware ethernet 00:25:22:bd:d1:21; fixed-address 10.0.0.200; option host-name "printer01"; }
+            host printer02 { hardware ethernet 00:25:22:bd:d1:23; fixed-address 10.0.0.203; option host-name "\(web)"; }
             host twice { hardware ethernet 00:25:22:bd:d1:22; fixed-address 10.0.0.201, 10.0.0.202; }
 
             """.write(toFile: path("hosts.conf"), atomically: true, encoding: .utf8)
@@ -163,12 +164,15 @@ final class SeedNode {
         #expect(dns.contains("protocol: udp\nsource: 10.0.0.0/24\nports: [53]\n") && !dns.contains("kind: IPPair"), "\(dns)")
         #expect(try node.file("out", "networks.yaml").contains("cidr: 10.0.0.0/24\ngateway: 10.0.0.1\nbridge: \"\(node.libvirt.bridge)\"\n"))
         #expect(try node.file("out", "dhcp-hosts.yaml").contains("name: printer01\nnetwork: \(node.libvirt.bridge)\nmac: \"00:25:22:bd:d1:21\"\nip: 10.0.0.200\n"))
+        // A printer whose host-name is a VM's would share the VM's reservation name: renamed, and said so.
+        #expect(try node.file("out", "dhcp-hosts.yaml").contains("name: \(node.web)-2\nnetwork: \(node.libvirt.bridge)\nmac: \"00:25:22:bd:d1:23\"\nip: 10.0.0.203\nhostname: \(node.web)\n"))
+        #expect(first.stdout.contains("  DHCPHost \(node.web) → \(node.web)-2: a VM's reservation or another DHCPHost has the name \(node.web)"), "\(first.stdout)")
         // Each thing it could not map, with where it was.
         for expected in [
             "-A 10.0.0.7/32 -p udp -m udp --sport 53 -j ACCEPT",
             "-A PREROUTING -d 203.0.113.8/32 -j DNAT --to-destination 10.0.0.8",
             "libvirt domain \(node.dns): cdrom sda",
-            "\(node.path("hosts.conf")):10: host twice",
+            "\(node.path("hosts.conf")):11: host twice",
             "iptables filter INPUT: 1 rules",
         ] {
             #expect(first.stdout.contains(expected), "\(expected) not in:\n\(first.stdout)")
@@ -207,6 +211,11 @@ final class SeedNode {
 
         let applied = try node.run("out", "--adopt")
         #expect(applied.status == 0, "\(applied.stdout)\n\(applied.stderr)")
+        // Every reservation is served from reconcile's file, the printer named like a VM included.
+        let hosts = try String(contentsOfFile: node.path("reconcile-hosts.conf"), encoding: .utf8)
+        for mac in ["52:54:00:0a:00:07", "52:54:00:0a:00:08", "00:25:22:bd:d1:21", "00:25:22:bd:d1:23"] {
+            #expect(hosts.contains("hardware ethernet \(mac);"), "\(mac) not in:\n\(hosts)")
+        }
         let again = try node.run("out", "--dry-run")
         #expect(again.status == 0, "\(again.stdout)")
         #expect(try node.import(to: "reimported").status == 0)

@@ -20,6 +20,9 @@ struct CrossDocumentValidator {
     private var publicIPs: [IPv4Address: Claim] = [:]
     private var pairedPrivateIPs: [IPv4Address: Claim] = [:]
     private var uuids: [String: Claim] = [:]
+    /// A reservation's block name (a VM's name, `-N` when it has several addresses; a
+    /// DHCPHost's name): one block per name in the DHCP file, or one reservation replaces another.
+    private var reservationNames: [String: Claim] = [:]
     private var firewallChains: [String: Claim] = [:]
     private var dnsRecordSets: [String: Claim] = [:]
     private var volumes: [String: Claim] = [:]
@@ -79,7 +82,9 @@ struct CrossDocumentValidator {
             checkImages(of: vm, object, images: imagesByName)
         }
         for (host, object) in dhcpHosts {
+            let firstOfItsName = names[.DHCPHost]?[host.name] == nil  // a duplicate name is reported once
             claimName(.DHCPHost, host.name, object)
+            if firstOfItsName { claim(\.reservationNames, host.name, "the DHCP reservation name \"\(host.name)\"", "DHCPHost \(host.name)", object, ["name"]) }
             claimMAC(host.mac, "DHCPHost \(host.name)", object, ["mac"])
             if checkReference("network", host.network, of: .Network, in: networksByName.keys, object) {
                 checkPrivateIP(host.ip, "DHCPHost \(host.name)", in: networksByName[host.network], object, ["ip"])
@@ -166,6 +171,12 @@ struct CrossDocumentValidator {
                   ["disks", .index(index), disk.volume == nil ? "name" : "volume"])
         }
         if let cloudInit = vm.cloudInit { checkCloudInit(cloudInit, of: vm, object) }
+        let addressed = vm.interfaces.indices.filter { vm.interfaces[$0].ip != nil }
+        for (place, index) in addressed.enumerated() {
+            let name = addressed.count == 1 ? vm.name : "\(vm.name)-\(place)"
+            claim(\.reservationNames, name, "the DHCP reservation name \"\(name)\"", "VirtualMachine \(vm.name)'s reservation", object,
+                  ["interfaces", .index(index), "ip"])
+        }
         for (index, interface) in vm.interfaces.enumerated() {
             let path: [PathStep] = ["interfaces", .index(index)]
             claimMAC(interface.mac, "VirtualMachine \(vm.name)", object, path + ["mac"])
@@ -290,6 +301,7 @@ struct CrossDocumentValidator {
         names[.FirewallRule, default: [:]].reserveCapacity(rules)
         firewallChains.reserveCapacity(vms)
         macs.reserveCapacity(vms + dhcpHosts)
+        reservationNames.reserveCapacity(vms + dhcpHosts)
         privateIPs.reserveCapacity(vms + dhcpHosts)
         publicIPs.reserveCapacity(pairs)
         pairedPrivateIPs.reserveCapacity(pairs)

@@ -2,11 +2,11 @@ import Basics
 import Engine
 import Foundation
 
-/// With `--adopt`: host blocks in files dhcpd.conf includes that hold a desired reservation as
-/// it is (the same MAC and the same single address) move into reconcile's hosts file. Their
-/// file is rewritten without the block's lines — every other line kept byte for byte, a
-/// backup beside it — in the same run that writes the reservation into reconcile's file, so
-/// dhcpd, restarted once at the end, serves the same address from it.
+/// With `--adopt`: host blocks in dhcpd.conf or the files it includes that hold a desired
+/// reservation as it is (the same MAC and the same single address) move into reconcile's
+/// hosts file. Their file is rewritten without the block's lines — every other line kept byte
+/// for byte, a backup beside it — in the same run that writes the reservation into
+/// reconcile's file, so dhcpd, restarted once at the end, serves the same address from it.
 enum DHCPAdoption {
     static let moveBlocks = "dhcpd.adopt-blocks"
 
@@ -16,7 +16,22 @@ enum DHCPAdoption {
         var step: Step
     }
 
-    /// Per wanted reservation name: its block's move, or why it cannot move.
+    /// The blocks that move.
+    static func moving(_ plan: [String: Result<Move, RunError>]) -> Set<DHCPConfigScanner.HostDeclaration> {
+        Set(plan.values.compactMap { outcome in if case .success(let move) = outcome { move.block } else { nil } })
+    }
+
+    /// Per wanted reservation name: its block's move, or why it cannot move. A reservation that
+    /// stays in conflict with the blocks that do not move (`conflict`) keeps its block where it
+    /// is: its file's rewrite must not take it away.
+    static func plan(_ wanted: [DHCPReservation], foreign: [DHCPConfigScanner.HostDeclaration], config: String,
+                     conflict: (DHCPReservation, [DHCPConfigScanner.HostDeclaration]) -> String?) throws -> [String: Result<Move, RunError>] {
+        let first = try plan(wanted, foreign: foreign, config: config)
+        let remaining = foreign.filter { !moving(first).contains($0) }
+        let staying = Set(wanted.filter { conflict($0, remaining) != nil }.map(\.name))
+        return staying.isDisjoint(with: first.keys) ? first : try plan(wanted.filter { !staying.contains($0.name) }, foreign: foreign, config: config)
+    }
+
     static func plan(_ wanted: [DHCPReservation], foreign: [DHCPConfigScanner.HostDeclaration], config: String) throws -> [String: Result<Move, RunError>] {
         var blocks: [DHCPConfigScanner.HostDeclaration: String] = [:]  // block → the reservation it holds
         var outcome: [String: Result<Move, RunError>] = [:]
@@ -24,8 +39,6 @@ enum DHCPAdoption {
             guard let block = foreign.first(where: { $0.mac == reservation.mac }) else { continue }
             if block.ips != [reservation.ip] {
                 outcome[reservation.name] = .failure(RunError("host \(block.name) at \(block.location) gives \(reservation.mac) \(block.ips.joined(separator: ", ")), not \(reservation.ip); adopting would change the address"))
-            } else if block.file == config {
-                outcome[reservation.name] = .failure(RunError("host \(block.name) is in \(config) itself; --adopt moves blocks out of the files it includes (move it into one first)"))
             } else {
                 blocks[block] = reservation.name
             }
@@ -52,13 +65,34 @@ enum DHCPAdoption {
     }
 
     /// Writes each file's planned text after a copy of what it held (`<file>.reconcile-backup-<time>`).
-    static func apply(_ steps: [Step]) throws {
+    static func apply(_ steps: [Step], recording written: inout WrittenFiles) throws {
         let stamp = Int(Date().timeIntervalSince1970)
         for step in steps {
             try AtomicFile.write(Data((step.previous ?? "").utf8), to: "\(step.target).reconcile-backup-\(stamp)", mode: 0o600)
-            var info = stat()
-            let mode = stat(step.target, &info) == 0 ? info.st_mode & 0o7777 : 0o644
-            try AtomicFile.write(Data((step.input ?? "").utf8), to: step.target, mode: mode)
+            try written.replace(step.target, with: step.input ?? "", previous: step.previous)
+        }
+    }
+
+    /// dhcpd.conf as it becomes when blocks leave it: the move's text, then the include line
+    /// the include step adds (one rewrite of the file, checked as a whole).
+    static func mergingInclude(into move: Step, include: Step?) throws -> Step {
+        guard let include else { return move }
+        guard include.operation == DHCPProvider.appendInclude, let added = include.input?.dropFirst((include.previous ?? "").count) else {
+            throw RunError("\(move.target) holds host blocks to adopt and include lines to remove; run once without --adopt first")
+        }
+        return Step(moveBlocks, move.target, input: (move.input ?? "") + added, previous: move.previous)
+    }
+
+    /// Refuses moves that would drop a reservation: every block leaving its file must be in the
+    /// candidate hosts file (by MAC). Checked before anything is written.
+    static func checkNothingLost(_ moves: [Step], candidate: String, hostsFile: String) throws {
+        let arriving = Set(DHCPHostsFile.parse(candidate, file: hostsFile).values.map(\.mac))
+        for move in moves {
+            let staying = Set(DHCPConfigScanner.scan(move.input ?? "", file: move.target).hosts.compactMap(\.mac))
+            for block in DHCPConfigScanner.scan(move.previous ?? "", file: move.target).hosts {
+                guard let mac = block.mac, !staying.contains(mac), !arriving.contains(mac) else { continue }
+                throw RunError("host \(block.name) at \(block.location) would leave \(move.target) without arriving in \(hostsFile); nothing was written")
+            }
         }
     }
 }

@@ -59,11 +59,15 @@ public struct DHCPProvider: Provider {
         let notify = [Notify(Self.service)]
         var resources: [Resource] = ownership.map { [$0] } ?? []
         let wanted = DHCPReservation.all(in: desired)
+        // Validation refuses two reservations of one name; one would silently replace the other.
+        if let twice = Dictionary(grouping: wanted, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw RunError("two reservations are named \(twice); nothing is planned for \(settings.hostsFile)")
+        }
         let renamed = Self.renamedBlocks(live: live, wanted: wanted)
         // With --adopt, hand-made blocks that hold a reservation as it is move into our file.
-        let adoption = adopt ? try DHCPAdoption.plan(wanted.filter { live[$0.name] == nil && renamed[$0.name] == nil }, foreign: foreign, config: settings.config) : [:]
-        let moving = Set(adoption.values.compactMap { outcome in if case .success(let move) = outcome { move.block } else { nil } })
-        let remaining = foreign.filter { !moving.contains($0) }
+        let adoption = adopt ? try DHCPAdoption.plan(wanted.filter { live[$0.name] == nil && renamed[$0.name] == nil }, foreign: foreign,
+                                                     config: settings.config, conflict: collision) : [:]
+        let remaining = foreign.filter { !DHCPAdoption.moving(adoption).contains($0) }
         var moves: [String: Step] = [:]
         for reservation in wanted {
             let id = ResourceID(Self.hostType, reservation.name)
@@ -247,27 +251,43 @@ public struct DHCPProvider: Provider {
 
     // MARK: - Converge
 
-    /// Runs the batch's planned steps: the candidate hosts file is checked with `dhcpd -t`
-    /// (against dhcpd.conf as the steps leave it), then replaces the live one; the include
-    /// line is appended, or its doubles removed. A file that is no longer what the plan read
-    /// is not written over (a step already carried out by an earlier batch is not redone).
+    /// Runs the batch's planned steps: every check first — each file still as the plan read
+    /// it, no reservation lost by a move, `dhcpd -t` on dhcpd.conf as the steps leave it with
+    /// the candidate hosts file — then the writes (hosts file, adopted blocks' files, the
+    /// include line), each put back if a later one fails. A step already carried out by an
+    /// earlier batch is not redone.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         if retiring { return retire(resources) }
         do {
             let steps = resources.uniqueSteps
             let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap(PlannedFile.pending)
-            let config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap(PlannedFile.pending)
-            let moves = try steps.filter { $0.operation == DHCPAdoption.moveBlocks }.compactMap(PlannedFile.pending)
+            var config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap(PlannedFile.pending)
+            var moves = try steps.filter { $0.operation == DHCPAdoption.moveBlocks }.compactMap(PlannedFile.pending)
             guard hostsFile != nil || config != nil || !moves.isEmpty else { return [:] }
-            try check(hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? "", config: config, moves: moves)
-            if let text = hostsFile?.input { try AtomicFile.write(Data(text.utf8), to: settings.hostsFile) }
-            try DHCPAdoption.apply(moves)
-            switch config?.operation {
-            case Self.appendInclude?:
-                // The step holds the whole new file; only the lines it adds are appended.
-                try append(String((config?.input ?? "").dropFirst((config?.previous ?? "").count)), to: settings.config)
-            case Self.rewriteConfig?: try rewrite(settings.config, with: config?.input ?? "")
-            default: break
+            // Blocks leaving dhcpd.conf itself: one rewrite of it, the include line after them.
+            var checkedConfig = config
+            if let index = moves.firstIndex(where: { $0.target == settings.config }) {
+                moves[index] = try DHCPAdoption.mergingInclude(into: moves[index], include: config)
+                (checkedConfig, config) = (moves[index], nil)
+            }
+            let candidate = try hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
+            try DHCPAdoption.checkNothingLost(moves, candidate: candidate, hostsFile: settings.hostsFile)
+            try check(candidate, config: checkedConfig, moves: moves.filter { $0.target != settings.config })
+            var written = WrittenFiles()
+            do {
+                if let hostsFile { try written.replace(settings.hostsFile, with: hostsFile.input ?? "", previous: hostsFile.previous) }
+                try DHCPAdoption.apply(moves, recording: &written)
+                switch config?.operation {
+                case Self.appendInclude?:
+                    // The step holds the whole new file; only the lines it adds are appended.
+                    try written.append(String((config?.input ?? "").dropFirst((config?.previous ?? "").count)), to: settings.config, previous: config?.previous)
+                case Self.rewriteConfig?: try written.replace(settings.config, with: config?.input ?? "", previous: config?.previous)
+                default: break
+                }
+            } catch {
+                let unrestored = written.restore()
+                throw RunError("\(error); " + (unrestored.isEmpty ? "every file written before it was put back"
+                                                 : "could not put back \(unrestored.joined(separator: "; "))"))
             }
             return [:]
         } catch {
@@ -320,15 +340,6 @@ public struct DHCPProvider: Provider {
             let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
             throw RunError("dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: output))")
         }
-    }
-
-    /// Appends the include line; dhcpd.conf is never rewritten for it.
-    private func append(_ text: String, to path: String) throws {
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw RunError("cannot open \(path) for appending") }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(text.utf8))
-        try handle.synchronize()
     }
 
     /// Replaces dhcpd.conf with the planned text (its doubled include lines removed), keeping its mode.

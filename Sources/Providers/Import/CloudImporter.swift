@@ -63,7 +63,40 @@ public struct CloudImporter {
         let used = Set(vms.flatMap { $0.interfaces.map(\.mac) })
         cloud.dhcpHosts = dhcpHosts(dhcp.reservations.filter { !used.contains($0.mac) }, networks: cloud.networks, unmapped: &cloud.unmapped)
         cloud.vms = vms.sorted { $0.name < $1.name }
+        Self.makeNamesUnique(&cloud)
         return cloud
+    }
+
+    /// No two objects of one kind share a name (a tag `rc:web` on two VMs' rules; a printer
+    /// whose host-name is a VM's, which would share the VM's reservation name): later ones
+    /// get `-2`, `-3`…, and each rename is listed.
+    static func makeNamesUnique(_ cloud: inout ImportedCloud) {
+        var renamed: [ImportedCloud.Renamed] = []
+        func unique(_ kind: String, _ name: inout String, taken: inout Set<String>, why: (String) -> String) {
+            guard taken.contains(name) else { taken.insert(name); return }
+            let new = uniqueName(name, among: taken)
+            renamed.append(.init(kind: kind, from: name, to: new, why: why(name)))
+            name = new
+            taken.insert(new)
+        }
+        var rules = Set<String>(), pairs = Set<String>()
+        for vm in cloud.vms.indices {
+            for rule in cloud.vms[vm].rules.indices {
+                unique("FirewallRule", &cloud.vms[vm].rules[rule].name, taken: &rules) { "another VM's rule has the name \($0)" }
+            }
+            for pair in cloud.vms[vm].pairs.indices {
+                unique("IPPair", &cloud.vms[vm].pairs[pair].name, taken: &pairs) { "another VM's pair has the name \($0)" }
+            }
+        }
+        // A VM's reservation is named after it (`-N` with several addresses), as DHCPHosts are.
+        var reservations = Set(cloud.vms.flatMap { vm in
+            let addressed = vm.interfaces.filter { $0.ip != nil }.count
+            return addressed == 1 ? [vm.name] : (0..<addressed).map { "\(vm.name)-\($0)" }
+        })
+        for host in cloud.dhcpHosts.indices {
+            unique("DHCPHost", &cloud.dhcpHosts[host].name, taken: &reservations) { "a VM's reservation or another DHCPHost has the name \($0)" }
+        }
+        cloud.renamed = renamed
     }
 
     /// A Network per bridge (or libvirt network) the VMs use, its CIDR and gateway from the
@@ -147,7 +180,7 @@ public struct CloudImporter {
             // A host name reconcile can send (letters, digits, '-' and dots), else the block's name.
             let hostname = [reservation.hostname, reservation.name].compactMap { $0 }.first(where: Self.isHostname) ?? "host-\(reservation.ip.description.replacingOccurrences(of: ".", with: "-"))"
             let base = Kind.isValidName(hostname) ? hostname : Kind.isValidName(reservation.name) ? reservation.name : Self.objectName(hostname)
-            hosts.append(.init(name: Self.uniqueName(base, among: hosts.map(\.name)), network: network.name, mac: reservation.mac,
+            hosts.append(.init(name: base, network: network.name, mac: reservation.mac,
                                ip: reservation.ip.description, hostname: hostname))
         }
         return hosts

@@ -76,7 +76,16 @@ public struct ImportedCloud: Sendable {
         public var why: String
     }
 
+    /// An object given another name than the node's own, so that no two of a kind share one.
+    public struct Renamed: Sendable, Equatable, Codable {
+        public var kind: String
+        public var from: String
+        public var to: String
+        public var why: String
+    }
+
     public var host: Node
+    public var renamed: [Renamed] = []
     public var networks: [Network] = []
     public var vms: [VM] = []
     public var dhcpHosts: [DHCPHost] = []
