@@ -202,6 +202,15 @@ let ruleCases: [RuleCase] = [
         + Base.record("cpro0007.example.org", "A", "192.0.2.10") + "---\n" + Base.record("cpro0007.example.org", "CNAME", "web.example.org"),
              "a.yaml:20:7: cpro0007.example.org A is already made for VirtualMachine cpro0007",
              "a.yaml:25:7: cpro0007.example.org cannot hold a CNAME and other records (VirtualMachine cpro0007)"),
+    RuleCase("a CNAME where reconcile makes a PTR", Base.dnsHost + Base.network + "---\n" + Base.vm + "---\n"
+        + Base.record("7.0.0.10.in-addr.arpa", "CNAME", "7.0-25.0.0.10.in-addr.arpa"),
+             "a.yaml:20:7: 7.0.0.10.in-addr.arpa cannot hold a CNAME and other records (VirtualMachine cpro0007)"),
+    RuleCase("a DHCPHost's name in the zone fits DNS", Base.dnsHost + Base.network + "---\n"
+        + "kind: DHCPHost\nname: printer\nnetwork: private\nmac: 00:25:22:bd:d1:99\nip: 10.0.0.200\nhostname: \(String(repeating: "\(String(repeating: "a", count: 60)).", count: 3))\(String(repeating: "a", count: 60))\n",
+             "a.yaml:17:11: hostname \(String(repeating: "\(String(repeating: "a", count: 60)).", count: 3))\(String(repeating: "a", count: 60)) in zone example.org makes a DNS name over 253 characters or a label over 63"),
+    RuleCase("a TXT record set fits one DNS message", Base.dnsHost
+        + Base.record("t.example.org", "TXT", "[" + (0..<9).map { String(repeating: "x", count: 1999) + "\($0)" }.joined(separator: ", ") + "]"),
+             "a.yaml:9:8: value holds 18207 bytes of TXT data; a record set holds at most 16384 (one DNS message carries it)"),
     RuleCase("a DNS record set declared twice", Base.dnsHost + Base.record("www.example.org", "A", "192.0.2.10") + "---\n" + Base.record("WWW.example.org.", "A", "192.0.2.11"),
              "a.yaml:12:7: duplicate DNSRecord www.example.org A (first at a.yaml:7:7)"),
     RuleCase("DNS names and values are checked by type", Base.dnsHost + Base.record("bad-.example.org", "A", "192.0.2.10") + "---\n"

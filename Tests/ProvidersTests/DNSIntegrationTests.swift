@@ -17,7 +17,8 @@ final class DNSLab {
     func path(_ name: String) -> String { root.appendingPathComponent(name).path }
     let log: RunLog
 
-    init() throws {
+    /// - Parameter denied: names the key may not update (BIND refuses their updates).
+    init(denied: [String] = []) throws {
         namespace = try lab.namespace("dns")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("desired"), withIntermediateDirectories: true)
         log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
@@ -33,7 +34,7 @@ final class DNSLab {
                 listen-on port 5353 { 127.0.0.1; }; listen-on-v6 { none; }; recursion no; dnssec-validation no;
                 allow-transfer { key rc-key; };
             };
-            zone "example.test" { type primary; file "\(path("forward.zone"))"; update-policy { grant rc-key zonesub ANY; }; };
+            zone "example.test" { type primary; file "\(path("forward.zone"))"; update-policy { \(denied.map { "deny rc-key name \($0) ANY; " }.joined())grant rc-key zonesub ANY; }; };
             zone "0.10.in-addr.arpa" { type primary; file "\(path("reverse.zone"))"; update-policy { grant rc-key zonesub ANY; }; };
 
             """.write(toFile: path("named.conf"), atomically: true, encoding: .utf8)
@@ -229,12 +230,27 @@ final class DNSLab {
         #expect(try await lab.run(dryRun: true).status == .noChanges)
     }
 
+    /// A record set the server refuses (its update policy denies the name) fails alone; the
+    /// sets that travelled in the same message go in.
+    @Test func aRefusedRecordSetFailsOnlyItself() async throws {
+        let lab = try DNSLab(denied: ["blocked.example.test"])
+        try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7") + DNSIntegrationTests.record("blocked.example.test", "A", "192.0.2.1") + "---\n"
+                        + DNSIntegrationTests.record("www.example.test", "A", "192.0.2.2"))
+        let report = try await lab.run()
+        let failed = report.outcomes.filter { $0.outcome == .failed }
+        #expect(failed.map(\.resource.name) == ["blocked.example.test A"], "\(failed)")
+        #expect(failed.first?.error == "the update of blocked.example.test A was refused: REFUSED", "\(failed)")
+        #expect(lab.answer("cpro0007.example.test", "A") == ["10.0.0.7"] && lab.answer("www.example.test", "A") == ["192.0.2.2"])
+        #expect(lab.answer("blocked.example.test", "A").isEmpty)
+    }
+
     @Test func aWrongKeyFailsClearlyAndChangesNothing() async throws {
         let lab = try DNSLab()
         try lab.declare(DNSLab.vm("cpro0007", "10.0.0.7"), key: "wrong.conf")
         let report = try await lab.run()
         #expect(report.status == .failed)
-        #expect(report.error?.contains("the zone transfer of example.test failed") == true, "\(report.error ?? "")")
+        #expect(report.error?.contains("the zone transfer of example.test from 127.0.0.1:5353 failed: TSIG error BADSIG (the server has a key of that name with another secret") == true,
+                "\(report.error ?? "")")
         #expect(lab.answer("cpro0007.example.test", "A").isEmpty)
     }
 }

@@ -17,6 +17,12 @@ extension DNSRecord {
             reader.report("value", "value lists the same \(type.rawValue) record twice")
             return nil
         }
+        // A record set travels in one UPDATE message (64 KiB at most): bounded well below it.
+        let size = values.reduce(0) { $0 + $1.utf8.count }
+        guard size <= Decode.maxRecordSetBytes else {
+            reader.report("value", "value holds \(size) bytes of \(type.rawValue) data; a record set holds at most \(Decode.maxRecordSetBytes) (one DNS message carries it)")
+            return nil
+        }
         if type == .CNAME, values.count > 1 {
             reader.report("value", "a CNAME has one value, not \(values.count)")
             return nil
@@ -30,6 +36,8 @@ extension Decode {
     static let maxRecordValues = 64
     /// TXT text: printable ASCII, at most this many bytes (sent as strings of 255).
     static let maxTXTLength = 2048
+    /// The data of one record set, in presentation form.
+    static let maxRecordSetBytes = 16 << 10
 
     /// An absolute DNS name (RFC 1035 labels, '_' allowed for service and TXT names, a final
     /// dot optional), lower-case and without the final dot.

@@ -77,11 +77,16 @@ struct CrossDocumentValidator {
         }
         for (image, object) in images { checkImage(image, object, hosts: hosts.isEmpty ? nil : hostsByName) }
         let imagesByName = Dictionary(images.map { ($0.0.name, $0.0) }, uniquingKeysWith: { first, _ in first })
+        let dnsZones = hosts.compactMap(\.dns?.zone)
         for (vm, object) in vms {
             checkVirtualMachine(vm, object, hosts: hosts.isEmpty ? nil : hostsByName, networks: networksByName)
+            checkDNSNames(of: vm, object, zones: dnsZones)
             checkImages(of: vm, object, images: imagesByName)
         }
         for (host, object) in dhcpHosts {
+            if let zone = dnsZones.first(where: { !Decode.isDomainName("\(host.hostname).\($0)") }) {
+                report(object, ["hostname"], "hostname \(host.hostname) in zone \(zone) makes a DNS name over 253 characters or a label over 63")
+            }
             let firstOfItsName = names[.DHCPHost]?[host.name] == nil  // a duplicate name is reported once
             claimName(.DHCPHost, host.name, object)
             if firstOfItsName { claim(\.reservationNames, host.name, "the DHCP reservation name \"\(host.name)\"", "DHCPHost \(host.name)", object, ["name"]) }
@@ -187,6 +192,16 @@ struct CrossDocumentValidator {
         }
     }
 
+    /// A VM's address names (`NAME`, or `NAME-N` with several addresses) in each zone of a dns role.
+    private mutating func checkDNSNames(of vm: VirtualMachine, _ object: Document, zones: [String]) {
+        guard !zones.isEmpty else { return }
+        let count = vm.interfaces.filter { $0.ip != nil }.count
+        let longest = count > 1 ? "\(vm.name)-\(count - 1)" : vm.name
+        if let zone = zones.first(where: { !Decode.isDomainName("\(longest).\($0)") }) {
+            report(object, ["name"], "the DNS name \(longest).\(zone) is over 253 characters or has a label over 63; choose a shorter name")
+        }
+    }
+
     /// The seed goes into the first disk's pool; a static configuration needs every address.
     private mutating func checkCloudInit(_ cloudInit: CloudInit, of vm: VirtualMachine, _ object: Document) {
         if vm.disks.isEmpty {
@@ -265,6 +280,8 @@ struct CrossDocumentValidator {
         for dns in settings {
             for name in state.addressNames {
                 types["\(name.label).\(dns.zone)", default: []].append(("A", name.owner))
+                let reverse = name.ip.description.split(separator: ".").reversed().joined(separator: ".") + ".in-addr.arpa"
+                if dns.zone(holding: reverse) != nil { types[reverse, default: []].append(("PTR", name.owner)) }
             }
         }
         for (record, object) in records {

@@ -94,7 +94,10 @@ public struct DNSProvider: Provider {
             let messages = Self.messages((removals[zone] ?? []) + (changes[zone] ?? []))
             for (number, message) in messages.enumerated() {
                 let target = messages.count == 1 ? zone : "\(zone) (\(number + 1)/\(messages.count))"
-                let script = (["zone \(zone)"] + message.flatMap(\.lines) + ["send"]).joined(separator: "\n") + "\n"
+                // Each record set's lines after a comment naming it: a message the server refuses
+                // is sent again a set at a time, so that one refused set fails only itself.
+                let lines = message.flatMap { [Self.setMark + resources[$0.resource].id.name] + $0.lines }
+                let script = (["zone \(zone)"] + lines + ["send"]).joined(separator: "\n") + "\n"
                 for change in message { resources[change.resource].steps = [Step(Self.update, target, input: script)] }
             }
         }
@@ -119,6 +122,8 @@ public struct DNSProvider: Provider {
     }
 
     static let messageLimit = 32 << 10
+    /// The comment that starts a record set's lines in a message (nsupdate skips `;` lines).
+    static let setMark = "; "
 
     /// The record sets the desired state asks for in this server's zones, by name and type.
     func wantedRecords(_ desired: DesiredState) -> [DNSZone.Key: Wanted] {
@@ -166,11 +171,12 @@ public struct DNSProvider: Provider {
 
     /// One TSIG-signed AXFR of `zone`.
     private func transfer(_ zone: String) async throws -> DNSZone {
+        // +additional: the TSIG record of each answer, which names a key error (BADSIG, BADKEY, BADTIME).
         let command = ["dig", "@\(settings.server)", "-p", "\(settings.port)", "-k", settings.tsigKeyFile, zone, "AXFR",
-                       "+noall", "+answer", "+time=5", "+tries=2"]
+                       "+noall", "+answer", "+additional", "+time=5", "+tries=2"]
         let result = try await EarlyRead { [runner] in try runner.output(command) }.value()
         if result.timedOutAfter != nil || result.status != 0 { throw CommandRunner.Failure(command, result) }
-        return try DNSZone.parse(result.stdout + result.stderr, zone: zone)
+        return try DNSZone.parse(result.stdout + result.stderr, zone: zone, server: "\(settings.server):\(settings.port)", keyFile: settings.tsigKeyFile)
     }
 
     // MARK: - Converge
@@ -184,6 +190,7 @@ public struct DNSProvider: Provider {
         var zones: [String] = []  // in plan order
         for message in messages where !zones.contains(Self.zone(of: message)) { zones.append(Self.zone(of: message)) }
         var failed: [ResourceID: String] = [:]
+        var refused: [Step] = []  // messages of several sets the server refused
         for zone in zones {
             let sent = messages.filter { Self.zone(of: $0) == zone }
             let input = "server \(settings.server) \(settings.port)\n" + sent.map { ($0.input ?? "") + "answer\n" }.joined()
@@ -208,8 +215,40 @@ public struct DNSProvider: Provider {
                 case let status?: "the update of \(message.target) was refused: \(status)"
                 case nil: "no answer to the update of \(message.target) (\(output.split(separator: "\n").last ?? "")); the next run reads the zone again"
                 }
-                failed.merge((carriers[message.key] ?? []).failing(with: error)) { first, _ in first }
+                if let status, !status.hasSuffix("XRRSET"), (carriers[message.key] ?? []).count > 1 {
+                    refused.append(message)
+                } else {
+                    failed.merge((carriers[message.key] ?? []).failing(with: error)) { first, _ in first }
+                }
             }
+        }
+        failed.merge(await sendEachSet(of: refused, carriers: carriers)) { first, _ in first }
+        return failed
+    }
+
+    /// Sends each record set of refused messages as a message of its own (one nsupdate for
+    /// all): the sets the server accepts go in, each refused one fails alone.
+    private func sendEachSet(of messages: [Step], carriers: [String: [Resource]]) async -> [ResourceID: String] {
+        var sets: [(zone: String, name: String, lines: [String])] = []
+        for message in messages {
+            let lines = (message.input ?? "").split(separator: "\n").map(String.init).filter { $0 != "send" && !$0.hasPrefix("zone ") }
+            for line in lines {
+                if line.hasPrefix(Self.setMark) { sets.append((Self.zone(of: message), String(line.dropFirst(Self.setMark.count)), [])) }
+                else if !sets.isEmpty { sets[sets.count - 1].lines.append(line) }
+            }
+        }
+        let resources = Dictionary(messages.flatMap { carriers[$0.key] ?? [] }.map { ($0.id.name, $0) }, uniquingKeysWith: { first, _ in first })
+        guard !sets.isEmpty else { return [:] }
+        let input = "server \(settings.server) \(settings.port)\n" + sets.map { "zone \($0.zone)\n" + $0.lines.joined(separator: "\n") + "\nsend\nanswer\n" }.joined()
+        var failed: [ResourceID: String] = [:]
+        let answers = (try? await EarlyRead { [runner, settings] in
+            try runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
+        }.value()).map { Self.statuses($0.stdout) } ?? []
+        for (index, set) in sets.enumerated() {
+            guard let resource = resources[set.name] else { continue }
+            let status = index < answers.count ? answers[index] : nil
+            guard status != "NOERROR" else { continue }
+            failed[resource.id] = status.map { "the update of \(set.name) was refused: \($0)" } ?? "no answer to the update of \(set.name); the next run reads the zone again"
         }
         return failed
     }

@@ -43,11 +43,17 @@ struct DNSZone {
     /// data keeps its own spaces: a TXT's text). A transfer is whole when it starts and ends
     /// with the SOA; dig exits 0 even when it failed (a refused transfer, a wrong key), so
     /// the answer is the only proof.
-    static func parse(_ output: String, zone: String) throws -> DNSZone {
+    static func parse(_ output: String, zone: String, server: String = "", keyFile: String = "") throws -> DNSZone {
         var parsed = DNSZone()
         var order: [String] = []  // each record's type, in transfer order
+        var tsigError: String?
         for line in output.split(separator: "\n") where !line.hasPrefix(";") {
             guard let (fields, data) = Self.fields(line, count: 4), let ttl = Int(fields[1]) else { continue }
+            if fields[3] == "TSIG" {
+                // `key. 0 ANY TSIG alg. time fudge maclen [mac] id ERROR otherlen`
+                tsigError = data.split(separator: " ").first { $0.hasPrefix("BAD") }.map(String.init) ?? tsigError
+                continue
+            }
             let key = Key(name: fields[0].lowercased(), type: String(fields[3]))
             order.append(key.type)
             parsed.records[key, default: []].insert(String(data))
@@ -59,8 +65,18 @@ struct DNSZone {
             }
         }
         guard order.first == "SOA", order.last == "SOA", order.count >= 2 else {
+            let from = server.isEmpty ? "" : " from \(server)"
+            if let tsigError {
+                let meaning = switch tsigError {
+                case "BADSIG": "the server has a key of that name with another secret"
+                case "BADKEY": "the server knows no key of that name and algorithm"
+                case "BADTIME": "the clocks of this machine and the server differ by more than the key's fudge"
+                default: "the server refused the signature"
+                }
+                throw RunError("the zone transfer of \(zone)\(from) failed: TSIG error \(tsigError) (\(meaning); key file \(keyFile))")
+            }
             let why = output.split(separator: "\n").first { $0.contains("Transfer failed") || $0.contains("connection refused") || $0.contains("timed out") }
-            throw RunError("the zone transfer of \(zone) failed: \(why.map { String($0).trimmingCharacters(in: .whitespaces) } ?? output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw RunError("the zone transfer of \(zone)\(from) failed: \(why.map { String($0).trimmingCharacters(in: .whitespaces) } ?? output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return parsed
     }
