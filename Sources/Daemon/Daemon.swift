@@ -29,6 +29,13 @@ public struct Daemon: Sendable {
     public var webhookListener: (host: String, port: Int)?
     /// Required as `Authorization: Bearer` by everything on `host:port` but the webhook.
     public var token: Data?
+    /// Connections each listener holds open at most; more wait in the kernel's backlog until
+    /// one closes (an idle one within `idleTimeout`), so half-sent webhooks cannot take the
+    /// descriptors a run needs nor starve the other listener.
+    public var maxConnections = Daemon.defaultMaxConnections
+    public static let defaultMaxConnections = 256
+    /// Descriptors kept for runs (git, libvirt, pipes to iptables, nft, dhcpd, the run log).
+    public static let descriptorsForRuns = 512
 
     public init(pipeline: RunPipeline, interval: Duration, host: String, port: Int, webhookSecret: Data?, stuckAfter: TimeInterval = 900,
                 idleTimeout: Int64 = 30) {
@@ -44,6 +51,12 @@ public struct Daemon: Sendable {
     public func run() async throws {
         var logger = Logger(label: "reconcile")
         logger.logLevel = .info
+        let listenerCount = webhookListener == nil ? 1 : 2
+        let available = DescriptorLimit.raise() - Self.descriptorsForRuns
+        let perListener = max(16, min(maxConnections, available / listenerCount))
+        if perListener < maxConnections {
+            logger.warning("only \(perListener) connections per listener: the descriptor limit leaves no more beside the \(Self.descriptorsForRuns) kept for runs")
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let log = try RunLog(stateDirectory: pipeline.stateDirectory)
@@ -53,20 +66,21 @@ public struct Daemon: Sendable {
                                                  stuckAfter: stuckAfter, token: token, servesWebhook: webhookListener == nil)
         // The first run waits until every listener is up: a busy port stops the daemon before it.
         let (listening, ready) = AsyncStream<Void>.makeStream()
-        let listeners = webhookListener == nil ? 1 : 2
+        let listeners = listenerCount
         let started = Locked(0)
         let up: @Sendable () -> Void = {
             if started.withLock({ count in count += 1; return count }) == listeners { ready.yield() }
         }
         var servers: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
-                                       configuration: .init(address: .hostname(host, port: port)),
+                                       configuration: .init(address: .hostname(host, port: port), availableConnectionsDelegate: .maximum(perListener, logger: logger)),
                                        onServerRunning: { _ in up() }, logger: logger)),
         ]
         if let webhookListener {
             servers.append(.init(service: Application(
                 router: StatusServer.webhookRouter(triggers: triggers, signature: signature), server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),
-                configuration: .init(address: .hostname(webhookListener.host, port: webhookListener.port)), onServerRunning: { _ in up() }, logger: logger)))
+                configuration: .init(address: .hostname(webhookListener.host, port: webhookListener.port),
+                                     availableConnectionsDelegate: .maximum(perListener, logger: logger)), onServerRunning: { _ in up() }, logger: logger)))
         }
         let loop = ReconcileLoop(pipeline: pipeline, interval: interval, triggers: triggers, status: status, log: log, logger: logger,
                                  listening: listening)

@@ -52,6 +52,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "How long an HTTP connection may stay idle before the daemon closes it: 30s.")
     var idleTimeout = DurationArgument(seconds: 30)
 
+    @Option(help: "Connections each listener holds open at most (more wait in the kernel's backlog until one closes); 512 file descriptors stay for runs.")
+    var maxConnections = Daemon.defaultMaxConnections
+
     @OptionGroup var state: StateOptions
 
     @OptionGroup var converge: ConvergeOptions
@@ -88,8 +91,9 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let address = Self.address(listen), webhookListen.map({ Self.address($0) != nil }) ?? true,
-              interval.seconds > 0, stuckAfter.seconds > 0, idleTimeout.seconds >= 1 else {
-            Terminal.printError("--listen and --webhook-listen must be host:port; --interval and --stuck-after positive, --idle-timeout at least 1s")
+              interval.seconds > 0, stuckAfter.seconds > 0, idleTimeout.seconds >= 1, (16...65_536).contains(maxConnections) else {
+            Terminal.printError("--listen and --webhook-listen must be host:port; --interval and --stuck-after positive, --idle-timeout at least 1s, "
+                                + "--max-connections 16 to 65536")
             throw ExitStatus.usage
         }
         let secret = try webhookSecretFile.map { try Self.secret($0, option: "--webhook-secret-file") }
@@ -106,6 +110,7 @@ struct DaemonCommand: AsyncParsableCommand {
                                 webhookSecret: secret, stuckAfter: stuckAfter.seconds, idleTimeout: Int64(idleTimeout.seconds))
             daemon.webhookListener = webhookListen.flatMap(Self.address)
             daemon.token = token
+            daemon.maxConnections = maxConnections
             try await daemon.run()
         } catch {
             // A busy port ends up here before the first run: nothing was changed.

@@ -67,8 +67,9 @@ final class DaemonFixture {
         (try? CommandRunner().run(["git", "-C", path("repo"), "rev-parse", "HEAD"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 
-    func start(interval: Double, _ extra: [String] = []) throws {
-        daemon = try SpawnedProcess([ReconcileBinary.path, "daemon", "--repo", path("repo"), "--interval", "\(interval)",
+    /// - Parameter prefix: a command the daemon runs under (`prlimit …`, which execs it).
+    func start(interval: Double, _ extra: [String] = [], prefix: [String] = []) throws {
+        daemon = try SpawnedProcess(prefix + [ReconcileBinary.path, "daemon", "--repo", path("repo"), "--interval", "\(interval)",
                                      "--listen", "127.0.0.1:\(port)", "--webhook-secret-file", path("secret"), "--state-dir", state] + extra,
                                     log: path("daemon.log"))
     }
@@ -270,6 +271,52 @@ final class DaemonFixture {
         // The git server cannot send a bearer token; the webhook's signature is its own.
         #expect(try fixture.http("POST", "/hooks/git", body: "{}", signature: fixture.signature("{}"), netns: namespace).status == 202)
         fixture.daemon = nil  // stopped by its pid before the namespace goes
+    }
+
+    /// 2,000 half-sent webhooks on the webhook listener of a daemon limited to 1,024 open
+    /// files: each listener holds its share, the rest wait in the backlog; health answers and
+    /// a run opens what it needs.
+    @Test func halfSentWebhooksCannotStarveTheNode() throws {
+        let fixture = try DaemonFixture()
+        let hooks = fixture.port + 1
+        try fixture.start(interval: 600, ["--webhook-listen", "127.0.0.1:\(hooks)"], prefix: ["prlimit", "--nofile=1024:1024", "--"])
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().first?.status == .converged })
+        // 2,000 connections, each sent the head of a webhook whose body never comes; ready when
+        // 1,100 are connected (more than the daemon's descriptors without a cap) or after 10 s.
+        let flood = """
+            import resource, select, socket, time
+            resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+            pending = []
+            for _ in range(2000):
+                s = socket.socket()
+                s.setblocking(False)
+                try: s.connect(('127.0.0.1', \(hooks)))
+                except BlockingIOError: pass
+                pending.append(s)
+            poller, sockets = select.poll(), {s.fileno(): s for s in pending}
+            for s in pending: poller.register(s, select.POLLOUT)
+            connected, deadline = 0, time.time() + 10
+            while sockets and connected < 1100 and time.time() < deadline:
+                for fd, _ in poller.poll(500):
+                    s = sockets.pop(fd)
+                    poller.unregister(fd)
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        s.send(b'POST /hooks/git HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\n{')
+                        connected += 1
+            print('ready', connected, flush=True)
+            time.sleep(600)
+            """
+        let client = try SpawnedProcess(["python3", "-c", flood], log: fixture.path("flood.log"))
+        defer { client.signal(SIGKILL) }
+        #expect(fixture.waitUntil(DaemonFixture.patience) { client.output.hasPrefix("ready") }, "\(client.output)")
+        // Without a cap the daemon accepts until its descriptors run out: give it the time to.
+        let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(fixture.daemon?.pid ?? 0)/fd").count) ?? 0 }
+        fixture.waitUntil(10) { descriptors() >= 1000 }
+        #expect(descriptors() <= Daemon.defaultMaxConnections + 100, "the webhook listener holds at most its cap: \(descriptors()) open")
+        #expect(try fixture.http("GET", "/healthz") == (200, "ok\n"))
+        fixture.daemon?.signal(SIGHUP)
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().count == 2 && fixture.runs()[0].trigger == "signal" })
+        #expect([.converged, .noChanges].contains(fixture.runs().first?.status), "\(fixture.runs().first?.error ?? "")")
     }
 
     @Test func anIdleConnectionIsClosedAndAnEmptyWebhookSecretRefused() throws {
