@@ -81,6 +81,8 @@ public struct SavedPlan: Codable, Sendable {
 
     /// Reads a plan file. - Throws: ``RunError`` saying what is wrong with it.
     public static func read(_ path: String) throws -> SavedPlan {
+        // A plan someone else may edit could carry any change: refused as ssh refuses such keys.
+        try TrustedFile.check(path, what: "the plan")
         let data = try BoundedFile.read(path, limit: sizeLimit)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -105,12 +107,25 @@ public struct SavedPlan: Codable, Sendable {
         return nil
     }
 
+    /// A plan recorded with a weaker signature check than `apply` is given.
+    public struct WeakerPolicy: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
     /// The run that applies it: the same source, node and options as the dry-run that made it.
-    public func pipeline(trigger: String = "apply") throws -> RunPipeline {
+    /// - Parameter signatures: the policy `apply` was given, which verifies the commit it
+    ///   fetches; nil: the one the plan records. A plan recorded with a weaker one (a plan file
+    ///   edited to drop it, or made without it) is refused (``WeakerPolicy``).
+    public func pipeline(trigger: String = "apply", signatures: SignaturePolicy? = nil) throws -> RunPipeline {
+        if SignaturePolicy.isWeaker(source.signatures, than: signatures) {
+            throw WeakerPolicy(description: "the plan was made " + (source.signatures.map { _ in "verifying only the commit to apply" } ?? "without verifying signatures")
+                               + (source.repository == nil ? " (from a directory, which has no signatures)" : "")
+                               + "; apply was asked to verify more: make the plan again with the same signature options")
+        }
         let desiredSource: DesiredStateSource
         if let url = source.repository {
             desiredSource = .repository(.init(url: url, ref: source.ref ?? "main", path: source.path ?? "", sshKey: source.sshKey,
-                                               knownHosts: source.knownHosts, passwordFile: source.passwordFile, signatures: source.signatures))
+                                               knownHosts: source.knownHosts, passwordFile: source.passwordFile, signatures: signatures ?? source.signatures))
         } else if let directory = source.directory {
             desiredSource = .directory(directory)
         } else {

@@ -29,6 +29,13 @@ public struct SignaturePolicy: Sendable, Codable, Equatable {
         (self.mode, self.allowedSigners, self.keyring) = (mode, allowedSigners, keyring)
     }
 
+    /// Whether this policy checks less than `other`: none is weakest, then the commit alone,
+    /// then every commit since the last applied one.
+    public static func isWeaker(_ policy: SignaturePolicy?, than other: SignaturePolicy?) -> Bool {
+        func rank(_ policy: SignaturePolicy?) -> Int { policy.map { $0.mode == .history ? 2 : 1 } ?? 0 }
+        return rank(policy) < rank(other)
+    }
+
     /// Why a commit may not converge.
     public struct Rejection: Error, CustomStringConvertible {
         public var description: String
@@ -39,6 +46,10 @@ public struct SignaturePolicy: Sendable, Codable, Equatable {
     /// A force-push that dropped `lastApplied` is checked from the merge base: every commit
     /// the branch holds that was never applied is checked.
     public func verify(_ head: String, lastApplied: String?, in repository: Repository) throws -> String {
+        for (file, what) in [(allowedSigners, "the allowed signers file"), (keyring, "the keyring")] {
+            guard let file else { continue }
+            do { try TrustedFile.check(file, what: what) } catch { throw Rejection(description: "\(error)") }
+        }
         var commits = [head]
         if mode == .history, let lastApplied, lastApplied != head {
             guard repository.contains(lastApplied) else {

@@ -70,6 +70,8 @@ struct ApplyCommand: AsyncParsableCommand {
     @Argument(help: "The plan file.")
     var file: String
 
+    @OptionGroup var signatures: SignatureOptions
+
     @OptionGroup var state: StateOptions
 
     @OptionGroup var invocation: InvocationOptions
@@ -80,6 +82,17 @@ struct ApplyCommand: AsyncParsableCommand {
             if let misplaced = try saved.misplaced(stateDirectory: state.stateDir) { throw RunError("\(file): \(misplaced)") }
             return saved
         }
-        try await invocation.perform(try ExitStatus.usageOnFailure { try saved.pipeline() }, state: state)
+        let policy = try signatures.policy()
+        let pipeline: RunPipeline
+        do {
+            pipeline = try saved.pipeline(signatures: policy)
+        } catch let weaker as SavedPlan.WeakerPolicy {
+            Terminal.printError("\(file): \(weaker)")
+            throw ExitStatus.rejected
+        } catch {
+            Terminal.printError("\(error)")
+            throw ExitStatus.usage
+        }
+        try await invocation.perform(pipeline, state: state)
     }
 }

@@ -63,7 +63,7 @@ struct SourceOptions: ParsableArguments {
     func source() throws -> DesiredStateSource {
         if let repo { return try git.source(repo, offline: offline) }
         // A directory has no commits to be signed: verifying it would pass nothing, silently.
-        if git.verifySignatures || git.verifyHistory {
+        if git.signatures.verifySignatures || git.signatures.verifyHistory {
             Terminal.printError("--verify-signatures needs --repo: a directory has no commits to verify")
             throw ExitStatus.usage
         }

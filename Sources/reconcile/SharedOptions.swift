@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 import Git
@@ -22,30 +23,7 @@ struct GitSourceOptions: ParsableArguments {
     @Option(help: "For an https://user@host/… repository: a file holding the user's password or token (never put it in the URL).")
     var passwordFile: String?
 
-    @Flag(help: "Converge only a commit signed by a key of --allowed-signers (SSH) or --keyring (OpenPGP); any other is recorded as rejected and nothing is planned (exit 77).")
-    var verifySignatures = false
-
-    @Flag(help: "With --verify-signatures: check every commit since the last applied one (merges included), not only the commit to apply.")
-    var verifyHistory = false
-
-    @Option(help: "The SSH keys allowed to sign, in git's gpg.ssh.allowedSignersFile format (principal, then key).")
-    var allowedSigners: String?
-
-    @Option(help: "The OpenPGP keys allowed to sign: a keyring file as `gpg --export` writes it.")
-    var keyring: String?
-
-    /// The signature policy asked for; a half-asked one is a usage error (exit 64).
-    func signaturePolicy() throws -> SignaturePolicy? {
-        let keys = [allowedSigners, keyring].compactMap { $0 }
-        guard verifySignatures || verifyHistory else {
-            guard keys.isEmpty else { throw usage("--allowed-signers and --keyring take effect with --verify-signatures") }
-            return nil
-        }
-        guard !keys.isEmpty else { throw usage("--verify-signatures needs the keys allowed to sign: --allowed-signers FILE (SSH) and/or --keyring FILE (OpenPGP)") }
-        for file in keys where !FileManager.default.isReadableFile(atPath: file) { throw usage("cannot read \(file)") }
-        let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
-        return SignaturePolicy(mode: verifyHistory ? .history : .head, allowedSigners: allowedSigners.map(absolute), keyring: keyring.map(absolute))
-    }
+    @OptionGroup var signatures: SignatureOptions
 
     private func usage(_ message: String) -> ExitCode {
         Terminal.printError(message)
@@ -59,8 +37,53 @@ struct GitSourceOptions: ParsableArguments {
             Terminal.printError(Repository.passwordInURLMessage)
             throw ExitStatus.usage
         }
+        for (file, what) in [(sshKey, "the SSH key"), (passwordFile, "the password file")] {
+            guard let file else { continue }
+            do {
+                try TrustedFile.check(file, what: what)
+            } catch {
+                Terminal.printError("\(error)")
+                throw ExitStatus.usage
+            }
+        }
         return .repository(.init(url: url, ref: ref, path: path, offline: offline, sshKey: sshKey, knownHosts: sshKnownHosts,
-                                 passwordFile: passwordFile, signatures: try signaturePolicy()))
+                                 passwordFile: passwordFile, signatures: try signatures.policy()))
+    }
+}
+
+/// Which commits may converge: shared by `run`, `plan`, `daemon` and `apply`.
+struct SignatureOptions: ParsableArguments {
+    @Flag(help: "Converge only a commit signed by a key of --allowed-signers (SSH) or --keyring (OpenPGP); any other is recorded as rejected and nothing is planned (exit 77).")
+    var verifySignatures = false
+
+    @Flag(help: "With --verify-signatures: check every commit since the last applied one (merges included), not only the commit to apply.")
+    var verifyHistory = false
+
+    @Option(help: "The SSH keys allowed to sign, in git's gpg.ssh.allowedSignersFile format (principal, then key).")
+    var allowedSigners: String?
+
+    @Option(help: "The OpenPGP keys allowed to sign: a keyring file as `gpg --export` writes it.")
+    var keyring: String?
+
+    /// The signature policy asked for; a half-asked one is a usage error (exit 64).
+    func policy() throws -> SignaturePolicy? {
+        let keys = [allowedSigners, keyring].compactMap { $0 }
+        guard verifySignatures || verifyHistory else {
+            guard keys.isEmpty else { throw usage("--allowed-signers and --keyring take effect with --verify-signatures") }
+            return nil
+        }
+        guard !keys.isEmpty else { throw usage("--verify-signatures needs the keys allowed to sign: --allowed-signers FILE (SSH) and/or --keyring FILE (OpenPGP)") }
+        for file in keys where !FileManager.default.isReadableFile(atPath: file) { throw usage("cannot read \(file)") }
+        for file in keys {
+            do { try TrustedFile.check(file, what: "the key file") } catch { throw usage("\(error)") }
+        }
+        let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
+        return SignaturePolicy(mode: verifyHistory ? .history : .head, allowedSigners: allowedSigners.map(absolute), keyring: keyring.map(absolute))
+    }
+
+    private func usage(_ message: String) -> ExitCode {
+        Terminal.printError(message)
+        return ExitStatus.usage
     }
 }
 

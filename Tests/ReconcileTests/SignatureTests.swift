@@ -168,6 +168,51 @@ final class SigningKeys {
         #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.hostsFile.contains("fixed-address 10.0.0.210;") })
     }
 
+    /// An edited plan cannot lower the check `apply` is given: apply verifies the commit it
+    /// fetches with its own policy, refuses a plan recorded with a weaker one, and refuses plan
+    /// and key files others may write.
+    @Test func aSavedPlanCannotDropTheSignatureCheck() throws {
+        let fixture = try DaemonFixture()
+        let keys = try SigningKeys()
+        let verify = ["--verify-signatures", "--allowed-signers", keys.allowedSigners]
+        func plan(_ file: String, _ extra: [String]) throws -> ReconcileBinary.Result {
+            try ReconcileBinary.run(["plan", "--out", fixture.path(file), "--repo", fixture.path("repo"), "--state-dir", fixture.state] + extra)
+        }
+        func apply(_ file: String, _ extra: [String]) throws -> ReconcileBinary.Result {
+            try ReconcileBinary.run(["apply", fixture.path(file), "--state-dir", fixture.state] + extra)
+        }
+        /// Rewrites a plan's JSON as an attacker would, keeping its mode.
+        func edit(_ file: String, _ python: String) throws {
+            _ = try CommandRunner().run(["python3", "-c", "import json,sys\np=json.load(open(sys.argv[1]))\n\(python)\njson.dump(p,open(sys.argv[1],'w'))", fixture.path(file)])
+        }
+        fixture.signing = keys.ssh("ops")
+        try fixture.commit(ip: "10.0.0.201", message: "signed")
+        #expect(try plan("signed.json", verify).status == 2)
+
+        try FileManager.default.copyItem(atPath: fixture.path("signed.json"), toPath: fixture.path("dropped.json"))
+        try edit("dropped.json", "p['source']['signatures'] = None")
+        let dropped = try apply("dropped.json", verify)
+        #expect(dropped.status == 77 && dropped.stderr.contains("the plan was made without verifying signatures"), "\(dropped.stderr)")
+
+        // An unsigned commit planned without the check, then claimed to be checked: apply verifies what it fetches.
+        fixture.signing = ([], [])
+        try fixture.commit(ip: "10.0.0.205", message: "unsigned")
+        #expect(try plan("unsigned.json", []).status == 2)
+        #expect(try apply("unsigned.json", verify).status == 77)
+        try edit("unsigned.json", "p['source']['signatures'] = json.load(open(sys.argv[1].replace('unsigned', 'signed')))['source']['signatures']")
+        let claimed = try apply("unsigned.json", verify)
+        #expect(claimed.status == 77 && claimed.stderr.contains("is not signed"), "\(claimed.stderr)")
+        #expect(fixture.hostsFile.isEmpty, "nothing was applied")
+
+        // Files others may write are not trusted.
+        chmod(fixture.path("signed.json"), 0o666)
+        let writable = try apply("signed.json", verify)
+        #expect(writable.status == 64 && writable.stderr.contains("is writable by others (mode 666)"), "\(writable.stderr)")
+        chmod(keys.allowedSigners, 0o666)
+        let signers = try Self.reconcile(fixture, keys)
+        #expect(signers.status == 64 && signers.stderr.contains("\(keys.allowedSigners) is writable by others"), "\(signers.stderr)")
+    }
+
     @Test func halfAskedVerificationIsAUsageError() throws {
         let fixture = try DaemonFixture()
         let noKeys = try ReconcileBinary.run(["--repo", fixture.path("repo"), "--state-dir", fixture.state, "--verify-signatures"])

@@ -45,6 +45,10 @@ public struct DNSProvider: Provider {
     // MARK: - Plan
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
+        if TrustedFile.isReadableByOthers(settings.tsigKeyFile) {
+            // Whoever reads the key can change every record of the zone: said, not refused (BIND's own files are often 0644).
+            FileHandle.standardError.write(Data("reconcile: warning: the TSIG key \(settings.tsigKeyFile) is readable by other users (chmod go-r)\n".utf8))
+        }
         var live: [String: DNSZone] = [:]
         for zone in settings.zones { live[zone] = try await transfer(zone) }
         let wanted = wantedRecords(desired)
