@@ -14,6 +14,8 @@ import Testing
         -A FORWARD -m comment --comment reconcile -j RC-FORWARD
         -A FORWARD -d 10.0.0.8/32 -i eth1 -p tcp -m tcp --dport 25 -j ACCEPT
         -A FORWARD -d 10.0.0.8/32 -j REJECT --reject-with icmp-port-unreachable
+        -A FORWARD -d 10.0.0.8/32 -p tcp -m tcp --dport 3306 -m comment --comment rc:backdoor -j ACCEPT
+        -A FORWARD -d 10.0.0.8/32 -p tcp -m tcp --dport 22 -m comment --comment "ssh \\"admin\\"" -j ACCEPT
         -A 10.0.0.7/32 -s 198.51.100.0/24 -d 10.0.0.7/32 -p tcp -m tcp --dport 22 -j ACCEPT
         -A 10.0.0.7/32 -p udp -m udp --dport 5000:5100 -j ACCEPT
         -A 10.0.0.7/32 -j DROP
@@ -42,8 +44,11 @@ import Testing
         #expect(imported.pairs == [.init(name: nil, publicIP: "203.0.113.7", privateIP: "10.0.0.7"),
                                    .init(name: "web", publicIP: "203.0.113.9", privateIP: "10.0.0.9")])
         // An ACCEPT on an interface and a REJECT have no declared form: listed with their line.
-        #expect(imported.unmapped.map(\.source) == ["iptables-save line 9 (filter)", "iptables-save line 10 (filter)",
-                                                    "iptables filter FORWARD", "iptables nat POSTROUTING"])
+        // A tag reconcile does not write makes a rule no less hand-made; a quoted comment is read whole.
+        #expect(imported.rules["10.0.0.8"] == [.init(name: nil, ipProtocol: "tcp", source: "0.0.0.0/0", ports: ["3306"]),
+                                               .init(name: nil, ipProtocol: "tcp", source: "0.0.0.0/0", ports: ["22"])])
+        // reconcile's own jump is neither mapped nor listed.
+        #expect(imported.unmapped.map(\.source) == ["iptables-save line 9 (filter)", "iptables-save line 10 (filter)", "iptables nat POSTROUTING"])
         #expect(imported.unmapped[1].why.contains("REJECT would become a DROP"))
     }
 

@@ -50,6 +50,9 @@ final class SeedNode {
         ] {
             try network.exec(namespace, ["iptables"] + rule.split(separator: " ").map(String.init))
         }
+        // Hand-made rules wearing a tag that looks like reconcile's, and a comment with quotes.
+        try network.exec(namespace, ["iptables", "-I", "FORWARD", "1", "-d", "10.0.0.8", "-p", "tcp", "--dport", "3306", "-m", "comment", "--comment", "rc:backdoor", "-j", "ACCEPT"])
+        try network.exec(namespace, ["iptables", "-I", "FORWARD", "1", "-d", "10.0.0.8", "-p", "tcp", "--dport", "22", "-m", "comment", "--comment", "ssh \"admin\"", "-j", "ACCEPT"])
         try "subnet 10.0.0.0 netmask 255.255.255.0 {\n  option routers 10.0.0.1;\n}\ninclude \"\(path("hosts.conf"))\";\n"
             .write(toFile: path("dhcpd.conf"), atomically: true, encoding: .utf8)
         // As the seed's template rendered them.
@@ -162,6 +165,8 @@ final class SeedNode {
         let dns = try node.file("out", "vms/\(node.dns).yaml")
         #expect(dns.contains("  - {name: root, pool: \"\(node.libvirt.pool)\", size: 512MiB}\n"), "\(dns)")
         #expect(dns.contains("protocol: udp\nsource: 10.0.0.0/24\nports: [53]\n") && !dns.contains("kind: IPPair"), "\(dns)")
+        // A tag reconcile does not write is foreign: the rule is imported like any hand-made one.
+        #expect(dns.contains("protocol: tcp\nsource: 0.0.0.0/0\nports: [3306]\n") && dns.contains("protocol: tcp\nsource: 0.0.0.0/0\nports: [22]\n"), "\(dns)")
         #expect(try node.file("out", "networks.yaml").contains("cidr: 10.0.0.0/24\ngateway: 10.0.0.1\nbridge: \"\(node.libvirt.bridge)\"\n"))
         #expect(try node.file("out", "dhcp-hosts.yaml").contains("name: printer01\nnetwork: \(node.libvirt.bridge)\nmac: \"00:25:22:bd:d1:21\"\nip: 10.0.0.200\n"))
         // A printer whose host-name is a VM's would share the VM's reservation name: renamed, and said so.
@@ -218,6 +223,9 @@ final class SeedNode {
         }
         let again = try node.run("out", "--dry-run")
         #expect(again.status == 0, "\(again.stdout)")
+        // The hand rules went, the one with a spoofed tag and the one whose comment holds quotes.
+        let saved = try node.network.exec(node.namespace, "iptables-save")
+        #expect(!saved.contains("rc:backdoor") && !saved.contains("admin"), "\(saved)")
         #expect(try node.import(to: "reimported").status == 0)
         for name in ["networks.yaml", "dhcp-hosts.yaml", "vms/\(node.web).yaml", "vms/\(node.dns).yaml"] {
             #expect(try node.file("out", name) == node.file("reimported", name), "\(name)")

@@ -1,7 +1,7 @@
 import Engine
 
 /// Which live `RC-*` chains are reconcile's: those its inventory records, and those its
-/// marks point to (a rule inside tagged `rc:…`, or a tagged rule of ours jumping to it).
+/// marks point to (a rule inside tagged as reconcile tags them (``ReconcileTag``), or a tagged rule of ours jumping to it).
 /// Any other chain is someone else's, whatever its name: never flushed, never deleted
 /// (a hand-made `RC-HANDMADE` was once deleted as "no longer declared").
 struct ChainOwnership {
@@ -20,7 +20,7 @@ struct ChainOwnership {
         }
         for (table, chains) in live.tables where FirewallRules.tables.contains(table) {
             for (chain, rules) in chains where DispatchTree.all.contains(where: { $0.holds(chain) }) {
-                for rule in rules where IPTablesRuleset.tag(of: rule)?.hasPrefix("rc:") == true {
+                for rule in rules where ReconcileTag.isOurs(IPTablesRuleset.tag(of: rule)) {
                     if let target = IPTablesRuleset.jumpTarget(of: rule) { targets.insert(target) }
                 }
             }
@@ -30,7 +30,7 @@ struct ChainOwnership {
 
     func owns(_ table: String, _ chain: String) -> Bool {
         inventory.contains(ResourceID(FirewallRules.chainType, chain)) || targets.contains(chain)
-            || (live.rules(table, chain) ?? []).contains { IPTablesRuleset.tag(of: $0)?.hasPrefix("rc:") == true }
+            || (live.rules(table, chain) ?? []).contains { ReconcileTag.isOurs(IPTablesRuleset.tag(of: $0)) }
     }
 
     /// Whether `chain` exists in `table` and is someone else's.

@@ -99,7 +99,9 @@ struct FirewallImport {
                 switch line.table {
                 case "filter":
                     if let jump = line.jump, vmChains[jump] != nil, line.destination == vmChains[jump] { return .dispatch(vm: vmChains[jump] ?? "") }
-                    if line.tag?.hasPrefix("rc:") == true, line.tag?.hasPrefix("rc:rule:") == false { return .reconciles }
+                    if isReconciles(line), !(line.tag.flatMap(ReconcileTag.init).map { if case .rule = $0 { true } else { false } } ?? false) {
+                        return .reconciles
+                    }
                     if isEstablished(line) { return .established }
                     guard let vm, line.destination == nil || line.destination == vm else {
                         return mentionsVM ? .unknown(why: "it concerns a VM but has no shape reconcile declares") : .unrelated
@@ -120,7 +122,7 @@ struct FirewallImport {
                        line.other.isEmpty, addresses.contains(privateIP) {
                         return .snat(privateIP: privateIP, publicIP: target)
                     }
-                    if line.tag?.hasPrefix("rc:") == true { return .reconciles }
+                    if isReconciles(line) { return .reconciles }
                     return mentionsVM ? .unknown(why: "it concerns a VM but is neither a pair's DNAT (-d PUBLIC -j DNAT --to-destination VM) nor its SNAT")
                         : .unrelated
                 default:
@@ -183,13 +185,21 @@ struct FirewallImport {
         guard ["tcp", "udp", "icmp", "all"].contains(ipProtocol) else { return nil }
         if let type = line.options["--icmp-type"], type != "any" { return nil }
         let ports = (line.options["--dport"] ?? line.options["--dports"])?.split(separator: ",").map { $0.replacingOccurrences(of: ":", with: "-") } ?? []
-        let name = line.tag.flatMap { $0.hasPrefix("rc:rule:") ? String($0.dropFirst("rc:rule:".count)) : nil }
+        let name = line.tag.flatMap(ReconcileTag.init).flatMap { if case .rule(let name) = $0 { name } else { nil } }
         // A single address is declared bare, as iptables-save's `/32` means.
         return Rule(name: name, ipProtocol: ipProtocol, source: line.source ?? "0.0.0.0/0", ports: ports)
     }
 
     private static func pairName(_ tag: String) -> String? {
-        tag.hasPrefix("rc:pair:") ? String(tag.dropFirst("rc:pair:".count)) : nil
+        if case .pair(let name)? = ReconcileTag(tag) { name } else { nil }
+    }
+
+    /// A rule reconcile wrote: one of its tags inside one of its chains, or its jump from a
+    /// built-in chain exactly. A tag copied onto a hand-made rule elsewhere makes it no less foreign.
+    private static func isReconciles(_ line: Line) -> Bool {
+        guard let tag = line.tag.flatMap(ReconcileTag.init) else { return false }
+        if case .jump = tag { return FirewallRules.jumps.contains { $0.table == line.table && $0.chain == line.chain && line.text == FirewallRules.jumpRule($0.target) } }
+        return line.chain.hasPrefix("RC-")
     }
 
     /// Every `-A` line of `iptables-save` output, with its table and line number.
@@ -202,7 +212,9 @@ struct FirewallImport {
             var words = self.words(raw.dropFirst(3))
             guard !words.isEmpty else { continue }
             let chain = words.removeFirst()
-            var line = Line(table: table, chain: chain, number: index + 1, text: words.joined(separator: " "))
+            // The rule as iptables-save wrote it, quotes and escapes kept: iptables-restore reads it back.
+            let text = raw.dropFirst(3).drop { $0 == " " }.dropFirst(chain.count).drop { $0 == " " }
+            var line = Line(table: table, chain: chain, number: index + 1, text: String(text))
             var position = 0
             while position < words.count {
                 let word = words[position]
@@ -222,11 +234,14 @@ struct FirewallImport {
         return lines
     }
 
-    /// Blank-separated words; a double-quoted comment is one word, without its quotes.
+    /// Blank-separated words; a double-quoted comment is one word, without its quotes, its
+    /// `\"` and `\\` read as iptables-save escapes them (`--comment "ssh \"admin\""`).
     private static func words(_ text: Substring) -> [String] {
         var words: [String] = []
-        var word = "", quoted = false
+        var word = "", quoted = false, escaped = false
         for character in text {
+            if escaped { word.append(character); escaped = false; continue }
+            if quoted, character == "\\" { escaped = true; continue }
             if character == "\"" { quoted.toggle(); continue }
             if character == " ", !quoted {
                 if !word.isEmpty { words.append(word) }

@@ -78,7 +78,7 @@ struct NFTComparison {
     var ownsTable: Bool {
         guard let live else { return false }
         return inventory.contains(tableID) || NFTRules.baseChains.contains { live.chains[$0.name] != nil }
-            || live.chains.values.contains { $0.rules.contains { NFTRules.comment(of: $0)?.hasPrefix("rc:") == true } }
+            || live.chains.values.contains { $0.rules.contains { ReconcileTag.isOurs(NFTRules.comment(of: $0)) } }
     }
 
     func wantedLines(_ container: Container) -> [NFTRules.Line] {
