@@ -14,14 +14,22 @@ public enum BoundedFile {
         public var description: String { "\(path) is \(size) bytes; the limit is \(limit) bytes" }
     }
 
-    /// The file's bytes. Throws ``SystemError`` (ENOENT included) or ``TooLarge``.
+    /// A FIFO, a device, a socket or a directory where a file was expected.
+    public struct NotRegular: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var description: String { "\(path) is not a regular file" }
+    }
+
+    /// The file's bytes. Throws ``SystemError`` (ENOENT included), ``NotRegular`` or ``TooLarge``.
     public static func read(_ path: String, limit: Int) throws -> Data {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else { throw SystemError.lastError("open \(path)") }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw SystemError.lastError("stat \(path)") }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError(operation: "read \(path)", code: EINVAL) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw NotRegular(path: path) }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         guard Int(info.st_size) <= limit else { throw TooLarge(path: path, size: Int(info.st_size), limit: limit) }
         // The kernel's files (/proc, /sys) say they are empty and are not: read to their end.
         if info.st_size == 0 { return try readToEnd(descriptor, path: path, limit: limit) }

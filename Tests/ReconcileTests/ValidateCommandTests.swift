@@ -41,6 +41,34 @@ enum ReconcileBinary {
 }
 
 @Suite struct ValidateCommandTests {
+    /// A FIFO where a file is read would wait for a writer for ever: refused unopened.
+    @Test func specialFilesAreRefusedBeforeTheyAreOpened() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-fifo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(mkfifo(directory.appendingPathComponent("x.yaml").path, 0o600) == 0)
+        #expect(mkfifo(directory.appendingPathComponent("user-data.cfg").path, 0o600) == 0)
+        try """
+            kind: Network
+            name: private
+            cidr: 10.0.0.0/24
+            bridge: br0
+            ---
+            kind: VirtualMachine
+            name: web
+            memory: 1GiB
+            vcpus: 1
+            disks: [{name: root, pool: default, size: 1GiB}]
+            interfaces: [{network: private, mac: "52:54:00:00:00:07", ip: 10.0.0.7}]
+            cloudInit: {userDataFile: user-data.cfg}
+
+            """.write(to: directory.appendingPathComponent("cloud.yaml"), atomically: true, encoding: .utf8)
+        let result = try CommandRunner(timeout: 60).output([ReconcileBinary.path, "validate", directory.path])
+        #expect(result.timedOutAfter == nil && result.status == 65, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("x.yaml:1:1: this is not a regular file (a FIFO, a device or a socket); it was not opened for reading"), "\(result.stderr)")
+        #expect(result.stderr.contains("cloudInit.userDataFile \"user-data.cfg\": not a regular file"), "\(result.stderr)")
+    }
+
     @Test func escapeSequencesInTheYAMLNeverReachTheTerminalRaw() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-escape-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -139,6 +139,10 @@ struct DesiredStateLoader {
                     return
                 }
                 walk.files.append(child)
+            } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+                // A FIFO would wait for a writer for ever: refused, never opened.
+                walk.diagnostics.append(Diagnostic(SourceLocation(file: displayName(child), line: 1, column: 1),
+                                                   "this is not a regular file (a FIFO, a device or a socket); it was not opened for reading"))
             }
         }
     }
@@ -173,6 +177,9 @@ struct DesiredStateLoader {
             data = try BoundedFile.read(path, limit: Limits.fileBytes)
         } catch let tooLarge as BoundedFile.TooLarge {
             context.report(Mark(line: 1, column: 1), "this file is \(tooLarge.size) bytes; the limit is \(tooLarge.limit)")
+            return FileResult(diagnostics: context.diagnostics)
+        } catch is BoundedFile.NotRegular {
+            context.report(Mark(line: 1, column: 1), "this is not a regular file (a FIFO, a device or a socket); it was not opened for reading")
             return FileResult(diagnostics: context.diagnostics)
         } catch {
             let why = (error as? SystemError).map { String(cString: strerror($0.code)) } ?? "\(error)"

@@ -51,6 +51,8 @@ struct UserDataFiles {
             data = try BoundedFile.read(path, limit: CloudInit.Limits.userDataBytes)
         } catch let tooLarge as BoundedFile.TooLarge {
             return fail("the file is \(tooLarge.size) bytes; the limit is \(tooLarge.limit)")
+        } catch is BoundedFile.NotRegular {
+            return fail("not a regular file (a FIFO, a device or a socket)")
         } catch {
             return fail("cannot read it: \((error as? SystemError).map { String(cString: strerror($0.code)) } ?? "\(error)")")
         }

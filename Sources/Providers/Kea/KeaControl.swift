@@ -11,7 +11,14 @@ struct KeaControl: Sendable {
     let socket: String
     /// A whole `config-get` of 7,000 reservations is ~3 MiB; this bounds a runaway peer.
     static let responseLimit = 64 << 20
-    static let timeout = timeval(tv_sec: 60, tv_usec: 0)
+    /// Seconds one whole exchange may take, connecting to the last byte: a peer sending a
+    /// byte every 20 s never trips a per-read timeout, but it trips this.
+    var deadline: Double = 60
+
+    init(socket: String, deadline: Double = 60) {
+        self.socket = socket
+        self.deadline = deadline
+    }
 
     struct Response: @unchecked Sendable {
         /// 0 success, 1 error, 2 unsupported, 3 empty (Kea's codes).
@@ -25,7 +32,8 @@ struct KeaControl: Sendable {
         if let arguments { message["arguments"] = arguments }
         let request = try JSONSerialization.data(withJSONObject: message)
         let socket = self.socket
-        let data = try await EarlyRead { try Self.exchange(request, over: socket) }.value()
+        let deadline = self.deadline
+        let data = try await EarlyRead { try Self.exchange(request, over: socket, deadline: deadline) }.value()
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let result = object["result"] as? Int else {
             throw RunError("Kea's control socket \(socket) answered \(command) with something that is not Kea's JSON: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
@@ -39,7 +47,9 @@ struct KeaControl: Sendable {
         return response
     }
 
-    private static func exchange(_ request: Data, over path: String) throws -> Data {
+    private static func exchange(_ request: Data, over path: String, deadline seconds: Double) throws -> Data {
+        let end = Date().addingTimeInterval(seconds)
+        let late = RunError("Kea's control socket \(path) did not complete the exchange within \(Int(seconds)) s")
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
@@ -51,9 +61,15 @@ struct KeaControl: Sendable {
         let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw SystemError.lastError("socket") }
         defer { close(descriptor) }
-        var timeout = Self.timeout
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Before each call, the socket's timeouts are what is left of the deadline.
+        func leftOrLate() throws {
+            let left = end.timeIntervalSinceNow
+            guard left > 0 else { throw late }
+            var timeout = timeval(tv_sec: Int(left), tv_usec: Int((left - left.rounded(.down)) * 1e6))
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+        try leftOrLate()
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
@@ -62,8 +78,11 @@ struct KeaControl: Sendable {
         }
         try request.withUnsafeBytes { bytes in
             var sent = 0
+            guard let base = bytes.baseAddress else { return }
             while sent < bytes.count {
-                let count = Glibc.send(descriptor, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+                try leftOrLate()
+                let count = Glibc.send(descriptor, base + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+                if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { throw late }
                 guard count > 0 else { throw SystemError.lastError("send to \(path)") }
                 sent += count
             }
@@ -71,8 +90,10 @@ struct KeaControl: Sendable {
         var response = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
+            try leftOrLate()
             let count = recv(descriptor, &buffer, buffer.count, 0)
             if count == 0 { break }
+            if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { throw late }
             guard count > 0 else { throw SystemError.lastError("read from \(path)") }
             response.append(contentsOf: buffer[..<count])
             guard response.count <= responseLimit else { throw RunError("Kea's answer on \(path) is larger than \(responseLimit >> 20) MiB") }
