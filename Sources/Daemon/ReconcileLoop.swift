@@ -110,6 +110,7 @@ public struct ReconcileLoop: Service {
                let revision = try? pipeline.source.lastFetchedRevision(stateDirectory: pipeline.stateDirectory) {
                 if revision == (await status.snapshot.rejectedRevision) {
                     logger.debug("revision \(revision) was rejected; waiting for a new one")
+                    RunMetrics.recordRejectedRevisionSkipped()
                     return
                 }
                 pipeline.source = pipeline.source.offline

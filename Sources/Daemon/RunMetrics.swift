@@ -4,6 +4,12 @@ import Metrics
 
 /// The `reconcile_*` series, through swift-metrics (the daemon bootstraps Prometheus).
 enum RunMetrics {
+    /// A tick that found the branch still at a revision already found invalid or unsigned, and
+    /// did not try it again.
+    static func recordRejectedRevisionSkipped() {
+        Counter(label: "reconcile_rejected_revision_skips_total").increment()
+    }
+
     static func record(_ report: RunReport, drift: Bool) {
         Counter(label: "reconcile_runs_total", dimensions: [("status", report.status.rawValue)]).increment()
         Metrics.Timer(label: "reconcile_run_duration_seconds").recordSeconds(report.duration)

@@ -153,6 +153,7 @@ final class FirewallLab {
                     s.sendall(b"ping\\n")
                     if s.recv(100) != b"ping\\n": raise OSError("bad echo")
                     n += 1
+                    open(out + ".count", "w").write(str(n))
                     time.sleep(0.05)
                 open(out, "w").write("ok %d" % n)
             except OSError as e:
@@ -168,6 +169,15 @@ final class FirewallLab {
 
     struct Conversation {
         let result: String
+
+        /// Lines echoed so far.
+        var echoes: Int { Int((try? String(contentsOfFile: result + ".count", encoding: .utf8)) ?? "") ?? 0 }
+
+        /// Waits until `count` more lines have been echoed (through whatever rules are in place now).
+        func waitForMoreEchoes(_ count: Int) {
+            let start = echoes
+            waitUntil(60) { echoes >= start + count || FileManager.default.fileExists(atPath: result) }
+        }
 
         /// Stops the conversation: `ok N` (N lines echoed) or how it broke.
         func finish() -> String {
@@ -409,7 +419,7 @@ final class FirewallLab {
         #expect(try lab.save() == tree)
         #expect(try await lab.run(dryRun: true).status == .noChanges)
         #expect(lab.probe(from: lab.client, "203.0.113.49", 80) == "peer=198.51.100.10")
-        usleep(300_000)
+        conversation.waitForMoreEchoes(3)
         let outcome = conversation.finish()
         #expect(outcome.hasPrefix("ok "), "\(outcome)")
     }

@@ -142,7 +142,7 @@ import TestSupport
         #expect(!saved.contains("RC-") && lab.table() != nil, "\(saved)")
         #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == "peer=198.51.100.10")
         #expect(lab.probe(from: lab.client, "203.0.113.7", 81) == nil)
-        usleep(300_000)
+        conversation.waitForMoreEchoes(3)
 
         // And back: the RC-* chains first, then the table goes.
         try lab.declare(documents)
@@ -151,7 +151,7 @@ import TestSupport
         #expect(lab.table() == nil && back.contains("RC-VM-cpro0007"))
         #expect(lab.probe(from: lab.client, "203.0.113.7", 80) == "peer=198.51.100.10")
         #expect(try await lab.run(dryRun: true).status == .noChanges)
-        usleep(300_000)
+        conversation.waitForMoreEchoes(3)
 
         let outcome = conversation.finish()
         #expect(outcome.hasPrefix("ok "), "\(outcome)")

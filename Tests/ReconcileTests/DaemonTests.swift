@@ -101,6 +101,22 @@ final class DaemonFixture {
         return (status, String(output.dropLast(String(status).count + 1)))
     }
 
+    /// A counter or gauge of `/metrics` (0 when not exported yet).
+    func metric(_ name: String, token: String? = nil) -> Double {
+        let text = (try? http("GET", "/metrics", token: token).body) ?? ""
+        return text.split(separator: "\n").compactMap { line -> Double? in
+            let fields = line.split(separator: " ")
+            return fields.count == 2 && fields[0] == name ? Double(fields[1]) : nil
+        }.first ?? 0
+    }
+
+    /// Waits until the daemon has skipped the rejected revision on `ticks` more ticks: ticks
+    /// that could have tried it again, counted by the daemon itself.
+    func waitForSkippedTicks(_ ticks: Double) -> Bool {
+        let start = metric("reconcile_rejected_revision_skips_total")
+        return waitUntil(Self.patience) { metric("reconcile_rejected_revision_skips_total") >= start + ticks }
+    }
+
     func signature(_ body: String) throws -> String {
         let digest = try CommandRunner().run(["openssl", "dgst", "-sha256", "-hmac", Self.secret], input: Data(body.utf8))
         return "sha256=" + (digest.split(separator: " ").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -172,7 +188,7 @@ final class DaemonFixture {
         try fixture.commit(ip: "10.9.9.9", message: "a typo")
         let bad = fixture.head
         #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().contains { $0.revision == bad } })
-        usleep(2_000_000)  // more ticks: on a loaded machine fewer, never more, so the count below holds
+        #expect(fixture.waitForSkippedTicks(3), "three more ticks saw the invalid revision")
         let attempts = fixture.runs().filter { $0.revision == bad }
         #expect(attempts.count == 1 && attempts.first?.status == .failed)
         #expect(attempts.first?.error?.contains("cloud.yaml:15:5: ip 10.9.9.9 is outside network private (10.0.0.0/24)") == true, "\(attempts.first?.error ?? "")")

@@ -157,7 +157,7 @@ final class SigningKeys {
         try fixture.commit(ip: "10.0.0.209", message: "pushed without a signature")
         let bad = fixture.head
         #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().contains { $0.revision == bad } })
-        usleep(2_000_000)  // more ticks: on a loaded machine fewer, never more, so the count below holds
+        #expect(fixture.waitForSkippedTicks(3), "three more ticks saw the unsigned revision")
         let attempts = fixture.runs().filter { $0.revision == bad }
         #expect(attempts.count == 1 && attempts.first?.status == .rejected, "\(attempts.map(\.status))")
         #expect(fixture.hostsFile.contains("fixed-address 10.0.0.201;"))
