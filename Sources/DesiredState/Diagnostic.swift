@@ -24,10 +24,11 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation
     public var message: String
 
-    /// Control characters in `message` (it may quote a hostile value) are escaped.
+    /// Control characters in `message` (it may quote a hostile value), newlines included, are
+    /// escaped: one diagnostic is one line.
     public init(_ location: SourceLocation, _ message: String) {
         self.location = location
-        self.message = message.escapingControlCharacters
+        self.message = message.escapingEveryControlCharacter
     }
 
     public var description: String { "\(location): \(message)" }

@@ -115,6 +115,16 @@ public final class Repository: @unchecked Sendable {
         try withExtendedLifetime(key) { () throws(GitError) in
             try GitError.check(git_remote_fetch(remote, nil, &options, "reconcile fetch"), "fetch \(url)")
         }
+        // A mirror's HEAD is the remote's default branch, as the server advertised it in this
+        // fetch, so `--ref HEAD` follows whatever the repository calls its main branch.
+        var branch = git_buf()
+        defer { git_buf_dispose(&branch) }
+        if git_remote_default_branch(&branch, remote) == 0, let name = branch.ptr {
+            var reference: OpaquePointer?
+            if git_reference_symbolic_create(&reference, handle, "HEAD", name, 1, "reconcile: the remote's default branch") == 0 {
+                git_reference_free(reference)
+            }
+        }
     }
 
     /// The commit `ref` names: a branch, a tag or a commit id (full or abbreviated).
@@ -124,6 +134,10 @@ public final class Repository: @unchecked Sendable {
         for candidate in ["refs/heads/\(ref)", "refs/tags/\(ref)", ref] {
             found = git_revparse_single(&object, handle, candidate)
             if found == 0 { break }
+        }
+        if found != 0, ref == "HEAD" {
+            throw GitError(operation: "resolve HEAD", message: "the repository advertised no default branch in the last fetch; give the branch with --ref",
+                           isNotFound: true)
         }
         try GitError.check(found, "resolve \(ref)")
         defer { git_object_free(object) }

@@ -90,6 +90,18 @@ final class TemporaryGitRepository {
         #expect(try repo.export(String(first.prefix(8))).0.id == first)
     }
 
+    /// A mirror has no HEAD of its own: `HEAD` is the remote's default branch, whatever its name.
+    @Test func headIsTheRemotesDefaultBranch() throws {
+        let repo = try TemporaryGitRepository()
+        try repo.write("a.yaml", "main\n")
+        _ = try repo.commit("on main")
+        try repo.git("checkout", "-q", "-b", "production")
+        try repo.write("a.yaml", "prod\n")
+        let production = try repo.commit("on production")
+        let (commit, files) = try repo.export("HEAD")
+        #expect(commit.id == production && files == ["a.yaml": "prod\n"])
+    }
+
     @Test func aPathSelectsASubdirectory() throws {
         let repo = try TemporaryGitRepository()
         try repo.write("clusters/pool1/net.yaml", "pool1\n")

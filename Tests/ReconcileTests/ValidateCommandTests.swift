@@ -83,6 +83,19 @@ enum ReconcileBinary {
         #expect(result.stderr.contains("unknown key \"\\x1b[31mred\""), "\(result.stderr)")
     }
 
+    /// A value's newline would start what reads as another diagnostic: one problem, one line.
+    @Test func aNewlineInAValueStaysInItsDiagnostic() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-newline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "kind: Network\nname: \"net\\na.yaml:1:1: all good\"\ncidr: 10.0.0.0/24\nbridge: br0\n"
+            .write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        let result = try ReconcileBinary.run(["validate", directory.path])
+        #expect(result.status == 65)
+        let lines = result.stderr.split(separator: "\n").filter { $0.contains("a.yaml:") }
+        #expect(lines.count == 1 && lines[0].contains("net\\x0aa.yaml:1:1: all good"), "\(result.stderr)")
+    }
+
     @Test func validatesTheBundledExampleByDefault() throws {
         let result = try ReconcileBinary.run(["validate"])
         #expect(result.status == 0)

@@ -24,6 +24,9 @@ public struct CloudImporter {
         var vms: [ImportedCloud.VM] = []
         if node.roles.contains(.hypervisor) {
             let inventory = try await EarlyRead { [node] in try LibvirtInventory.read(uri: node.libvirt) }.value()
+            for (pool, why) in inventory.unreadablePools.sorted(by: { $0.key < $1.key }) {
+                cloud.unmapped.append(.init(source: "libvirt pool \(pool)", text: "its volumes", why: "they could not be listed (\(why)); a disk in it is not mapped"))
+            }
             for domain in inventory.domains where includes(domain.name) {
                 if let vm = DomainImport.vm(domain, volumes: inventory.volumesByPath, unmapped: &cloud.unmapped) { vms.append(vm) }
             }
