@@ -43,6 +43,16 @@ import TestSupport
         return (try? String(contentsOfFile: bound, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The first lease offered within a minute (dhcpd answers once it has forked and bound).
+    static func firstLease(in lab: Setup, mac: String, directory: URL) -> String? {
+        var lease: String?
+        waitUntil(60) {
+            lease = try? Self.lease(in: lab, mac: mac, directory: directory)
+            return lease != nil
+        }
+        return lease
+    }
+
     /// A restart script for dhcpd inside the server namespace: stop the old one by its pid
     /// file, start a new one (it exits non-zero when its configuration is bad).
     static func restartScript(_ fixture: DHCPFixture, interface: String) throws -> [String] {
@@ -95,12 +105,7 @@ import TestSupport
             + "    fixed-address 10.79.0.7;\n    option host-name \"cpro0007\";\n}\n" + other
         try seed.write(toFile: seedHosts, atomically: true, encoding: .utf8)
         _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
-        // dhcpd answers once it has forked and bound: ask until it does.
-        var before: String?
-        waitUntil(60) {
-            before = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
-            return before != nil
-        }
+        let before = Self.firstLease(in: lab, mac: Self.mac, directory: fixture.root)
         #expect(before == "10.79.0.7 cpro0007")
 
         try fixture.declare(DHCPFixture.network("10.79.0.0/24") + DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.79.0.7"))
@@ -124,11 +129,7 @@ import TestSupport
             try? FileManager.default.removeItem(atPath: path)
         }
         #expect(try String(contentsOfFile: fixture.hostsFile, encoding: .utf8).contains("hardware ethernet \(Self.mac);"))
-        var after: String?
-        waitUntil(60) {
-            after = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
-            return after != nil
-        }
+        let after = Self.firstLease(in: lab, mac: Self.mac, directory: fixture.root)
         #expect(after == "10.79.0.7 cpro0007")
         #expect(try await fixture.run(dryRun: true, adopt: true).status == .noChanges)
     }
@@ -144,11 +145,7 @@ import TestSupport
         fixture.netns = lab.server
         fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
         _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
-        var before: String?
-        waitUntil(60) {
-            before = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
-            return before != nil
-        }
+        let before = Self.firstLease(in: lab, mac: Self.mac, directory: fixture.root)
         #expect(before == "10.81.0.7 cpro0007")
 
         let printer = "kind: DHCPHost\nname: printer\nnetwork: private\nmac: \"00:25:22:bd:d1:98\"\nip: 10.81.0.200\nhostname: cpro0007\n"
@@ -171,11 +168,7 @@ import TestSupport
         #expect(config.hasPrefix(kept) && config.hasSuffix("include \"\(fixture.hostsFile)\";\n") && !config.contains("hardware ethernet"), "\(config)")
         let hosts = try String(contentsOfFile: fixture.hostsFile, encoding: .utf8)
         #expect(hosts.contains("hardware ethernet \(Self.mac);") && hosts.contains("hardware ethernet 00:25:22:bd:d1:98;"), "\(hosts)")
-        var after: String?
-        waitUntil(60) {
-            after = try? Self.lease(in: lab, mac: Self.mac, directory: fixture.root)
-            return after != nil
-        }
+        let after = Self.firstLease(in: lab, mac: Self.mac, directory: fixture.root)
         #expect(after == "10.81.0.7 cpro0007")
         #expect(try await fixture.run(dryRun: true, adopt: true).status == .noChanges)
         for backup in try FileManager.default.contentsOfDirectory(atPath: fixture.root.path) where backup.hasPrefix("dhcpd.conf.reconcile-backup-") {

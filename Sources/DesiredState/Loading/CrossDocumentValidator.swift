@@ -8,7 +8,7 @@ struct CrossDocumentValidator {
 
     /// Who already holds a name, MAC or address, for "already used by" messages. Where it
     /// is written is found only for such a message: 49,000 documents claim without one.
-    private struct Claim {
+    struct Claim {
         var owner: String
         var object: Document
         var path: [PathStep]
@@ -24,7 +24,7 @@ struct CrossDocumentValidator {
     /// DHCPHost's name): one block per name in the DHCP file, or one reservation replaces another.
     private var reservationNames: [String: Claim] = [:]
     private var firewallChains: [String: Claim] = [:]
-    private var dnsRecordSets: [String: Claim] = [:]
+    var dnsRecordSets: [String: Claim] = [:]
     private var volumes: [String: Claim] = [:]
     /// Names of documents that did not decode (already reported): references to them are
     /// not reported again as "not defined".
@@ -32,7 +32,7 @@ struct CrossDocumentValidator {
 
     /// A document, as its index in `objects`: claims and lists hold it, not a copy of the
     /// decoded object (copying 49,000 of them retained every string they hold).
-    private typealias Document = Int
+    typealias Document = Int
 
     init(objects: [DecodedObject]) {
         self.objects = objects
@@ -192,16 +192,6 @@ struct CrossDocumentValidator {
         }
     }
 
-    /// A VM's address names (`NAME`, or `NAME-N` with several addresses) in each zone of a dns role.
-    private mutating func checkDNSNames(of vm: VirtualMachine, _ object: Document, zones: [String]) {
-        guard !zones.isEmpty else { return }
-        let count = vm.interfaces.filter { $0.ip != nil }.count
-        let longest = count > 1 ? "\(vm.name)-\(count - 1)" : vm.name
-        if let zone = zones.first(where: { !Decode.isDomainName("\(longest).\($0)") }) {
-            report(object, ["name"], "the DNS name \(longest).\(zone) is over 253 characters or has a label over 63; choose a shorter name")
-        }
-    }
-
     /// The seed goes into the first disk's pool; a static configuration needs every address.
     private mutating func checkCloudInit(_ cloudInit: CloudInit, of vm: VirtualMachine, _ object: Document) {
         if vm.disks.isEmpty {
@@ -266,45 +256,6 @@ struct CrossDocumentValidator {
                 report(object, ["disks", .index(index), "image"], "image \(name) is in pool \(image.pool), not \(disk.pool): a backing file must be in the disk's pool")
             } else if image.host != vm.host {
                 report(object, ["disks", .index(index), "image"], "image \(name) goes to host \(image.host ?? "?"), not \(vm.host ?? "?")")
-            }
-        }
-    }
-
-    /// Each record set once, inside a zone of a dns role, and never beside a CNAME: a name
-    /// with a CNAME holds nothing else (RFC 1034 3.6.2), and BIND ignores an update that
-    /// would break that instead of refusing it.
-    private mutating func checkDNSRecords(_ records: [(DNSRecord, Document)], in state: DesiredState) {
-        guard !records.isEmpty else { return }
-        let settings = state.hosts.compactMap(\.dns)
-        var types: [String: [(type: String, owner: String)]] = [:]  // name → what is wanted there
-        for dns in settings {
-            for name in state.addressNames {
-                types["\(name.label).\(dns.zone)", default: []].append(("A", name.owner))
-                let reverse = name.ip.description.split(separator: ".").reversed().joined(separator: ".") + ".in-addr.arpa"
-                if dns.zone(holding: reverse) != nil { types[reverse, default: []].append(("PTR", name.owner)) }
-            }
-        }
-        for (record, object) in records {
-            let what = "\(record.name) \(record.type.rawValue)"
-            if let first = dnsRecordSets[what] {
-                report(object, ["name"], "duplicate DNSRecord \(what) (first at \(location(first)))")
-            } else {
-                dnsRecordSets[what] = Claim(owner: what, object: object, path: ["name"])
-            }
-            types[record.name, default: []].append((record.type.rawValue, "DNSRecord \(what)"))
-        }
-        let zones = settings.flatMap(\.zones)
-        for (record, object) in records {
-            if settings.isEmpty {
-                report(object, [], "DNSRecord needs a Host with the dns role; none is declared")
-            } else if !settings.contains(where: { $0.zone(holding: record.name) != nil }) {
-                report(object, ["name"], "\(record.name) is outside every zone of the dns role (\(zones.joined(separator: ", ")))")
-            }
-            let others = (types[record.name] ?? []).filter { $0.owner != "DNSRecord \(record.name) \(record.type.rawValue)" }
-            if let made = others.first(where: { $0.type == record.type.rawValue }) {
-                report(object, ["name"], "\(record.name) \(record.type.rawValue) is already made for \(made.owner)")
-            } else if let other = others.first(where: { record.type == .CNAME || $0.type == "CNAME" }) {
-                report(object, ["name"], "\(record.name) cannot hold a CNAME and other records (\(other.owner))")
             }
         }
     }
@@ -379,7 +330,7 @@ struct CrossDocumentValidator {
         return false
     }
 
-    private mutating func report(_ object: Document, _ path: [PathStep], _ message: String) {
+    mutating func report(_ object: Document, _ path: [PathStep], _ message: String) {
         diagnostics.append(Diagnostic(location(object, path), message))
     }
 
@@ -394,7 +345,7 @@ struct CrossDocumentValidator {
 
     /// Where the value at `path` starts in `object`'s document; the nearest enclosing node
     /// when the path does not exist.
-    private func location(_ claim: Claim) -> SourceLocation { location(claim.object, claim.path) }
+    func location(_ claim: Claim) -> SourceLocation { location(claim.object, claim.path) }
 
     private func location(_ document: Document, _ path: [PathStep]) -> SourceLocation {
         let object = objects[document]
