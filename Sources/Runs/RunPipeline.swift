@@ -62,6 +62,24 @@ public struct RunPipeline: Sendable {
         let early = EarlyProviders(node: node, stateDirectory: stateDirectory) { [vmOptions, adopt] host in
             ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache)
         }
+        // The early read's thread never outlives the run: the CLI exits without unwinding once a
+        // run ends, and a thread still inside libvirt or SQLite while exit(3) runs the process's
+        // destructors corrupts the heap (the abort in malloc_consolidate seen before).
+        do {
+            let result = try await run(early: early, vmOptions: vmOptions, cache: cache, log: log, onPlan: onPlan, onProgress: onProgress)
+            await early.release()
+            return result
+        } catch {
+            await early.release()
+            throw error
+        }
+    }
+
+    private func run(
+        early: EarlyProviders, vmOptions: LibvirtProvider.Options, cache: GenerationCache, log: RunLog, onPlan: (Plan) -> Void,
+        onProgress: @escaping @Sendable (ResourceOutcome) -> Void
+    ) async throws -> Result {
+        var vmOptions = vmOptions
         let loaded: DesiredStateSource.Loaded
         do {
             loaded = try source.load(stateDirectory: stateDirectory, lastApplied: log.lastAppliedCommit, beforeValidating: early.start)
