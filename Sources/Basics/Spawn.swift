@@ -20,7 +20,9 @@ public enum Spawn {
         var noSignals = sigset_t(), defaults = sigset_t()
         sigemptyset(&noSignals)
         sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
+        // SIGPIPE, and the signals a run may ignore while it handles them itself (a child
+        // inheriting an ignored SIGTERM could never be stopped).
+        for number in [SIGPIPE, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, number) }
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         // A process group of its own (0: its pid), so a timeout kills what it started too.

@@ -87,6 +87,8 @@ struct InvocationOptions: ParsableArguments {
     func perform(_ pipeline: RunPipeline, state: StateOptions, planned: (RunReport, Plan) throws -> Void = { _, _ in }) async throws {
         let (lock, log) = try state.open(lockTimeout: lockTimeout.seconds)
         defer { withExtendedLifetime(lock) {} }
+        let interrupts = InterruptCleanup.install(stateDirectory: state.stateDir)
+        defer { withExtendedLifetime(interrupts) {} }
         var pipeline = pipeline
         pipeline.lockTimeout = lockTimeout.seconds
         let printer = RunPrinter(format: output, color: Terminal.wantsColor, showCommands: showCommands)

@@ -92,6 +92,16 @@ import TestSupport
         _ = killed.wait(timeout: 30)
         #expect(waitUntil(30) { !downloading(killedURL) }, "curl must not outlive its run")
 
+        // Stopped with SIGTERM: curl goes, and what it wrote with it.
+        let stoppedURL = try declare(gate: "never-again")
+        let stopped = try SpawnedProcess(arguments, log: path("stopped.log"))
+        #expect(waitUntil(300) { requests() == 2 }, "the run asks for the image again")
+        #expect(waitUntil(30) { ((try? FileManager.default.contentsOfDirectory(atPath: path("state/images"))) ?? []).contains { $0.hasSuffix(".partial") } })
+        stopped.signal(SIGTERM)
+        #expect(stopped.wait(timeout: 30) == 128 + SIGTERM, "the signal ends the run as it would have")
+        #expect(waitUntil(30) { !downloading(stoppedURL) })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: path("state/images")).filter { $0.hasSuffix(".partial") }.isEmpty)
+
         _ = try declare(gate: "open")
         try Data().write(to: URL(fileURLWithPath: path("open")))
         let converged = try ReconcileBinary.run(Array(arguments.dropFirst()))
