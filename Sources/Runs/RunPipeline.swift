@@ -110,7 +110,7 @@ public struct RunPipeline: Sendable {
                 staging.removeLeftovers()
                 for image in pending {
                     do {
-                        _ = try await staging.stage(ImageStaging.Request(image), allowed: host.imageDirectories)
+                        _ = try await staging.stage(LibvirtProvider.stagingRequest(image, in: loaded.state), allowed: host.imageDirectories)
                     } catch {
                         vmOptions.stagingFailures[image.sha256] = "\(error)"
                     }

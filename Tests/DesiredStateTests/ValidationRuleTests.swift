@@ -174,6 +174,15 @@ let ruleCases: [RuleCase] = [
     RuleCase("a DHCPHost is not named like a VM's reservation", Base.network + "---\n" + Base.vm + "---\n"
              + "kind: DHCPHost\nname: cpro0007\nnetwork: private\nmac: 00:25:22:bd:d1:99\nip: 10.0.0.200\nhostname: printer\n",
              "a.yaml:15:7: the DHCP reservation name \"cpro0007\" is already used by VirtualMachine cpro0007's reservation (a.yaml:12:52)"),
+    RuleCase("an image's backing is a declared image in its pool, in a chain that ends",
+             "kind: Image\nname: a\nsource: https://x/a.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\nbackingImage: b\n---\n"
+             + "kind: Image\nname: b\nsource: https://x/b.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\nbackingImage: a\n---\n"
+             + "kind: Image\nname: c\nsource: https://x/c.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: other\nbackingImage: a\n---\n"
+             + "kind: Image\nname: d\nsource: https://x/d.qcow2\nsha256: \(String(repeating: "ab", count: 32))\npool: images\nbackingImage: nope\n",
+             "a.yaml:6:15: the chain of backingImage from a loops or is deeper than 8",
+             "a.yaml:13:15: the chain of backingImage from b loops or is deeper than 8",
+             "a.yaml:20:15: backingImage a goes to pool images on local, not other on local: an image and its backing share a pool",
+             "a.yaml:27:15: backingImage \"nope\" is not defined"),
     RuleCase("a local image comes from a directory its Host allows", "kind: Image\nname: key\nsource: /etc/ssh/ssh_host_ed25519_key\nsha256: \(String(repeating: "ab", count: 32))\npool: images\n",
              "a.yaml:3:9: source /etc/ssh/ssh_host_ed25519_key is outside the directories host local allows images from (/var/lib/reconcile/images): "
              + "put the file there, or list its directory in the Host's imageDirectories"),

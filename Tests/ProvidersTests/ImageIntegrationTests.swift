@@ -73,6 +73,31 @@ import TestSupport
         #expect(try Connection(uri: lab.uri).volumes(pool: lab.pool)?.contains { $0.name == volume } == true)
     }
 
+    /// An overlay Image declares the Image it is made on; its backing file then names that
+    /// Image's volume in the pool, whatever its header said. Without the declaration it is refused.
+    @Test func anOverlayImageIsBackedByItsDeclaredBackingImageVolume() async throws {
+        let lab = try LibvirtLab()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
+        let base = try makeImage("base.qcow2")
+        let overlay = root.appendingPathComponent("overlay.qcow2").path
+        try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base.path, overlay, "16M"])
+        let overlaySum = String(try CommandRunner().run(["sha256sum", overlay]).prefix(64))
+        let images = Self.image("base", base.path, base.sha256, pool: lab.pool) + Self.image("web", overlay, overlaySum, pool: lab.pool)
+
+        let undeclared = try await run(try state(lab, images: images), log: log)
+        let why = undeclared.outcomes.first { $0.resource.name.contains("web-") }?.error ?? ""
+        #expect(why.contains("names a backing file (\(base.path)) and declares no backingImage"), "\(why)")
+
+        let declared = images.replacingOccurrences(of: "name: web\n", with: "name: web\nbackingImage: base\n")
+        let report = try await run(try state(lab, images: declared), log: log)
+        #expect(report.status == .converged, "\(report.outcomes.filter { $0.outcome == .failed })")
+        let basePath = try lab.virsh("vol-path", "--pool", lab.pool, "base-\(base.sha256.prefix(12)).qcow2").trimmingCharacters(in: .whitespacesAndNewlines)
+        let webXML = try lab.virsh("vol-dumpxml", "--pool", lab.pool, "web-\(overlaySum.prefix(12)).qcow2")
+        #expect(webXML.contains("<backingStore>") && webXML.contains("<path>\(basePath)</path>"), "\(webXML)")
+        #expect(try await run(try state(lab, images: declared), log: log, dryRun: true).status == .noChanges)
+    }
+
     @Test func aChecksumMismatchFailsAndLeavesNoVolumeAndHTTPSourcesWork() async throws {
         let lab = try LibvirtLab()
         defer { try? FileManager.default.removeItem(at: root) }

@@ -9,9 +9,16 @@ extension Image {
         let pool = reader.required("pool", Decode.text)
         let host = reader.optional("host", Decode.name)
         let maxSize = reader.optional("maxSize", Decode.size)
-        guard let name, let source, let sha256, let format, let pool, let host, let maxSize else { return nil }
-        return Image(name: name, source: source, sha256: sha256, format: format ?? .qcow2, pool: pool, maxSize: maxSize ?? defaultMaxSize,
-                     host: host, location: reader.location)
+        let backingImage = reader.optional("backingImage", Decode.name)
+        guard let name, let source, let sha256, let format, let pool, let host, let maxSize, let backingImage else { return nil }
+        if backingImage != nil, format == .raw {
+            reader.report("backingImage", "a raw image has no backing file: backingImage needs format qcow2")
+            return nil
+        }
+        var image = Image(name: name, source: source, sha256: sha256, format: format ?? .qcow2, pool: pool, maxSize: maxSize ?? defaultMaxSize,
+                          host: host, location: reader.location)
+        image.backingImage = backingImage
+        return image
     }
 }
 

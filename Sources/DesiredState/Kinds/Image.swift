@@ -14,6 +14,9 @@ public struct Image: Sendable, Hashable {
     public var pool: String
     /// The most a download or a file may hold; more is refused before it reaches a pool.
     public var maxSize: ByteSize
+    /// The declared Image this qcow2 is an overlay of: its backing file then names that
+    /// Image's volume. Without it, an image that names any backing file is refused.
+    public var backingImage: String? = nil
     /// The hypervisor it goes to; nil only when no Host document exists.
     public var host: String?
     public var location: SourceLocation

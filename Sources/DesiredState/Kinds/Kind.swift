@@ -7,7 +7,7 @@ public enum Kind: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .Host: ["name", "roles", "libvirt", "netns", "publicInterface", "dhcp", "dns", "virtType", "firewall", "imageDirectories"]
         case .Network: ["name", "cidr", "gateway", "bridge", "libvirtNetwork", "dns"]
-        case .Image: ["name", "source", "sha256", "format", "pool", "host", "maxSize"]
+        case .Image: ["name", "source", "sha256", "format", "pool", "host", "maxSize", "backingImage"]
         case .VirtualMachine:
             ["name", "uuid", "host", "memory", "vcpus", "state", "autostart", "disks", "interfaces", "console",
              "restartPolicy", "deleteDisks", "cloudInit"]

@@ -77,6 +77,7 @@ struct CrossDocumentValidator {
         }
         for (image, object) in images { checkImage(image, object, hosts: hosts.isEmpty ? nil : hostsByName) }
         let imagesByName = Dictionary(images.map { ($0.0.name, $0.0) }, uniquingKeysWith: { first, _ in first })
+        for (image, object) in images where image.backingImage != nil { checkBackingImage(image, object, images: imagesByName) }
         let dnsZones = hosts.compactMap(\.dns?.zone)
         for (vm, object) in vms {
             checkVirtualMachine(vm, object, hosts: hosts.isEmpty ? nil : hostsByName, networks: networksByName)
@@ -226,6 +227,26 @@ struct CrossDocumentValidator {
         if !image.isURL, let directories, !directories.contains(where: { image.source.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) {
             report(object, ["source"], "source \(image.source) is outside the directories host \(image.host ?? "local") allows images from "
                    + "(\(directories.joined(separator: ", "))): put the file there, or list its directory in the Host's imageDirectories")
+        }
+    }
+
+    /// An Image's `backingImage`: a declared Image in the same pool and host, and a chain of
+    /// them that ends (no cycle, at most 8 deep).
+    private mutating func checkBackingImage(_ image: Image, _ object: Document, images: [String: Image]) {
+        guard let name = image.backingImage,
+              checkReference("backingImage", name, of: .Image, in: images.keys, object, ["backingImage"]), let backing = images[name] else { return }
+        if backing.pool != image.pool || backing.host != image.host {
+            report(object, ["backingImage"], "backingImage \(name) goes to pool \(backing.pool) on \(backing.host ?? "local"), not \(image.pool) on \(image.host ?? "local"): "
+                   + "an image and its backing share a pool")
+            return
+        }
+        var seen: Set<String> = [image.name], next: String? = name
+        while let current = next {
+            guard seen.insert(current).inserted, seen.count <= 8 else {
+                report(object, ["backingImage"], "the chain of backingImage from \(image.name) loops or is deeper than 8")
+                return
+            }
+            next = images[current]?.backingImage
         }
     }
 

@@ -34,19 +34,30 @@ public struct ImageStaging: Sendable {
         self.progress = progress
     }
 
-    /// What an upload step names: the image's source, checksum, format and size limit.
+    /// What an upload step names: the image's source, checksum, format and size limit, and
+    /// the volume of its `backingImage`, if it declares one.
     public struct Request: Sendable, Hashable {
         public var source: String
         public var sha256: String
         public var format: Image.Format
         public var maxSize: UInt64
+        /// The backing Image's volume and format: the only backing file the image may name,
+        /// pointed at that volume when it is uploaded.
+        public var backing: Backing?
 
-        public init(_ image: Image) {
-            self.init(source: image.source, sha256: image.sha256, format: image.format, maxSize: image.maxSize.bytes)
+        public struct Backing: Sendable, Hashable {
+            public var volume: String
+            public var format: Image.Format
         }
 
-        init(source: String, sha256: String, format: Image.Format, maxSize: UInt64) {
-            (self.source, self.sha256, self.format, self.maxSize) = (source, sha256, format, maxSize)
+        /// `image`'s request; `backing` is the Image its `backingImage` names.
+        public init(_ image: Image, backing: Image?) {
+            self.init(source: image.source, sha256: image.sha256, format: image.format, maxSize: image.maxSize.bytes,
+                      backing: backing.map { Backing(volume: $0.volumeName, format: $0.format) })
+        }
+
+        init(source: String, sha256: String, format: Image.Format, maxSize: UInt64, backing: Backing?) {
+            (self.source, self.sha256, self.format, self.maxSize, self.backing) = (source, sha256, format, maxSize, backing)
         }
 
         var isURL: Bool { source.hasPrefix("http://") || source.hasPrefix("https://") }
@@ -167,9 +178,17 @@ public struct ImageStaging: Sendable {
         return false
     }
 
+    /// Points a staged overlay's backing file at its backing Image's volume (`path`, read from
+    /// libvirt): the header's own name is never used. Only the header changes (`rebase -u`).
+    static func pointBacking(of file: String, to path: String, format: Image.Format) throws {
+        try CommandRunner(timeout: 60).run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", path, "-F", format.rawValue, file])
+    }
+
     /// Refuses an image that names another file: QEMU opens a qcow2's backing file or data
     /// file by the name in its header, and libvirt gives it to QEMU's user. Read by
-    /// `qemu-img info`, which opens neither (a raw image names nothing).
+    /// `qemu-img info`, which opens neither (a raw image names nothing). A backing file is
+    /// allowed only where the Image declares its `backingImage` (the upload then points it at
+    /// that Image's volume, whatever the header said).
     static func checkSelfContained(_ path: String, request: Request) throws {
         guard request.format == .qcow2 else { return }
         let command = ["qemu-img", "info", "--output=json", "-f", "qcow2", path]
@@ -179,8 +198,14 @@ public struct ImageStaging: Sendable {
         }
         let info = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
         let data = ((info["format-specific"] as? [String: Any])?["data"] as? [String: Any]) ?? [:]
-        if let backing = info["backing-filename"] as? String {
-            throw RunError("the image from \(request.source) names a backing file (\(backing)): an Image must be self-contained (qemu-img convert makes one); nothing was put into a pool")
+        switch (info["backing-filename"] as? String, request.backing) {
+        case (let named?, nil):
+            throw RunError("the image from \(request.source) names a backing file (\(named)) and declares no backingImage: an Image is self-contained "
+                           + "(qemu-img convert makes one) or an overlay of a declared Image; nothing was put into a pool")
+        case (nil, let declared?):
+            throw RunError("the image from \(request.source) declares backingImage (\(declared.volume)) but names no backing file; nothing was put into a pool")
+        default:
+            break
         }
         if let external = data["data-file"] as? String {
             throw RunError("the image from \(request.source) names an external data file (\(external)): an Image must be self-contained; nothing was put into a pool")

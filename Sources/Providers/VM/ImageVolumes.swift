@@ -21,6 +21,11 @@ extension LibvirtProvider {
 
     static func imageID(_ image: Image) -> ResourceID { ResourceID(imageType, "\(image.pool)/\(image.volumeName)") }
 
+    /// What staging and uploading `image` needs, its backing Image's volume included.
+    public static func stagingRequest(_ image: Image, in desired: DesiredState) -> ImageStaging.Request {
+        ImageStaging.Request(image, backing: image.backingImage.flatMap { name in desired.images.first { $0.name == name } })
+    }
+
     /// Each declared Image: present, or to upload.
     func imageResources(_ desired: DesiredState, volumes: (String) throws -> Set<String>?) throws -> [Resource] {
         try images(desired).map { image in
@@ -30,9 +35,12 @@ extension LibvirtProvider {
                                 source: image.location)
             }
             let present = existing.contains(image.volumeName)
-            return Resource(id, action: present ? nil : .create, summary: "\(image.name) from \(image.source) (sha256 \(image.sha256.prefix(12))…)",
-                            isDeclaredObject: false, source: image.location,
-                            steps: present ? [] : [Step(Self.uploadImage, id.name, input: Self.uploadInput(ImageStaging.Request(image)))],
+            let request = Self.stagingRequest(image, in: desired)
+            let backing = image.backingImage.flatMap { name in desired.images.first { $0.name == name } }
+            return Resource(id, action: present ? nil : .create, summary: "\(image.name) from \(image.source) (sha256 \(image.sha256.prefix(12))…)"
+                                + (backing.map { ", an overlay of \($0.name)" } ?? ""),
+                            dependsOn: backing.map { [Self.imageID($0)] } ?? [], isDeclaredObject: false, source: image.location,
+                            steps: present ? [] : [Step(Self.uploadImage, id.name, input: Self.uploadInput(request))],
                             fingerprint: Fingerprint.of([image.pool, present ? "present" : "absent"]))
         }
     }
@@ -41,7 +49,7 @@ extension LibvirtProvider {
     /// takes the node's locks. Empty when libvirt cannot be read (the plan then says why).
     public static func imagesToStage(_ desired: DesiredState, host: Node, staging: ImageStaging) -> [Image] {
         guard host.roles.contains(.hypervisor) else { return [] }
-        let images = LibvirtProvider(host: host).images(desired).filter { !FileManager.default.fileExists(atPath: staging.path(of: ImageStaging.Request($0))) }
+        let images = LibvirtProvider(host: host).images(desired).filter { !FileManager.default.fileExists(atPath: staging.path(of: stagingRequest($0, in: desired))) }
         guard !images.isEmpty, let connection = try? Connection(uri: host.libvirt) else { return [] }
         return images.filter { image in
             guard let volumes = try? connection.volumes(pool: image.pool) else { return false }
@@ -67,17 +75,22 @@ extension LibvirtProvider {
         return resources
     }
 
-    /// What an upload step carries: source, checksum, format and size limit, one per line.
+    /// What an upload step carries, one per line: source, checksum, format, size limit, and
+    /// the backing Image's volume and format (`-` for none).
     static func uploadInput(_ request: ImageStaging.Request) -> String {
-        "\(request.source)\n\(request.sha256)\n\(request.format.rawValue)\n\(request.maxSize)"
+        "\(request.source)\n\(request.sha256)\n\(request.format.rawValue)\n\(request.maxSize)\n"
+            + (request.backing.map { "\($0.volume) \($0.format.rawValue)" } ?? "-")
     }
 
     static func uploadRequest(_ step: Step) throws -> ImageStaging.Request {
         let lines = (step.input ?? "").split(separator: "\n").map(String.init)
-        guard lines.count == 4, let format = Image.Format(rawValue: lines[2]), let maxSize = UInt64(lines[3]) else {
-            throw RunError("\(step.key): expected a source, a checksum, a format and a size limit")
+        let backing = lines.count == 5 ? lines[4].split(separator: " ").map(String.init) : []
+        guard lines.count == 5, let format = Image.Format(rawValue: lines[2]), let maxSize = UInt64(lines[3]),
+              backing == ["-"] || (backing.count == 2 && Image.Format(rawValue: backing[1]) != nil) else {
+            throw RunError("\(step.key): expected a source, a checksum, a format, a size limit and a backing volume")
         }
-        return ImageStaging.Request(source: lines[0], sha256: lines[1], format: format, maxSize: maxSize)
+        return ImageStaging.Request(source: lines[0], sha256: lines[1], format: format, maxSize: maxSize,
+                                    backing: backing.count == 2 ? .init(volume: backing[0], format: Image.Format(rawValue: backing[1]) ?? .qcow2) : nil)
     }
 
     /// Sends the staged image (``ImageStaging``; staged now if the run did not stage it before
@@ -97,6 +110,20 @@ extension LibvirtProvider {
             staging = ImageStaging(directory: directory.path, progress: options.progress)
         }
         let file = try await staging.stage(request, allowed: node.imageDirectories)
+        // An overlay's backing file is pointed at its backing Image's volume, as libvirt names
+        // it: the bytes change, so what is sent is checked against the file as it is now.
+        var expected = request.sha256
+        // A rebased file is no longer what its name says: never kept (the next run stages it again).
+        defer { if expected != request.sha256 { unlink(file) } }
+        if let backing = request.backing {
+            do {
+                try ImageStaging.pointBacking(of: file, to: try connection.volumePath(pool: pool, volume: backing.volume), format: backing.format)
+                expected = try Self.sha256(of: file)
+            } catch {
+                unlink(file)
+                throw error
+            }
+        }
         guard let handle = FileHandle(forReadingAtPath: file) else { throw RunError("cannot open the staged image \(file)") }
         defer { try? handle.close() }
         let length = try handle.seekToEnd()
@@ -117,8 +144,8 @@ extension LibvirtProvider {
                 progress("image \(volume): \(sent >> 20) of \(length >> 20) MiB sent (\(tenth * 10) %)")
             }
         })
-        guard hex(hasher.finalize()) == request.sha256 else {
-            let mismatch = "the staged image \(file) changed before it was sent (its sha256 is no longer \(request.sha256))"
+        guard hex(hasher.finalize()) == expected else {
+            let mismatch = "the staged image \(file) changed before it was sent (its sha256 is no longer \(expected))"
             unlink(file)
             do {
                 try connection.deleteVolume(pool: pool, volume: volume)
@@ -128,6 +155,14 @@ extension LibvirtProvider {
             throw RunError("\(mismatch); its volume was deleted")
         }
         unlink(file)  // in the pool now
+    }
+
+    static func sha256(of file: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw RunError("cannot open the staged image \(file)") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
+        return hex(hasher.finalize())
     }
 
     /// A disk's qcow2 volume on top of an image volume, whose path is read now (it may have been
