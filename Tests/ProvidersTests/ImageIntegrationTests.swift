@@ -182,6 +182,24 @@ import TestSupport
         #expect(try ownerAndMode(decoy.path) == before)
     }
 
+    /// A file staged for an overlay that declared its backing is checked again when the
+    /// declaration is gone: it is never sent with the backing file its header names.
+    @Test func aStagedOverlayIsCheckedAgainForTheRequestThatUsesIt() async throws {
+        let decoy = try makeDecoy()
+        defer { try? FileManager.default.removeItem(at: root); unlink(decoy.path) }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let evil = root.appendingPathComponent("evil.qcow2").path
+        try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", decoy.path, "-u", evil, "16M"])
+        let sum = String(try CommandRunner().run(["sha256sum", evil]).prefix(64))
+        let staging = ImageStaging(directory: root.appendingPathComponent("staging").path, progress: { _ in })
+        let image = try #require(try images.state(try LibvirtLab(), images: ImageIntegrationTests.image("evil", evil, sum, pool: "p")).images.first)
+        let overlay = ImageStaging.Request(image, backing: image)
+        let staged = try await staging.stage(overlay, allowed: [root.path])
+        #expect(FileManager.default.fileExists(atPath: staged))
+        await #expect(throws: (any Error).self) { _ = try await staging.stage(ImageStaging.Request(image, backing: nil), allowed: [root.path]) }
+        #expect(!FileManager.default.fileExists(atPath: staged), "the staged file that failed its check is gone")
+    }
+
     /// A server that sends zeros for ever on /endless and headers then nothing on /stall.
     func startServer() throws -> (SpawnedProcess, Int) {
         let port = Int.random(in: 20_000...40_000)

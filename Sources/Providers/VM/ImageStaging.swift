@@ -70,7 +70,17 @@ public struct ImageStaging: Sendable {
     /// - Parameter allowed: the Host's `imageDirectories`.
     public func stage(_ request: Request, allowed: [String]) async throws -> String {
         let staged = path(of: request)
-        if FileManager.default.fileExists(atPath: staged) { return staged }
+        if FileManager.default.fileExists(atPath: staged) {
+            // Checked again: staged for an Image that declared a backingImage, it may be used
+            // for one that no longer does.
+            do {
+                try Self.checkSelfContained(staged, request: request)
+            } catch {
+                unlink(staged)
+                throw error
+            }
+            return staged
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let stop = Locked(false)
         let partial = staged + ".partial"
