@@ -60,10 +60,16 @@ struct ApplyCommand: AsyncParsableCommand {
             planned resource's live state changed since, nothing is applied and it exits 3 naming \
             what changed. Otherwise it applies the plan's changes, as saved, with the options it \
             was made with (--allow-prune, --allow-restart, --adopt …), then verifies as a run does. \
-            A plan made on another machine or with another --state-dir is refused (exit 64).
+            A plan made on another machine or with another --state-dir is refused (exit 64), \
+            and so is a plan file others may write.
+
+            With --verify-signatures (and its keys), apply verifies the commit it fetches itself \
+            and refuses a plan recorded with a weaker check (exit 77): editing the plan cannot \
+            drop it. Without, it verifies as the plan records.
 
             Exits 0 converged, 1 a resource failed or a guard refused, 3 the plan is stale,
-            64 usage or a plan for elsewhere, 65, 69, 75 as `reconcile run`.
+            64 usage or a plan for elsewhere, 77 the commit or the plan's check falls short,
+            65, 69, 75 as `reconcile run`.
             """
     )
 
