@@ -66,10 +66,9 @@ public struct Daemon: Sendable {
                                                  stuckAfter: stuckAfter, token: token, servesWebhook: webhookListener == nil)
         // The first run waits until every listener is up: a busy port stops the daemon before it.
         let (listening, ready) = AsyncStream<Void>.makeStream()
-        let listeners = listenerCount
         let started = Locked(0)
         let up: @Sendable () -> Void = {
-            if started.withLock({ count in count += 1; return count }) == listeners { ready.yield() }
+            if started.withLock({ count in count += 1; return count }) == listenerCount { ready.yield() }
         }
         var servers: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(idleTimeout))),

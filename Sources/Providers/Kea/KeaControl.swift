@@ -13,7 +13,7 @@ struct KeaControl: Sendable {
     static let responseLimit = 64 << 20
     /// Seconds one whole exchange may take, connecting to the last byte: a peer sending a
     /// byte every 20 s never trips a per-read timeout, but it trips this.
-    var deadline: Double = 60
+    let deadline: Double
 
     init(socket: String, deadline: Double = 60) {
         self.socket = socket
