@@ -245,9 +245,15 @@ public struct DNSProvider: Provider {
         guard !sets.isEmpty else { return [:] }
         let input = "server \(settings.server) \(settings.port)\n" + sets.map { "zone \($0.zone)\n" + $0.lines.joined(separator: "\n") + "\nsend\nanswer\n" }.joined()
         var failed: [ResourceID: String] = [:]
-        let answers = (try? await EarlyRead { [runner, settings] in
-            try runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
-        }.value()).map { Self.statuses($0.stdout) } ?? []
+        let answers: [String]
+        do {
+            answers = Self.statuses(try await EarlyRead { [runner, settings] in
+                try runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
+            }.value().stdout)
+        } catch {
+            for set in sets { if let resource = resources[set.name] { failed[resource.id] = "\(error)" } }
+            return failed
+        }
         for (index, set) in sets.enumerated() {
             guard let resource = resources[set.name] else { continue }
             let status = index < answers.count ? answers[index] : nil

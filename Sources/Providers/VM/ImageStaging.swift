@@ -206,7 +206,10 @@ public struct ImageStaging: Sendable {
         guard result.status == 0, result.timedOutAfter == nil else {
             throw RunError("the image from \(request.source) is not a qcow2 image qemu-img can read: \(CommandRunner.Failure(command, result).stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        let info = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
+        // Output that cannot be read says nothing about a backing file: refused, never taken as "none".
+        guard let info = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] else {
+            throw RunError("qemu-img info gave no JSON object for the image from \(request.source); nothing was put into a pool")
+        }
         let data = ((info["format-specific"] as? [String: Any])?["data"] as? [String: Any]) ?? [:]
         switch (info["backing-filename"] as? String, request.backing) {
         case (let named?, nil):

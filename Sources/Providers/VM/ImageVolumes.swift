@@ -23,7 +23,12 @@ extension LibvirtProvider {
 
     /// What staging and uploading `image` needs, its backing Image's volume included.
     public static func stagingRequest(_ image: Image, in desired: DesiredState) -> ImageStaging.Request {
-        ImageStaging.Request(image, backing: image.backingImage.flatMap { name in desired.images.first { $0.name == name } })
+        ImageStaging.Request(image, backing: backingImage(of: image, in: desired))
+    }
+
+    /// The declared Image `image` is an overlay of.
+    static func backingImage(of image: Image, in desired: DesiredState) -> Image? {
+        image.backingImage.flatMap { name in desired.images.first { $0.name == name } }
     }
 
     /// Each declared Image: present, or to upload.
@@ -35,8 +40,8 @@ extension LibvirtProvider {
                                 source: image.location)
             }
             let present = existing.contains(image.volumeName)
-            let request = Self.stagingRequest(image, in: desired)
-            let backing = image.backingImage.flatMap { name in desired.images.first { $0.name == name } }
+            let backing = Self.backingImage(of: image, in: desired)
+            let request = ImageStaging.Request(image, backing: backing)
             return Resource(id, action: present ? nil : .create, summary: "\(image.name) from \(image.source) (sha256 \(image.sha256.prefix(12))…)"
                                 + (backing.map { ", an overlay of \($0.name)" } ?? ""),
                             dependsOn: backing.map { [Self.imageID($0)] } ?? [], isDeclaredObject: false, source: image.location,
