@@ -13,6 +13,8 @@ public actor DaemonStatus {
         public var attemptedRevision: String?
         public var lastStatus: String?
         public var lastError: String?
+        /// The providers of the last run that could not read their live state.
+        public var unreadProviders: [String] = []
         /// An invalid or unsigned revision is not retried until the branch moves on.
         public var rejectedRevision: String?
         public var consecutiveFailures = 0
@@ -41,6 +43,7 @@ public actor DaemonStatus {
         snapshot.attemptedRevision = report.revision
         snapshot.lastStatus = report.status.rawValue
         snapshot.lastError = report.error
+        snapshot.unreadProviders = report.unreadProviders
         snapshot.rejectedRevision = invalid ? report.revision : nil
         switch report.status {
         case .converged, .noChanges, .changesPending:
@@ -60,6 +63,7 @@ public actor DaemonStatus {
         snapshot.running = false
         snapshot.runningSince = nil
         snapshot.lastError = error
+        snapshot.unreadProviders = []
         snapshot.consecutiveFailures += 1
     }
 

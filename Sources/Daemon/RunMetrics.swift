@@ -18,6 +18,10 @@ enum RunMetrics {
                                  ("failed", counts.failed), ("skipped", counts.skipped)] where count > 0 {
             Counter(label: "reconcile_resources_total", dimensions: [("outcome", outcome)]).increment(by: count)
         }
+        // A provider that could not read its live state (its resources failed, the others went on).
+        for provider in report.unreadProviders {
+            Counter(label: "reconcile_provider_read_failures_total", dimensions: [("provider", provider)]).increment()
+        }
         // Resources a run changed although the revision did not: someone changed the machine.
         if drift, counts.updated > 0 {
             Counter(label: "reconcile_drift_corrections_total").increment(by: counts.updated)

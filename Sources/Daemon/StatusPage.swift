@@ -22,6 +22,10 @@ struct StatusPage {
         body.append(row("attempted revision", snapshot.attemptedRevision.map(code) ?? "none yet", id: "attempted"))
         body.append(row("last run", escape(snapshot.running ? "running" : snapshot.lastStatus ?? "none"), id: "last-status"))
         body.append(row("health", escape(health ?? "ok"), id: "health"))
+        if !snapshot.unreadProviders.isEmpty {
+            body.append(row("unreadable", escape(snapshot.unreadProviders.joined(separator: ", ")) + " could not read live state: their resources failed, the others converged",
+                            id: "unread-providers"))
+        }
         if let error = snapshot.lastError { body.append(row("last error", "<pre>\(escape(error))</pre>", id: "last-error")) }
         if let rejected = snapshot.rejectedRevision {
             let why = snapshot.lastStatus == RunReport.Status.rejected.rawValue ? "is not signed by an allowed key" : "is invalid"

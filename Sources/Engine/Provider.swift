@@ -9,7 +9,9 @@ import DesiredState
 ///   `owned` that is no longer desired and still exists. Each resource with an action carries
 ///   its exact ``Resource/steps`` and every resource the ``Resource/fingerprint`` of the live
 ///   state it was computed from. It throws only when the live state cannot be read at all; a
-///   problem with one object is that resource's `conflict`.
+///   problem with one object is that resource's `conflict`. A throw fails only this
+///   provider's resources (``declared(_:)`` and its inventory) and those waiting on them; the
+///   other providers' go on.
 /// - ``converge(_:)`` gets only this provider's resources that need work and whose
 ///   dependencies succeeded, in dependency order, possibly from a saved plan. It executes
 ///   their steps (each shared step once) and nothing else: it does not read the desired
@@ -25,6 +27,11 @@ public protocol Provider: Sendable {
     var resourceTypes: Set<String> { get }
 
     func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource]
+
+    /// The resources ``plan(_:owned:)`` plans for the objects users declare (a VM's domain, a
+    /// rule, a reservation, a record set), named from the desired state alone: when live
+    /// state cannot be read, each of these is failed with the reason.
+    func declared(_ desired: DesiredState) -> [ResourceID]
 
     /// - Returns: the error text of each resource that failed.
     func converge(_ resources: [Resource]) async -> [ResourceID: String]

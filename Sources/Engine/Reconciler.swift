@@ -48,24 +48,16 @@ public struct Reconciler: Sendable {
         // 1. Record the start, so a run that dies mid-way is found as interrupted.
         report.id = try recorder.begin(report)
         do {
-            // 2. Read live state and compare, one batch per provider.
+            // 2. Read live state and compare, one batch per provider; a provider that cannot
+            // read fails only its own resources (and what waits on them).
             let owned = try recorder.inventory(node: node)
-            var resources: [Resource] = []
-            for provider in providers {
-                var planned: [Resource]
-                do {
-                    planned = try await provider.plan(desired, owned: owned.filter { provider.resourceTypes.contains($0.type) })
-                } catch {
-                    throw RunError("\(provider.name): cannot read live state: \(error)")
-                }
-                if provider.waitsForEarlierProviders {
-                    let earlier = resources.filter(\.needsWork).map(\.id)
-                    for index in planned.indices where planned[index].needsWork { planned[index].dependsOn += earlier }
-                }
-                if resources.isEmpty { resources = planned } else { resources += planned }  // 49,000 resources not copied for nothing
+            let (resources, unread) = await planEach(desired, owned: owned)
+            report.unreadProviders = unread.map(\.provider)
+            report.error = unread.isEmpty ? nil : unread.map(\.reason).joined(separator: "; ")
+            // A handler of an unread provider stays pending for a run that can read it.
+            let pending = try recorder.pendingHandlers(node: node).filter { handler in
+                providers.contains { !report.unreadProviders.contains($0.name) && $0.resourceTypes.contains(handler.type) }
             }
-            let pending = try recorder.pendingHandlers(node: node)
-                .filter { handler in providers.contains { $0.resourceTypes.contains(handler.type) } }
             var plan = Plan(resources, pendingHandlers: pending)
             // 3. A saved plan is applied only while the live state it was made from is unchanged.
             let stale = options.saved?.changedResources(since: plan) ?? []
@@ -74,10 +66,10 @@ public struct Reconciler: Sendable {
             // 4. Guard deletions.
             if !stale.isEmpty {
                 report.status = .stale
-                report.error = Self.staleness(stale)
+                report.error = Self.joined(report.error, Self.staleness(stale))
             } else if let refusal = options.pruneGuard.refusal(plan, inventory: owned) {
                 report.status = options.dryRun ? .changesPending : .refused
-                report.error = refusal
+                report.error = Self.joined(report.error, refusal)
                 report.outcomes = plannedOutcomes(plan)
             } else if options.dryRun {
                 // 5a. Dry-run: report, change nothing.
@@ -95,13 +87,13 @@ public struct Reconciler: Sendable {
                 if Task.isCancelled { report.status = .interrupted }
             }
         } catch {
-            report.error = "\(error)"
+            report.error = Self.joined(report.error, "\(error)")
             report.status = .failed
         }
         report.counts = RunReport.Counts(report.outcomes)
         if report.status == .running {
             report.status =
-                switch (options.dryRun, report.counts.failed > 0, report.counts.wouldUpdate > 0) {
+                switch (options.dryRun, report.counts.failed > 0 || !report.unreadProviders.isEmpty, report.counts.wouldUpdate > 0) {
                 case (_, true, _): .failed
                 case (true, false, true): .changesPending
                 case (true, false, false): .noChanges
@@ -112,6 +104,35 @@ public struct Reconciler: Sendable {
         report.duration = clock().timeIntervalSince(started)
         try recorder.finish(report)
         return report
+    }
+
+    /// Each provider's plan, in order. One that cannot read its live state gets each resource
+    /// it declares or owns failed with the reason, so that what depends on them is skipped
+    /// (a retiring backend waits on them, see ``Provider/waitsForEarlierProviders``).
+    private func planEach(_ desired: DesiredState, owned: Set<ResourceID>) async -> ([Resource], [(provider: String, reason: String)]) {
+        var resources: [Resource] = []
+        var unread: [(provider: String, reason: String)] = []
+        for provider in providers {
+            let owns = owned.filter { provider.resourceTypes.contains($0.type) }
+            var planned: [Resource]
+            do {
+                planned = try await provider.plan(desired, owned: owns)
+            } catch {
+                let reason = "\(provider.name): cannot read live state: \(error)"
+                unread.append((provider.name, reason))
+                planned = owns.union(provider.declared(desired)).sorted().map { Resource($0, action: nil, conflict: reason, isInventoried: false) }
+            }
+            if provider.waitsForEarlierProviders {
+                let earlier = resources.filter(\.needsWork).map(\.id)
+                for index in planned.indices where planned[index].needsWork { planned[index].dependsOn += earlier }
+            }
+            if resources.isEmpty { resources = planned } else { resources += planned }  // 49,000 resources not copied for nothing
+        }
+        return (resources, unread)
+    }
+
+    static func joined(_ first: String?, _ second: String) -> String {
+        first.map { "\($0); \(second)" } ?? second
     }
 
     /// `plan is stale: iptables_chain[RC-VM-a] changed since the plan was made`, naming up to five.

@@ -11,7 +11,7 @@ public struct RunReport: Sendable, Codable {
         case noChanges = "no-changes"
         /// Dry-run: changes would be made.
         case changesPending = "changes-pending"
-        /// At least one resource failed, or live state could not be read.
+        /// At least one resource failed, or a provider could not read its live state.
         case failed
         /// A guard refused the deletions; nothing was changed.
         case refused
@@ -57,8 +57,11 @@ public struct RunReport: Sendable, Codable {
     public var duration: Double
     public var status: Status
     public var counts: Counts
-    /// What stopped the run as a whole (live state unreadable, a refused prune).
+    /// What stopped the run, or a provider's part of it (live state unreadable, a refused prune).
     public var error: String?
+    /// The providers that could not read their live state: their resources failed, the
+    /// others' went on.
+    public var unreadProviders: [String] = []
     public var outcomes: [ResourceOutcome]
 
     public init(trigger: String, revision: String, node: String, dryRun: Bool, startedAt: Date) {

@@ -81,6 +81,9 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         migrator.registerMigration("v2: signer") { db in
             try db.alter(table: "run") { t in t.add(column: "signer", .text) }
         }
+        migrator.registerMigration("v3: unread providers") { db in
+            try db.alter(table: "run") { t in t.add(column: "unreadProviders", .text) }
+        }
         return migrator
     }
 

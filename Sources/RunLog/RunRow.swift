@@ -22,6 +22,8 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var failed: Int
     var skipped: Int
     var error: String?
+    /// ``RunReport/unreadProviders``, one per line.
+    var unreadProviders: String?
     var pid: Int32
 
     init(_ run: RunReport) {
@@ -41,6 +43,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         failed = run.counts.failed
         skipped = run.counts.skipped
         error = run.error
+        unreadProviders = run.unreadProviders.isEmpty ? nil : run.unreadProviders.joined(separator: "\n")
         pid = getpid()
     }
 
@@ -61,6 +64,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         report.counts.failed = failed
         report.counts.skipped = skipped
         report.error = error
+        report.unreadProviders = unreadProviders.map { $0.split(separator: "\n").map(String.init) } ?? []
         report.outcomes = outcomes
         return report
     }

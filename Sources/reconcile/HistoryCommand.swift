@@ -81,6 +81,9 @@ struct ShowCommand: ParsableCommand {
             printEscaped("  revision  \(report.revision)" + (report.revisionNote.map { " (\($0))" } ?? ""))
             if let signer = report.signer { printEscaped("  signed by \(signer)") }
             printEscaped("  resources \(report.counts.total): \(report.counts.updated) updated, \(report.counts.wouldUpdate) would update, \(report.counts.unchanged) unchanged, \(report.counts.failed) failed, \(report.counts.skipped) skipped")
+            if !report.unreadProviders.isEmpty {
+                printEscaped("  unread    \(report.unreadProviders.joined(separator: ", ")) (could not read live state: their resources failed, the others went on)")
+            }
             if let error = report.error { printEscaped("  error     \(error)") }
             // Unchanged resources are counted above, not recorded one by one.
             for outcome in report.outcomes {

@@ -39,8 +39,14 @@ struct FakeProvider: Provider {
     /// Resources whose converge claims success but changes nothing (verification must catch it).
     var lying: Set<ResourceID> = []
     var failingHandlers: Set<ResourceID> = []
+    /// Live state cannot be read: plan throws this.
+    var unreadable: String?
+    var waitsForEarlierProviders = false
+
+    func declared(_ desired: DesiredState) -> [ResourceID] { self.desired.keys.sorted() }
 
     func plan(_ state: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
+        if let unreadable { throw RunError(unreadable) }
         let live = machine.live
         var resources = desired.map { id, spec -> Resource in
             let current = live[id]
@@ -83,6 +89,7 @@ struct MutationForbiddenProvider: Provider {
     var inner: FakeProvider
     var name: String { inner.name }
     var resourceTypes: Set<String> { inner.resourceTypes }
+    func declared(_ desired: DesiredState) -> [ResourceID] { inner.declared(desired) }
 
     func plan(_ state: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         try await inner.plan(state, owned: owned)

@@ -239,17 +239,38 @@ func reconcile(
     }
 
     @Test func anUnreadableLiveStateFailsTheRunAndIsRecorded() async throws {
-        struct Broken: Provider {
-            var name = "broken"
-            var resourceTypes: Set<String> = ["x"]
-            func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] { throw RunError("iptables-save exited 1") }
-            func converge(_ resources: [Resource]) async -> [ResourceID: String] { [:] }
-            func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {}
-        }
         let state = try TemporaryStateDirectory()
-        let report = try await reconcile(Broken(), state)
+        let broken = FakeProvider(name: "broken", machine: FakeMachine(), desired: [:], unreadable: "iptables-save exited 1")
+        let report = try await reconcile(broken, state)
         #expect(report.status == .failed && report.error == "broken: cannot read live state: iptables-save exited 1")
+        #expect(report.unreadProviders == ["broken"])
         let id = try #require(report.id)
-        #expect(try state.log.run(id: id)?.error == report.error)
+        let recorded = try #require(try state.log.run(id: id))
+        #expect(recorded.error == report.error && recorded.unreadProviders == ["broken"])
+    }
+
+    /// One provider's unreadable live state fails its own resources and what waits on them;
+    /// the others converge.
+    @Test func anUnreadableProviderFailsOnlyItsOwnResources() async throws {
+        let state = try TemporaryStateDirectory()
+        let machine = FakeMachine()
+        let record = ResourceID("record", "cpro0007.example.test A"), rule = ResourceID("thing", "rule")
+        let firewall = FakeProvider(name: "nftables", resourceTypes: ["thing"], machine: machine, desired: [rule: FakeSpec(properties: ["port": "80"])])
+        var dns = FakeProvider(name: "dns", resourceTypes: ["record"], machine: machine, desired: [record: FakeSpec(properties: ["A": "10.0.0.7"])])
+        // A retiring backend removes what it made only once the providers before it converged.
+        let old = ResourceID("old", "RC-VM-cpro0007")
+        machine.live[old] = ["rules": "1"]
+        var retiring = FakeProvider(name: "iptables (retiring)", resourceTypes: ["old"], machine: machine, desired: [:])
+        retiring.waitsForEarlierProviders = true
+        try state.log.addToInventory([old], node: "hv1")
+        dns.unreadable = "dig exited 9: connection refused"
+        let reconciler = Reconciler(node: "hv1", providers: [firewall, dns, retiring], recorder: state.log)
+        let report = try await reconciler.run(.empty, revision: "r", options: .init(dryRun: false, pruneGuard: PruneGuard(allowPrune: true)))
+        #expect(report.status == .failed && report.unreadProviders == ["dns"])
+        let byID = Dictionary(uniqueKeysWithValues: report.outcomes.map { ($0.resource, $0) })
+        #expect(byID[rule]?.outcome == .updated && machine.live[rule] == ["port": "80"])
+        #expect(byID[record]?.outcome == .failed && byID[record]?.error == "dns: cannot read live state: dig exited 9: connection refused")
+        #expect(byID[old]?.outcome == .skipped && machine.live[old] != nil, "\(byID[old].map { "\($0)" } ?? "none")")
+        #expect(try state.log.inventory(node: "hv1").contains(record) == false)
     }
 }

@@ -38,8 +38,20 @@ final class DNSLab {
             zone "0.10.in-addr.arpa" { type primary; file "\(path("reverse.zone"))"; update-policy { grant rc-key zonesub ANY; }; };
 
             """.write(toFile: path("named.conf"), atomically: true, encoding: .utf8)
-        try lab.spawn(namespace, ["named", "-g", "-u", "root", "-c", path("named.conf")])
+        try startNamed()
+    }
+
+    private var named: SpawnedProcess?
+
+    func startNamed() throws {
+        named = try lab.spawn(namespace, ["named", "-g", "-u", "root", "-c", path("named.conf")])
         waitUntil(60) { !answer("example.test", "SOA").isEmpty }
+    }
+
+    /// Stops named (by its pid) and waits until it has exited.
+    func stopNamed() {
+        named?.signal(SIGTERM)
+        #expect(named?.wait(timeout: 30) != nil, "named did not stop")
     }
 
     deinit { try? FileManager.default.removeItem(at: root) }
@@ -56,12 +68,15 @@ final class DNSLab {
                                                     input: Data("server 127.0.0.1 5353\n\(lines)\nsend\n".utf8))
     }
 
-    func declare(_ documents: String, key: String = "key.conf", network: String = "10.0.0.0/24") throws {
+    /// - Parameter host: more of the Host's keys (with their roles in `roles`).
+    func declare(_ documents: String, key: String = "key.conf", network: String = "10.0.0.0/24",
+                 roles: String = "hypervisor, dns", host: String = "") throws {
         try """
             kind: Host
             name: dns1
-            roles: [hypervisor, dns]
+            roles: [\(roles)]
             netns: "\(namespace)"
+            \(host)
             dns: {server: "127.0.0.1:5353", zone: example.test, reverseZones: [0.10.in-addr.arpa], tsigKeyFile: \(path(key))}
             ---
 

@@ -221,6 +221,16 @@ final class KeaLab {
         #expect(error.contains("reservation cpro0007 declared at ") && error.contains("is for 10.84.9.7, outside every subnet of Kea's configuration")
                 && error.contains("10.84.0.0/24 (id 1)"), "\(error)")
         #expect(try String(contentsOfFile: lab.hostsFile, encoding: .utf8) == before)
+
+        // A missing kea-dhcp4.conf is a conflict, as a missing dhcpd.conf is: the reservations
+        // wait for it, and the run goes on (Kea's live state was read).
+        try FileManager.default.removeItem(atPath: lab.config)
+        try lab.declare(DHCPFixture.vm("cpro0007", mac: Self.mac, ip: "10.84.0.8"))
+        let missing = try await lab.run()
+        #expect(missing.status == .failed && missing.unreadProviders.isEmpty, "\(missing.error ?? "")")
+        #expect(missing.outcomes.first { $0.resource.type == KeaProvider.includeType }?.error == "\(lab.config) does not exist")
+        #expect(missing.outcomes.first { $0.resource.name == "cpro0007" }?.outcome == .skipped)
+        #expect(try String(contentsOfFile: lab.hostsFile, encoding: .utf8) == before)
     }
 
     @Test func movingAHostFromISCToKeaMovesItsReservationsInOneRun() async throws {

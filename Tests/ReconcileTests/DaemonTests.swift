@@ -234,6 +234,18 @@ final class DaemonFixture {
         #expect(try fixture.http("GET", "/healthz").status == 200)  // unhealthy only after five failures in a row
     }
 
+    /// The status page and the metrics name a provider that could not read its live state.
+    @Test func aProviderThatCannotReadIsNamedOnTheStatusPageAndInTheMetrics() throws {
+        let fixture = try DaemonFixture()
+        try FileManager.default.createDirectory(atPath: fixture.path("hosts.conf"), withIntermediateDirectories: false)  // not a file dhcpd reads
+        try fixture.start(interval: 600)
+        let series = "reconcile_provider_read_failures_total{provider=\"dhcpd\"}"
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.metric(series) >= 1 }, "\((try? fixture.http("GET", "/metrics").body) ?? "")")
+        let page = try fixture.http("GET", "/").body
+        #expect(page.contains("<td id=\"unread-providers\">dhcpd could not read live state"), "\(page)")
+        #expect(fixture.runs().first?.unreadProviders == ["dhcpd"])
+    }
+
     @Test func aStuckRunMakesHealthFailAndACommandThatOutlivesItsTimeoutIsKilled() throws {
         // The restart waits for a gate the test removes: the run is stuck until then.
         let fixture = try DaemonFixture(restart: "while [ -e GATE ]; do sleep 0.05; done".replacingOccurrences(of: "GATE", with: "RESTARTS.gate"))

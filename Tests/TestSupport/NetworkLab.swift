@@ -42,8 +42,11 @@ public final class NetworkLab {
     }
 
     /// Starts a long-running process inside a namespace; the lab stops it at the end.
-    public func spawn(_ namespace: String, _ arguments: [String]) throws {
-        spawned.append(try SpawnedProcess(["ip", "netns", "exec", namespace] + arguments, log: "/dev/null"))
+    @discardableResult
+    public func spawn(_ namespace: String, _ arguments: [String]) throws -> SpawnedProcess {
+        let process = try SpawnedProcess(["ip", "netns", "exec", namespace] + arguments, log: "/dev/null")
+        spawned.append(process)
+        return process
     }
 
     /// Stops the processes running inside the lab's namespaces (only the test started any),

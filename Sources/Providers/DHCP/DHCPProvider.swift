@@ -47,6 +47,10 @@ public struct DHCPProvider: Provider {
 
     // MARK: - Plan
 
+    public func declared(_ desired: DesiredState) -> [ResourceID] {
+        retiring ? [] : DHCPReservation.all(in: desired).map { ResourceID(Self.hostType, $0.name) }
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         if retiring { return try planRetirement() }
         let liveText = try DHCPConfigScanner.read(settings.hostsFile)

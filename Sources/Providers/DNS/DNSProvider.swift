@@ -44,6 +44,10 @@ public struct DNSProvider: Provider {
 
     // MARK: - Plan
 
+    public func declared(_ desired: DesiredState) -> [ResourceID] {
+        wantedRecords(desired).keys.sorted().map { ResourceID(Self.recordType, Self.display($0)) }
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         if TrustedFile.isReadableByOthers(settings.tsigKeyFile) {
             // Whoever reads the key can change every record of the zone: said, not refused (BIND's own files are often 0644).

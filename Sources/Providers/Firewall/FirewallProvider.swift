@@ -88,6 +88,12 @@ public struct FirewallProvider: Provider {
         early.start { try readLiveState() }
     }
 
+    public func declared(_ desired: DesiredState) -> [ResourceID] {
+        guard !retiring else { return [] }
+        let rules = FirewallRules(desired).chains.values.flatMap { $0.values.joined() }
+        return Set(rules.map(\.owner)).filter { !FirewallRules.isScaffolding($0) }.sorted()
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let live = try await early.value { try readLiveState() }
         var wanted = desired

@@ -47,9 +47,13 @@ public struct KeaProvider: Provider {
 
     // MARK: - Plan
 
+    public func declared(_ desired: DesiredState) -> [ResourceID] {
+        DHCPReservation.all(in: desired).map { ResourceID(Self.reservationType, $0.name) }
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let liveText = try DHCPConfigScanner.read(settings.hostsFile)
-        guard let config = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        let config = try DHCPConfigScanner.read(settings.config)
         let loaded = try await readLoaded()
         var resources = [fileResource(liveText), includeResource(config)].compactMap { $0 }
         let dependsOn = resources.map(\.id)
@@ -165,8 +169,11 @@ public struct KeaProvider: Provider {
     }
 
     /// kea-dhcp4.conf must include the file in a subnet; reconcile never edits it, so a
-    /// missing include is a conflict that says which line to add.
-    private func includeResource(_ config: String) -> Resource? {
+    /// missing include is a conflict that says which line to add; so is a missing file, as for dhcpd.
+    private func includeResource(_ config: String?) -> Resource? {
+        guard let config else {
+            return Resource(ResourceID(Self.includeType, settings.config), action: .create, conflict: "\(settings.config) does not exist", isInventoried: false)
+        }
         guard !config.contains("<?include \"\(settings.hostsFile)\"?>") else { return nil }
         return Resource(ResourceID(Self.includeType, settings.config), action: .create,
                         conflict: "\(settings.config) does not include \(settings.hostsFile); add "

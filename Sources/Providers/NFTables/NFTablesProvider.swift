@@ -83,6 +83,13 @@ public struct NFTablesProvider: Provider {
         early.start { try readLiveState() }
     }
 
+    public func declared(_ desired: DesiredState) -> [ResourceID] {
+        guard !retiring else { return [] }
+        let rules = NFTRules(desired)
+        let lines: [NFTRules.Line] = Array(rules.chains.values.joined()) + Array(rules.elements.values.joined())
+        return Set(lines.map(\.owner) + rules.chains.keys.map { ResourceID(NFTRules.chainType, $0) }).sorted()
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let live = try await early.value { try readLiveState() }
         guard let addresses = live.addresses else { return [] }  // retiring, and no table of ours

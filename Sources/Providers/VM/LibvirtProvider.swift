@@ -85,6 +85,12 @@ public struct LibvirtProvider: Provider {
 
     // MARK: - Plan
 
+    public func declared(_ desired: DesiredState) -> [ResourceID] {
+        images(desired).map(Self.imageID) + machines(desired).flatMap { vm in
+            [ResourceID(Self.domainType, vm.name)] + vm.disks.map { ResourceID(Self.volumeType, vm.volumeName(of: $0)) }
+        }
+    }
+
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let connection = try connection()
         let live = Dictionary(try connection.domains().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
