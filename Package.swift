@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "Git", dependencies: ["CLibgit2", "Basics", .product(name: "Crypto", package: "swift-crypto")]),
         // libvirt's C API (Debian's libvirt-dev); only the Libvirt module imports it.
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
-        // Safe Swift over libvirt: connections, domains; errors read on the failing thread.
-        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        // Safe Swift over libvirt: connections, domains; errors read on the failing thread; a
+        // session's calls on a queue of their own, off the cooperative pool.
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "Basics"]),
         // libnetfilter_conntrack, libnftnl and libmnl (Debian's libnetfilter-conntrack-dev, libnftnl-dev,
         // libmnl-dev); only the Netfilter module imports them.
         .systemLibrary(name: "CNetfilter", pkgConfig: "libnetfilter_conntrack",
@@ -84,6 +85,6 @@ let package = Package(
         // Namespaces, bridges and storage pools made for one test and removed after it.
         .target(name: "TestSupport", dependencies: ["Basics", "Libvirt"], path: "Tests/TestSupport"),
         .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "Netfilter", "RunLog", "DesiredState", "Libvirt", "TestSupport"]),
-        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Daemon", "Engine", "Libvirt", "RunLog", "TestSupport"]),
+        .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Daemon", "Engine", "Libvirt", "RunLog", "Runs", "TestSupport"]),
     ]
 )

@@ -48,6 +48,13 @@ public struct Daemon: Sendable {
         self.idleTimeout = idleTimeout
     }
 
+    /// The process's metrics: swift-metrics is bootstrapped once per process.
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
     public func run() async throws {
         var logger = Logger(label: "reconcile")
         logger.logLevel = .info
@@ -57,8 +64,7 @@ public struct Daemon: Sendable {
         if perListener < maxConnections {
             logger.warning("only \(perListener) connections per listener: the descriptor limit leaves no more beside the \(Self.descriptorsForRuns) kept for runs")
         }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = Self.registry
         let log = try RunLog(stateDirectory: pipeline.stateDirectory)
         let triggers = TriggerQueue(), status = DaemonStatus()
         let signature = webhookSecret.map(WebhookSignature.init(secret:))

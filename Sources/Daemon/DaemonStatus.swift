@@ -21,12 +21,16 @@ public actor DaemonStatus {
         public var running = false
         /// When the run in flight started: a run that never ends is a stuck loop.
         public var runningSince: Date?
+        /// Who holds the state directory's lock the next run waits for (a manual run).
+        public var lockHolder: String?
         public var suspension: Suspension?
     }
 
     public private(set) var snapshot = Snapshot()
 
     public init() {}
+
+    func waiting(for holder: String?) { snapshot.lockHolder = holder }
 
     func started(at now: Date = Date()) {
         snapshot.running = true

@@ -61,13 +61,32 @@ public struct ReconcileLoop: Service {
         }
     }
 
+    /// The state directory's lock; while a manual run holds it, the status page says so and the
+    /// loop waits (suspended) up to `lockTimeout`.
+    func stateLock() async throws -> StateLock {
+        do {
+            return try StateLock(directory: pipeline.stateDirectory)
+        } catch let held as StateLock.Held {
+            await status.waiting(for: held.holder)
+            let lock: StateLock
+            do {
+                lock = try await StateLock.acquire(directory: pipeline.stateDirectory, timeout: lockTimeout)
+            } catch {
+                await status.waiting(for: nil)
+                throw error
+            }
+            await status.waiting(for: nil)
+            return lock
+        }
+    }
+
     /// Fetches the mirror in a short-lived `reconcile fetch-mirror`: libgit2 (1.5) keeps some
     /// memory of every fetch, ~100 KiB over a local transport, so a daemon fetching every
     /// tick in-process would grow without bound.
-    func fetchInChild(_ pipeline: RunPipeline) throws {
+    func fetchInChild(_ pipeline: RunPipeline) async throws {
         guard case .repository(let git) = pipeline.source else { return }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        try CommandRunner().run([executable, "fetch-mirror", "--repo", git.url, "--state-dir", pipeline.stateDirectory]
+        try await CommandRunner().run([executable, "fetch-mirror", "--repo", git.url, "--state-dir", pipeline.stateDirectory]
                                 + (git.sshKey.map { ["--ssh-key", $0] } ?? []) + (git.knownHosts.map { ["--ssh-known-hosts", $0] } ?? [])
                                 + (git.passwordFile.map { ["--password-file", $0] } ?? []))
     }
@@ -102,11 +121,11 @@ public struct ReconcileLoop: Service {
         pipeline.lockTimeout = lockTimeout
         pipeline.dryRun = pipeline.dryRun || suspension != nil
         do {
-            let lock = try StateLock(directory: pipeline.stateDirectory, timeout: lockTimeout)
+            let lock = try await stateLock()
             defer { withExtendedLifetime(lock) {} }
             // Fetch, then look at the revision: an invalid or rejected one is not tried again. When the
             // fetch fails, the run below fetches again and records why.
-            if (try? fetchInChild(pipeline)) != nil,
+            if (try? await fetchInChild(pipeline)) != nil,
                let revision = try? pipeline.source.lastFetchedRevision(stateDirectory: pipeline.stateDirectory) {
                 if revision == (await status.snapshot.rejectedRevision) {
                     logger.debug("revision \(revision) was rejected; waiting for a new one")
@@ -118,12 +137,8 @@ public struct ReconcileLoop: Service {
             // A change made to an applied revision is someone else's: drift.
             let applied = await status.snapshot.appliedRevision
             await status.started()
-            let task = Task { [pipeline, log] in try await pipeline.run(log: log) }
-            let result = try await withGracefulShutdownHandler {
-                try await task.value
-            } onGracefulShutdown: {
-                task.cancel()
-            }
+            // A child task, so that it runs where the daemon runs (its task executor, if any).
+            let result = try await cancelWhenGracefulShutdown { [pipeline, log] in try await pipeline.run(log: log) }
             switch result {
             case .ran(let report, _):
                 await status.finished(report, invalid: false)

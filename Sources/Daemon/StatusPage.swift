@@ -22,6 +22,9 @@ struct StatusPage {
         body.append(row("attempted revision", snapshot.attemptedRevision.map(code) ?? "none yet", id: "attempted"))
         body.append(row("last run", escape(snapshot.running ? "running" : snapshot.lastStatus ?? "none"), id: "last-status"))
         body.append(row("health", escape(health ?? "ok"), id: "health"))
+        if let holder = snapshot.lockHolder {
+            body.append(row("waiting", "for the state directory's lock, held by " + escape(holder), id: "lock-wait"))
+        }
         if !snapshot.unreadProviders.isEmpty {
             body.append(row("unreadable", escape(snapshot.unreadProviders.joined(separator: ", ")) + " could not read live state: their resources failed, the others converged",
                             id: "unread-providers"))

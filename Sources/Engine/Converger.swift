@@ -10,97 +10,124 @@ struct Converger {
     let recorder: any RunRecorder
     let progress: @Sendable (ResourceOutcome) -> Void
 
-    func apply(_ plan: Plan) async -> [ResourceOutcome] {
+    /// What a run has done so far: outcomes, what failed or was skipped (their dependents are
+    /// skipped), and the handlers notified.
+    private struct Progress {
         var outcomes: [ResourceOutcome] = []
-        var broken: Set<ResourceID> = []  // failed or skipped: their dependents are skipped
-        var delayed: [ResourceID: [Resource]] = [:]  // handler → who asked, in asking order
-        var delayedOrder = plan.pendingHandlers
-        for handler in plan.pendingHandlers { delayed[handler] = [] }
-        var pending = Set(plan.pendingHandlers)
+        var broken: Set<ResourceID> = []
+        /// Handler → who asked, in asking order; handlers left pending by an earlier run first.
+        var delayed: [ResourceID: [Resource]] = [:]
+        var delayedOrder: [ResourceID]
+        /// Handlers recorded as pending in the run log.
+        var pending: Set<ResourceID>
+        let report: @Sendable (ResourceOutcome) -> Void
 
-        func record(_ outcome: ResourceOutcome) {
-            outcomes.append(outcome)
-            if outcome.outcome == .failed || outcome.outcome == .skipped { broken.insert(outcome.resource) }
-            progress(outcome)
+        init(pendingHandlers: [ResourceID], report: @escaping @Sendable (ResourceOutcome) -> Void) {
+            delayedOrder = pendingHandlers
+            for handler in pendingHandlers { delayed[handler] = [] }
+            pending = Set(pendingHandlers)
+            self.report = report
         }
 
+        mutating func record(_ outcome: ResourceOutcome) {
+            outcomes.append(outcome)
+            if outcome.outcome == .failed || outcome.outcome == .skipped { broken.insert(outcome.resource) }
+            report(outcome)
+        }
+    }
+
+    func apply(_ plan: Plan) async -> [ResourceOutcome] {
+        var run = Progress(pendingHandlers: plan.pendingHandlers, report: progress)
         for (index, level) in plan.steps.enumerated() {
             // A cancelled run (the daemon stopping) ends between batches: what is left is
             // skipped, handlers stay pending for the next run.
             if Task.isCancelled {
                 for resource in plan.steps[index...].joined() {
-                    record(resource.needsWork
-                           ? ResourceOutcome(resource.id, .skipped, action: resource.action, changes: resource.changes,
-                                             error: "skipped: the run was interrupted")
-                           : ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges))
+                    run.record(resource.needsWork
+                               ? ResourceOutcome(resource.id, .skipped, action: resource.action, changes: resource.changes,
+                                                 error: "skipped: the run was interrupted")
+                               : ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges))
                 }
-                return outcomes
+                return run.outcomes
             }
-            var ready: [String: [Resource]] = [:]
-            for resource in level {
-                if !resource.needsWork {
-                    record(ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges))
-                } else if let dependency = resource.dependsOn.first(where: broken.contains) {
-                    record(ResourceOutcome(resource.id, .skipped, action: resource.action, changes: resource.changes,
+            let succeeded = await converge(level, &run)
+            await notify(succeeded, &run)
+        }
+        for handler in run.delayedOrder where !Task.isCancelled {
+            run.record(await trigger(handler, notifiedBy: run.delayed[handler] ?? []))
+        }
+        return run.outcomes
+    }
+
+    /// One level of the plan: what needs no work, waits on a failure or is in conflict is
+    /// recorded as such; the rest goes to its provider, one batch each. Returns what changed.
+    private func converge(_ level: [Resource], _ run: inout Progress) async -> [Resource] {
+        var ready: [String: [Resource]] = [:]
+        for resource in level {
+            if !resource.needsWork {
+                run.record(ResourceOutcome(resource.id, .unchanged, changes: resource.pendingChanges))
+            } else if let dependency = resource.dependsOn.first(where: run.broken.contains) {
+                run.record(ResourceOutcome(resource.id, .skipped, action: resource.action, changes: resource.changes,
                                            error: "skipped: \(dependency) did not converge"))
-                } else if let conflict = resource.conflict {
-                    record(ResourceOutcome(resource.id, .failed, action: resource.action, error: conflict))
-                } else if let provider = provider(for: resource.id) {
-                    ready[provider.name, default: []].append(resource)
-                } else {
-                    record(ResourceOutcome(resource.id, .failed, action: resource.action,
+            } else if let conflict = resource.conflict {
+                run.record(ResourceOutcome(resource.id, .failed, action: resource.action, error: conflict))
+            } else if let provider = provider(for: resource.id) {
+                ready[provider.name, default: []].append(resource)
+            } else {
+                run.record(ResourceOutcome(resource.id, .failed, action: resource.action,
                                            error: "no provider manages \(resource.id.type) on node \(node)"))
-                }
-            }
-            var succeeded: [Resource] = []
-            for provider in providers {
-                guard let batch = ready[provider.name], !batch.isEmpty else { continue }
-                // Handlers are remembered as pending before the change is made and forgotten
-                // once they have run: a run killed in between leaves them to the next run.
-                let newlyPending = Set(batch.flatMap { $0.notifies.map(\.target) }).subtracting(pending)
-                do {
-                    for handler in newlyPending.sorted() { try recorder.setHandler(handler, pending: true, node: node) }
-                } catch {
-                    // Unrecorded, a crash after the change would lose the restart it needs.
-                    for resource in batch {
-                        record(ResourceOutcome(resource.id, .failed, action: resource.action, error: "cannot record pending handlers: \(error)"))
-                    }
-                    continue
-                }
-                var fired: Set<ResourceID> = []
-                let byID = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                for outcome in await converge(batch, with: provider) {
-                    record(outcome)
-                    if outcome.outcome == .updated, let resource = byID[outcome.resource] {
-                        succeeded.append(resource)
-                        fired.formUnion(resource.notifies.map(\.target))
-                    }
-                }
-                for handler in newlyPending.subtracting(fired) { try? recorder.setHandler(handler, pending: false, node: node) }
-                pending.formUnion(newlyPending.intersection(fired))
-            }
-            var immediate: [ResourceID: [Resource]] = [:]
-            var immediateOrder: [ResourceID] = []
-            for resource in succeeded {
-                for notification in resource.notifies {
-                    switch notification.timing {
-                    case .immediate:
-                        if immediate[notification.target] == nil { immediateOrder.append(notification.target) }
-                        immediate[notification.target, default: []].append(resource)
-                    case .delayed:
-                        if delayed[notification.target] == nil { delayedOrder.append(notification.target) }
-                        delayed[notification.target, default: []].append(resource)
-                    }
-                }
-            }
-            for handler in immediateOrder {
-                record(await trigger(handler, notifiedBy: immediate[handler] ?? []))
             }
         }
-        for handler in delayedOrder where !Task.isCancelled {
-            record(await trigger(handler, notifiedBy: delayed[handler] ?? []))
+        var succeeded: [Resource] = []
+        for provider in providers {
+            guard let batch = ready[provider.name], !batch.isEmpty else { continue }
+            // Handlers are remembered as pending before the change is made and forgotten
+            // once they have run: a run killed in between leaves them to the next run.
+            let newlyPending = Set(batch.flatMap { $0.notifies.map(\.target) }).subtracting(run.pending)
+            do {
+                for handler in newlyPending.sorted() { try recorder.setHandler(handler, pending: true, node: node) }
+            } catch {
+                // Unrecorded, a crash after the change would lose the restart it needs.
+                for resource in batch {
+                    run.record(ResourceOutcome(resource.id, .failed, action: resource.action, error: "cannot record pending handlers: \(error)"))
+                }
+                continue
+            }
+            var fired: Set<ResourceID> = []
+            let byID = Dictionary(batch.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            for outcome in await converge(batch, with: provider) {
+                run.record(outcome)
+                if outcome.outcome == .updated, let resource = byID[outcome.resource] {
+                    succeeded.append(resource)
+                    fired.formUnion(resource.notifies.map(\.target))
+                }
+            }
+            for handler in newlyPending.subtracting(fired) { try? recorder.setHandler(handler, pending: false, node: node) }
+            run.pending.formUnion(newlyPending.intersection(fired))
         }
-        return outcomes
+        return succeeded
+    }
+
+    /// The notifications of what changed: immediate handlers run now, delayed ones are
+    /// remembered for the end of the run.
+    private func notify(_ succeeded: [Resource], _ run: inout Progress) async {
+        var immediate: [ResourceID: [Resource]] = [:]
+        var immediateOrder: [ResourceID] = []
+        for resource in succeeded {
+            for notification in resource.notifies {
+                switch notification.timing {
+                case .immediate:
+                    if immediate[notification.target] == nil { immediateOrder.append(notification.target) }
+                    immediate[notification.target, default: []].append(resource)
+                case .delayed:
+                    if run.delayed[notification.target] == nil { run.delayedOrder.append(notification.target) }
+                    run.delayed[notification.target, default: []].append(resource)
+                }
+            }
+        }
+        for handler in immediateOrder {
+            run.record(await trigger(handler, notifiedBy: immediate[handler] ?? []))
+        }
     }
 
     /// Converges one provider's batch, then verifies it against a fresh read of live state.

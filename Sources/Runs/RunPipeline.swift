@@ -82,7 +82,11 @@ public struct RunPipeline: Sendable {
         var vmOptions = vmOptions
         let loaded: DesiredStateSource.Loaded
         do {
-            loaded = try source.load(stateDirectory: stateDirectory, lastApplied: log.lastAppliedCommit, beforeValidating: early.start)
+            // Fetching, reading, parsing and checking signatures take seconds at 7,000 VMs: on a
+            // thread of their own, not the cooperative pool's.
+            loaded = try await EarlyRead { [source, stateDirectory] in
+                try source.load(stateDirectory: stateDirectory, lastApplied: log.lastAppliedCommit, beforeValidating: early.start)
+            }.value()
         } catch let failure as DesiredStateSource.Failure {
             let report = try record(failure.rejected ? .rejected : .failed, failure.description, revision: failure.revision, note: failure.note, log: log)
             return .unloadable(report, failure)
@@ -118,9 +122,13 @@ public struct RunPipeline: Sendable {
             }
         }
         // One writer per target: the early read holds the locks, or they are taken now.
-        let (providers, locks) = try await early.providers(for: host)
-            ?? (ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache),
-                TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout))
+        let providers: [any Provider], locks: [StateLock]
+        if let made = await early.providers(for: host) {
+            (providers, locks) = made
+        } else {
+            locks = try await TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: lockTimeout)
+            providers = ProviderSet.for(host, vmOptions: vmOptions, adopt: adopt, cache: cache)
+        }
         defer { withExtendedLifetime(locks) {} }
         let reconciler = Reconciler(node: host.name, providers: providers, recorder: log)
         var planned: Plan?
@@ -155,14 +163,13 @@ extension RunPipeline {
 /// only if the loaded state names the same host; otherwise the providers are made afresh.
 /// The node's target locks are taken first (without waiting): no read starts while another
 /// run writes.
-private final class EarlyProviders: @unchecked Sendable {
+private final class EarlyProviders: Sendable {
     let node: String?
     let stateDirectory: String
     let make: @Sendable (Node) -> [any Provider]
-    private var started: EarlyRead<Early?>?
+    private let started = Locked<EarlyRead<Early?>?>(nil)
 
-    /// What the early read made; the locks are not `Sendable` but only move to the caller.
-    private struct Early: @unchecked Sendable {
+    private struct Early: Sendable {
         var host: Node
         var providers: [any Provider]
         var locks: [StateLock]
@@ -175,29 +182,37 @@ private final class EarlyProviders: @unchecked Sendable {
     }
 
     func start(_ directory: String) {
-        started = EarlyRead { [node, stateDirectory, make] in
+        let read = EarlyRead { [node, stateDirectory, make] () -> Early? in
             guard let hosts = DesiredState.declaredHosts(directory: directory),
                   let host = try? NodeSelection.host(named: node, in: hosts, declared: hosts != [.implicitLocal]),
-                  let locks = try? TargetLocks.acquire(for: host, stateDirectory: stateDirectory, timeout: 0) else { return nil }
+                  let locks = try? TargetLocks.take(for: host, stateDirectory: stateDirectory) else { return nil }
             let providers = make(host)
             providers.forEach { $0.prefetch() }
             return Early(host: host, providers: providers, locks: locks)
+        }
+        started.withLock { $0 = read }
+    }
+
+    /// The early read, now taken from here.
+    private func take() -> EarlyRead<Early?>? {
+        started.withLock { started in
+            defer { started = nil }
+            return started
         }
     }
 
     /// Drops the early providers and releases their locks (the run has work to do first
     /// that must not hold them).
     func release() async {
-        _ = try? await started?.value()
-        started = nil
+        // Its work returns nil rather than throwing: there is no error to keep.
+        _ = try? await take()?.value()
     }
 
     /// The early providers and their locks, if they were made for `host` (where its document
     /// is written does not matter: a repository's files are read from a temporary export).
     /// Otherwise the early locks are released here.
     func providers(for host: Node) async -> ([any Provider], [StateLock])? {
-        guard var early = (try? await started?.value()) ?? nil else { return nil }
-        started = nil
+        guard let read = take(), var early = (try? await read.value()) ?? nil else { return nil }
         early.host.location = host.location
         return early.host == host ? (early.providers, early.locks) : nil
     }

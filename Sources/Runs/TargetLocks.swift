@@ -40,17 +40,32 @@ public enum TargetLocks {
         return "\(info.st_dev)-\(info.st_ino)"
     }
 
-    /// Takes every lock of `host`, waiting up to `timeout` seconds for each.
+    /// Takes every lock of `host`, waiting (suspended) up to `timeout` seconds for each.
     /// - Throws: ``StateLock/Held`` naming the target and its holder, or the error of
     ///   creating the lock directory.
-    public static func acquire(for host: Node, stateDirectory: String, timeout: Double) throws -> [StateLock] {
-        let targets = targets(of: host)
-        guard !targets.isEmpty else { return [] }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try targets.map { target in
-            try StateLock(path: directory + "/" + fileName(target.key), target: target.name,
-                          note: "state directory \(stateDirectory)", timeout: timeout)
+    public static func acquire(for host: Node, stateDirectory: String, timeout: Double) async throws -> [StateLock] {
+        var locks: [StateLock] = []
+        for target in try prepare(host) {
+            locks.append(try await StateLock.acquire(path: directory + "/" + fileName(target.key), target: target.name,
+                                                     note: "state directory \(stateDirectory)", timeout: timeout))
         }
+        return locks
+    }
+
+    /// Takes every lock of `host` if no other process holds one, without waiting.
+    public static func take(for host: Node, stateDirectory: String) throws -> [StateLock] {
+        try prepare(host).map { target in
+            try StateLock(path: directory + "/" + fileName(target.key), target: target.name, note: "state directory \(stateDirectory)")
+        }
+    }
+
+    /// `host`'s targets, with the lock directory made when there is one.
+    private static func prepare(_ host: Node) throws -> [(key: String, name: String)] {
+        let targets = targets(of: host)
+        if !targets.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        return targets
     }
 
     /// A key as a file name: unsafe bytes become `_`, long keys keep their end.

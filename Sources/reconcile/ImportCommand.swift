@@ -56,7 +56,7 @@ struct ImportCommand: AsyncParsableCommand {
         try ExitStatus.usageOnFailure { try Self.checkEmpty(out) }
         let loaded: DesiredStateSource.Loaded
         do {
-            let (lock, _) = try state.open(lockTimeout: 30)
+            let (lock, _) = try await state.open(lockTimeout: 30)
             defer { _ = lock }
             loaded = try source.source().load(stateDirectory: state.stateDir)
         } catch let failure as DesiredStateSource.Failure {

@@ -85,7 +85,7 @@ struct InvocationOptions: ParsableArguments {
     /// Runs `pipeline` under the state directory's lock, prints it as it goes, and exits with
     /// its status; `planned` sees a finished dry-run's plan (to save it).
     func perform(_ pipeline: RunPipeline, state: StateOptions, planned: (RunReport, Plan) throws -> Void = { _, _ in }) async throws {
-        let (lock, log) = try state.open(lockTimeout: lockTimeout.seconds)
+        let (lock, log) = try await state.open(lockTimeout: lockTimeout.seconds)
         defer { withExtendedLifetime(lock) {} }
         let interrupts = InterruptCleanup.install(stateDirectory: state.stateDir)
         defer { withExtendedLifetime(interrupts) {} }
@@ -134,10 +134,10 @@ struct StateOptions: ParsableArguments {
     @Option(help: "Where runs and the inventory are recorded.")
     var stateDir = "/var/lib/reconcile"
 
-    func open(lockTimeout: Double) throws -> (StateLock, RunLog) {
+    func open(lockTimeout: Double) async throws -> (StateLock, RunLog) {
         do {
             try StateDirectory.prepare(stateDir)
-            let lock = try StateLock(directory: stateDir, timeout: lockTimeout)
+            let lock = try await StateLock.acquire(directory: stateDir, timeout: lockTimeout)
             return (lock, try RunLog(stateDirectory: stateDir))
         } catch let held as StateLock.Held {
             Terminal.printError("\(stateDir): \(held)")

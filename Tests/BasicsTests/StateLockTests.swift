@@ -15,9 +15,9 @@ import TestSupport
 
     @Test func aSecondHolderIsRefusedWithTheFirstOnesPid() throws {
         do {
-            let first = try StateLock(directory: directory, timeout: 0)
+            let first = try StateLock(directory: directory)
             do {
-                _ = try StateLock(directory: directory, timeout: 0)
+                _ = try StateLock(directory: directory)
                 Issue.record("took a held lock")
             } catch let held as StateLock.Held {
                 #expect(held.holder.hasPrefix("pid \(getpid()) since 20"))
@@ -25,18 +25,18 @@ import TestSupport
             withExtendedLifetime(first) {}
         }
         // Released with the first holder.
-        _ = try StateLock(directory: directory, timeout: 0)
+        _ = try StateLock(directory: directory)
     }
 
-    @Test func waitingUpToTheTimeoutThenGivingUp() throws {
-        let first = try StateLock(directory: directory, timeout: 0)
+    @Test func waitingUpToTheTimeoutThenGivingUp() async throws {
+        let first = try StateLock(directory: directory)
         // A clock that moves 0.1 s per reading: the wait tries until the deadline, then gives up.
         nonisolated(unsafe) var readings = 0
         let clock = { () -> Date in
             readings += 1
             return Date(timeIntervalSince1970: Double(readings) / 10)
         }
-        #expect(throws: StateLock.Held.self) { try StateLock(directory: directory, timeout: 0.3, clock: clock) }
+        await #expect(throws: StateLock.Held.self) { _ = try await StateLock.acquire(directory: directory, timeout: 0.3, clock: clock) }
         #expect(readings >= 4)
         withExtendedLifetime(first) {}
     }
@@ -46,12 +46,12 @@ import TestSupport
         let holder = try SpawnedProcess(["flock", "-F", directory + "/lock", "sleep", "60"], log: "/dev/null")
         var held = false
         for _ in 0..<1_500 where !held {  // up to 30 s on a loaded machine
-            held = (try? StateLock(directory: directory, timeout: 0)) == nil
+            held = (try? StateLock(directory: directory)) == nil
             if !held { usleep(20_000) }
         }
         #expect(held, "the child never took the lock")
         holder.signal(SIGKILL)
         _ = holder.wait(timeout: 10)
-        _ = try StateLock(directory: directory, timeout: 0)
+        _ = try StateLock(directory: directory)
     }
 }

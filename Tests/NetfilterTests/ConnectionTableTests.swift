@@ -11,7 +11,7 @@ import TestSupport
         let namespace = try lab.namespace("ct")
         let entries = [("198.51.100.9", "203.0.113.7"), ("10.0.0.7", "198.51.100.9"), ("198.51.100.9", "203.0.113.51"), ("10.0.0.51", "198.51.100.9")]
         let insert = entries.map { "-I -s \($0.0) -d \($0.1) -p tcp --sport 40000 --dport 22 --state ESTABLISHED -t 600 -u ASSURED" }
-        try CommandRunner(netns: namespace).run(["conntrack", "--load-file", "-"], input: Data((insert.joined(separator: "\n") + "\n").utf8))
+        try await CommandRunner(netns: namespace).run(["conntrack", "--load-file", "-"], input: Data((insert.joined(separator: "\n") + "\n").utf8))
         #expect(try tracked(in: namespace).count == 4)
 
         let forgotten = try await ConnectionTable.forget(destinations: ["203.0.113.7"], sources: ["10.0.0.7"], netns: namespace)

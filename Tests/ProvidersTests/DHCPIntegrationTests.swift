@@ -104,7 +104,7 @@ import TestSupport
         let seed = "# cpro0007\nhost 3ea808bd-5ef0-4227-a617-f5b0694e408c {\n    hardware ethernet \(Self.mac.uppercased());\n"
             + "    fixed-address 10.79.0.7;\n    option host-name \"cpro0007\";\n}\n" + other
         try seed.write(toFile: seedHosts, atomically: true, encoding: .utf8)
-        _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
+        _ = try await CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
         let before = Self.firstLease(in: lab, mac: Self.mac, directory: fixture.root)
         #expect(before == "10.79.0.7 cpro0007")
 
@@ -144,7 +144,7 @@ import TestSupport
         let kept = "authoritative;\nsubnet 10.81.0.0 netmask 255.255.255.0 { }\n# rendered by the template\n# end\n"
         fixture.netns = lab.server
         fixture.restart = try Self.restartScript(fixture, interface: lab.serverInterface)
-        _ = try CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
+        _ = try await CommandRunner(netns: lab.server).output(fixture.restart)  // the hand-run dhcpd
         let before = Self.firstLease(in: lab, mac: Self.mac, directory: fixture.root)
         #expect(before == "10.81.0.7 cpro0007")
 

@@ -61,7 +61,7 @@ import TestSupport
         // The volume holds exactly the image's bytes, and the disk is backed by it.
         let copy = root.appendingPathComponent("downloaded").path
         try lab.virsh("vol-download", "--pool", lab.pool, volume, copy)
-        #expect(try CommandRunner().run(["sha256sum", copy]).prefix(64) == base.sha256)
+        await #expect(try CommandRunner().run(["sha256sum", copy]).prefix(64) == base.sha256)
         let imagePath = try lab.virsh("vol-path", "--pool", lab.pool, volume).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try lab.virsh("vol-dumpxml", "--pool", lab.pool, "\(lab.prefix)-vm-root").contains("<path>\(imagePath)</path>"))
         #expect(try await run(desired, log: log, dryRun: true).status == .noChanges)
@@ -81,8 +81,8 @@ import TestSupport
         let log = try RunLog(stateDirectory: root.appendingPathComponent("state").path)
         let base = try makeImage("base.qcow2")
         let overlay = root.appendingPathComponent("overlay.qcow2").path
-        try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base.path, overlay, "16M"])
-        let overlaySum = String(try CommandRunner().run(["sha256sum", overlay]).prefix(64))
+        try await CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base.path, overlay, "16M"])
+        let overlaySum = await String(try CommandRunner().run(["sha256sum", overlay]).prefix(64))
         let images = Self.image("base", base.path, base.sha256, pool: lab.pool) + Self.image("web", overlay, overlaySum, pool: lab.pool)
 
         let undeclared = try await run(try state(lab, images: images), log: log)
@@ -166,8 +166,8 @@ import TestSupport
 
         // A qcow2 whose backing file is the host file: refused, though its own checksum is right.
         let evil = root.appendingPathComponent("evil.qcow2").path
-        try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", decoy.path, "-u", evil, "16M"])
-        let evilSum = String(try CommandRunner().run(["sha256sum", evil]).prefix(64))
+        try await CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", decoy.path, "-u", evil, "16M"])
+        let evilSum = await String(try CommandRunner().run(["sha256sum", evil]).prefix(64))
         let backed = try await images.run(try images.state(lab, images: ImageIntegrationTests.image("evil", evil, evilSum, pool: lab.pool)), log: log)
         #expect(backed.status == .failed && imageError(backed).contains("names a backing file (\(decoy.path))"), "\(imageError(backed))")
 
@@ -189,8 +189,8 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: root); unlink(decoy.path) }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let evil = root.appendingPathComponent("evil.qcow2").path
-        try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", decoy.path, "-u", evil, "16M"])
-        let sum = String(try CommandRunner().run(["sha256sum", evil]).prefix(64))
+        try await CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", decoy.path, "-u", evil, "16M"])
+        let sum = await String(try CommandRunner().run(["sha256sum", evil]).prefix(64))
         let staging = ImageStaging(directory: root.appendingPathComponent("staging").path, progress: { _ in })
         let image = try #require(try images.state(try LibvirtLab(), images: ImageIntegrationTests.image("evil", evil, sum, pool: "p")).images.first)
         let overlay = ImageStaging.Request(image, backing: image)

@@ -276,7 +276,7 @@ public struct DHCPProvider: Provider {
             }
             let candidate = try hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
             try DHCPAdoption.checkNothingLost(moves, candidate: candidate, hostsFile: settings.hostsFile)
-            try check(candidate, config: checkedConfig, moves: moves.filter { $0.target != settings.config })
+            try await check(candidate, config: checkedConfig, moves: moves.filter { $0.target != settings.config })
             var written = WrittenFiles()
             do {
                 if let hostsFile { try written.replace(settings.hostsFile, with: hostsFile.input ?? "", previous: hostsFile.previous) }
@@ -322,7 +322,7 @@ public struct DHCPProvider: Provider {
 
     /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the
     /// hosts file, and each included file `moves` rewrites as it will be.
-    private func check(_ candidate: String, config: Step?, moves: [Step] = []) throws {
+    private func check(_ candidate: String, config: Step?, moves: [Step] = []) async throws {
         let directory = try PrivateDirectory.make(prefix: "reconcile-dhcpd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let candidatePath = directory.appendingPathComponent("hosts.conf").path
@@ -338,7 +338,7 @@ public struct DHCPProvider: Provider {
             text = text.replacingOccurrences(of: "\"\(move.target)\"", with: "\"\(path)\"")
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
-        let result = try CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
+        let result = try await CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
         if result.timedOutAfter != nil { throw CommandRunner.Failure(["dhcpd", "-t", "-cf", configPath], result) }
         guard result.status == 0 else {
             let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
@@ -380,7 +380,7 @@ public struct DHCPProvider: Provider {
     /// `previous`, carried by the resources that notified) is put back and dhcpd started again.
     public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         let timeout = Double(settings.restartTimeout)
-        let first = try runner.output(settings.restart, timeout: timeout)
+        let first = try await runner.output(settings.restart, timeout: timeout)
         if first.timedOutAfter != nil {
             // Not retried now (a stuck restart would hold the run twice as long): the handler
             // stays pending, so the next run restarts again.
@@ -396,7 +396,7 @@ public struct DHCPProvider: Provider {
             // There was no file before: only "already gone" counts as put back.
             throw SystemError.lastError("remove \(settings.hostsFile)")
         }
-        let second = try runner.output(settings.restart, timeout: timeout)
+        let second = try await runner.output(settings.restart, timeout: timeout)
         let restored = second.status == 0 && second.timedOutAfter == nil ? "restored the previous hosts file and restarted dhcpd"
             : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"
         throw RunError("\(failure); \(restored)")

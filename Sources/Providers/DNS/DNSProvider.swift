@@ -182,7 +182,7 @@ public struct DNSProvider: Provider {
         // +additional: the TSIG record of each answer, which names a key error (BADSIG, BADKEY, BADTIME).
         let command = ["dig", "@\(settings.server)", "-p", "\(settings.port)", "-k", settings.tsigKeyFile, zone, "AXFR",
                        "+noall", "+answer", "+additional", "+time=5", "+tries=2"]
-        let result = try await EarlyRead { [runner] in try runner.output(command) }.value()
+        let result = try await runner.output(command)
         if result.timedOutAfter != nil || result.status != 0 { throw CommandRunner.Failure(command, result) }
         return try DNSZone.parse(result.stdout + result.stderr, zone: zone, server: "\(settings.server):\(settings.port)", keyFile: settings.tsigKeyFile)
     }
@@ -205,9 +205,7 @@ public struct DNSProvider: Provider {
             let answers: [String]
             let output: String
             do {
-                let result = try await EarlyRead { [runner, settings] in
-                    try runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
-                }.value()
+                let result = try await runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
                 answers = Self.statuses(result.stdout)
                 output = result.timedOutAfter.map { "timed out after \($0) s" } ?? (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
@@ -251,9 +249,7 @@ public struct DNSProvider: Provider {
         var failed: [ResourceID: String] = [:]
         let answers: [String]
         do {
-            answers = Self.statuses(try await EarlyRead { [runner, settings] in
-                try runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
-            }.value().stdout)
+            answers = Self.statuses(try await runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8)).stdout)
         } catch {
             for set in sets { if let resource = resources[set.name] { failed[resource.id] = "\(error)" } }
             return failed

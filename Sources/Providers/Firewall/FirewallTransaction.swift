@@ -21,15 +21,16 @@ struct FirewallTransaction {
     /// Runs it with the batch's `steps`. - Returns: why it failed, or nil.
     func run(_ steps: [Step], runner: CommandRunner, netns: String) async throws -> String? {
         if input.isEmpty {
-            try PublicAddresses.change(steps, runner: runner)
+            try await PublicAddresses.change(steps, runner: runner)
         } else {
-            let tested = try runner.output(test, input: Data(input.utf8))
+            let tested = try await runner.output(test, input: Data(input.utf8))
             if tested.timedOutAfter != nil { return "\(CommandRunner.Failure(test, tested))" }
             guard tested.status == 0 else { return "\(rejected): \(explain(tested.stderr))" }
-            let addresses = EarlyRead { [runner] in try PublicAddresses.change(steps, runner: runner) }
-            let applied = try runner.output(apply, input: Data(input.utf8))
+            // The addresses change while the rules go in: neither waits for the other.
+            async let addresses: Void = PublicAddresses.change(steps, runner: runner)
+            let applied = try await runner.output(apply, input: Data(input.utf8))
             let addressed: Result<Void, any Error>
-            do { addressed = .success(try await addresses.value()) } catch { addressed = .failure(error) }
+            do { addressed = .success(try await addresses) } catch { addressed = .failure(error) }
             if applied.timedOutAfter != nil { return "\(CommandRunner.Failure(apply, applied))" }
             guard applied.status == 0 else { return "\(failed): \(explain(applied.stderr))" }
             try addressed.get()

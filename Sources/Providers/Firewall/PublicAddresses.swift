@@ -98,10 +98,10 @@ struct PublicAddresses: Equatable {
 
     /// Runs the address steps among `steps` in one `ip -batch`: thousands of pairs must not
     /// mean thousands of processes.
-    static func change(_ steps: [Step], runner: CommandRunner) throws {
+    static func change(_ steps: [Step], runner: CommandRunner) async throws {
         let lines = steps.filter { [add, remove].contains($0.operation) }.compactMap(\.input)
         guard !lines.isEmpty else { return }
-        try runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try await runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     /// Forgets the tracked connections the steps name, so packets follow the new rules: one

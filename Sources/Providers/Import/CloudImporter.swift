@@ -56,7 +56,7 @@ public struct CloudImporter {
         cloud.networks = networks(for: &vms, subnets: dhcp.subnets, unmapped: &cloud.unmapped)
         if node.roles.contains(.firewall) {
             let command = ["iptables-save"]
-            let saved = try await EarlyRead { [runner] in try runner.output(command) }.value()
+            let saved = try await runner.output(command)
             guard saved.status == 0, saved.timedOutAfter == nil else { throw CommandRunner.Failure(command, saved) }
             let addresses = Set(vms.flatMap { $0.interfaces.compactMap(\.ip) })
             let firewall = FirewallImport.read(saved.stdout, addresses: addresses)

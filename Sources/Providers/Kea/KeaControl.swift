@@ -20,11 +20,17 @@ struct KeaControl: Sendable {
         self.deadline = deadline
     }
 
-    struct Response: @unchecked Sendable {
+    struct Response: Sendable {
         /// 0 success, 1 error, 2 unsupported, 3 empty (Kea's codes).
         var result: Int
         var text: String
-        var arguments: [String: Any]?
+        /// The whole answer as Kea sent it.
+        var json: Data
+
+        /// The answer's `arguments` object, parsed from ``json`` when asked for.
+        var arguments: [String: Any]? {
+            (try? JSONSerialization.jsonObject(with: json) as? [String: Any])?["arguments"] as? [String: Any]
+        }
     }
 
     func send(_ command: String, arguments: [String: Any]? = nil) async throws -> Response {
@@ -37,7 +43,7 @@ struct KeaControl: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let result = object["result"] as? Int else {
             throw RunError("Kea's control socket \(socket) answered \(command) with something that is not Kea's JSON: \(String(decoding: data.prefix(200), as: UTF8.self))")
         }
-        return Response(result: result, text: object["text"] as? String ?? "", arguments: object["arguments"] as? [String: Any])
+        return Response(result: result, text: object["text"] as? String ?? "", json: data)
     }
 
     /// Sends `command` and fails with Kea's own text unless it succeeds.

@@ -226,7 +226,7 @@ public struct KeaProvider: Provider {
         let text = config.replacingOccurrences(of: "<?include \"\(settings.hostsFile)\"?>", with: "<?include \"\(candidatePath)\"?>")
         try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
         let command = ["kea-dhcp4", "-t", configPath]
-        let result = try await EarlyRead { [runner] in try runner.output(command) }.value()
+        let result = try await runner.output(command)
         if result.timedOutAfter != nil { throw CommandRunner.Failure(command, result) }
         guard result.status == 0 else {
             let output = (result.stdout + result.stderr).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)

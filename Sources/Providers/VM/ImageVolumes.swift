@@ -100,7 +100,7 @@ extension LibvirtProvider {
 
     /// Sends the staged image (``ImageStaging``; staged now if the run did not stage it before
     /// taking its locks) into its volume, checking its SHA-256 again on the bytes sent.
-    func upload(_ step: Step, connection: Connection) async throws {
+    func upload(_ step: Step) async throws {
         let request = try Self.uploadRequest(step)
         if let failure = options.stagingFailures[request.sha256] { throw RunError(failure) }
         let (pool, volume) = Self.poolAndVolume(step.target)
@@ -115,6 +115,11 @@ extension LibvirtProvider {
             staging = ImageStaging(directory: directory.path, progress: options.progress)
         }
         let file = try await staging.stage(request, allowed: node.imageDirectories)
+        try await session.call { [self] connection in try send(file, request: request, pool: pool, volume: volume, connection: connection) }
+    }
+
+    /// Sends a staged image into its volume (on the session's queue: it blocks while the bytes go).
+    private func send(_ file: String, request: ImageStaging.Request, pool: String, volume: String, connection: Connection) throws {
         // An overlay's backing file is pointed at its backing Image's volume, as libvirt names
         // it: the bytes change, so what is sent is checked against the file as it is now.
         var expected = request.sha256

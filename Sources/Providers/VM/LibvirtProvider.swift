@@ -47,22 +47,13 @@ public struct LibvirtProvider: Provider {
 
     let node: Node
     let options: Options
-    /// One connection for the provider's lifetime (a run): the test driver keeps its state
-    /// only while a connection is open, and a daemon connection is costly to open.
-    private let shared = Locked<Connection?>(nil)
+    /// Every libvirt call of the provider's lifetime (a run), on a queue of its own.
+    let session: LibvirtSession
 
     public init(host: Node, options: Options = Options()) {
         node = host
         self.options = options
-    }
-
-    private func connection() throws -> Connection {
-        try shared.withLock { connection in
-            if let connection { return connection }
-            let opened = try Connection(uri: node.libvirt)
-            connection = opened
-            return opened
-        }
+        session = LibvirtSession(uri: host.libvirt)
     }
 
     /// `test` for the test driver; the Host's `virtType` if it has one; `kvm` on a remote
@@ -91,8 +82,12 @@ public struct LibvirtProvider: Provider {
         }
     }
 
+    /// Reads and compares on the session's queue: libvirt's calls are interleaved with the comparison.
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
-        let connection = try connection()
+        try await session.call { [self] connection in try plan(desired, owned: owned, connection: connection) }
+    }
+
+    private func plan(_ desired: DesiredState, owned: Set<ResourceID>, connection: Connection) throws -> [Resource] {
         let live = Dictionary(try connection.domains().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let networks = Dictionary(desired.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var pools: [String: Set<String>?] = [:]
@@ -133,7 +128,7 @@ public struct LibvirtProvider: Provider {
                 }
                 resources.append(volume)
             }
-            var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes, poolVolumes: poolVolumes)
+            var domain = try domainResource(vm, live: live[vm.name], networks: networks, volumes: volumes, connection: connection, poolVolumes: poolVolumes)
             if domain.conflict == nil, domain.action != nil, vm.state == .running, let missing = try attachments.missing(for: vm, networks: networks) {
                 domain.conflict = "\(missing) does not exist on \(node.libvirt)"
             }
@@ -146,7 +141,7 @@ public struct LibvirtProvider: Provider {
 
     private func domainResource(
         _ vm: VirtualMachine, live: Connection.DomainInfo?, networks: [String: Network], volumes: [ResourceID],
-        poolVolumes: (String) throws -> Set<String>?
+        connection: Connection, poolVolumes: (String) throws -> Set<String>?
     ) throws -> Resource {
         let id = ResourceID(Self.domainType, vm.name)
         let seed = CloudInitSeed(vm, networks: networks)
@@ -161,7 +156,7 @@ public struct LibvirtProvider: Provider {
             return Resource(id, action: .create, summary: "\(vm.memory), \(vm.vcpus) vCPU, \(vm.state.rawValue)",
                             dependsOn: volumes, source: vm.location, steps: steps, fingerprint: fingerprint)
         }
-        var stored = try DomainDefinition.parse(live.xml, volumeAt: { try connection().volume(atPath: $0) })
+        var stored = try DomainDefinition.parse(live.xml, volumeAt: { try connection.volume(atPath: $0) })
         // A VM without a declared uuid keeps the one libvirt gave it: redefining under a new
         // uuid is refused.
         if wanted.uuid == nil { wanted.uuid = live.uuid }
@@ -277,92 +272,6 @@ public struct LibvirtProvider: Provider {
             }
         }
         return resources
-    }
-
-    // MARK: - Converge
-
-    /// Runs each resource's planned libvirt calls in order: domains are removed before the
-    /// volumes they used, volumes created before the domains that use them.
-    public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        let connection: Connection
-        do {
-            connection = try self.connection()
-        } catch {
-            return resources.failing(with: "\(error)")
-        }
-        var errors: [ResourceID: String] = [:]
-        let order: [(String, Resource.Action?)] = [(Self.domainType, .delete), (Self.volumeType, .delete), (Self.imageType, .create),
-                                                    (Self.volumeType, .create), (Self.domainType, .create), (Self.domainType, .update),
-                                                    (Self.domainType, nil), (Self.imageType, .delete)]
-        let ordered = resources.sorted { first, second in
-            let rank = { (resource: Resource) in order.firstIndex { $0 == (resource.id.type, resource.action) } ?? order.count }
-            return rank(first) < rank(second)
-        }
-        for resource in ordered {
-            do {
-                for step in resource.steps { try await run(step, connection: connection) }
-            } catch {
-                errors[resource.id] = "\(error)"
-            }
-        }
-        return errors
-    }
-
-    private func run(_ step: Step, connection: Connection) async throws {
-        let input = step.input ?? ""
-        switch step.operation {
-        case Self.createVolume:
-            try connection.createVolume(pool: Self.poolAndVolume(step.target).pool, xml: input)
-        case Self.deleteVolume:
-            let (pool, volume) = Self.poolAndVolume(step.target)
-            try connection.deleteVolume(pool: pool, volume: volume)
-        case Self.define: try connection.define(xml: input)
-        case Self.uploadImage: try await upload(step, connection: connection)
-        case Self.createSeed: try createSeed(step, connection: connection)
-        case Self.deleteSeed: try deleteSeed(step, connection: connection)
-        case Self.createOverlay: try createOverlay(step, connection: connection)
-        case Self.autostart: try connection.setAutostart(step.target, input == "true")
-        case Self.start: try connection.start(step.target)
-        case Self.stop: try await stop(step.target, connection: connection)
-        case Self.undefine: try connection.undefine(step.target)
-        case Self.adopt:
-            // The element without its namespace declaration: libvirt adds it for the key.
-            let element = input.replacingOccurrences(of: " xmlns:rc='\(DomainDefinition.namespace)'", with: "").replacingOccurrences(of: "rc:", with: "")
-            try connection.setMetadata(step.target, element: element, key: "rc", uri: DomainDefinition.namespace)
-        case Self.setMemory:
-            guard let kibibytes = UInt64(input) else { throw RunError("\(step.key): not a size in KiB: \(input)") }
-            try connection.setLiveMemory(step.target, kibibytes: kibibytes)
-        case Self.restart:
-            try await stop(step.target, connection: connection)
-            try connection.start(step.target)
-        default:
-            throw RunError("libvirt has no step \(step.operation)")
-        }
-    }
-
-    /// Asks the guest to shut down and waits up to the timeout; then pulls the plug. A guest
-    /// that stops by itself in between is stopped all the same. Waits with `Task.sleep`: the
-    /// daemon's HTTP side shares the cooperative pool.
-    private func stop(_ name: String, connection: Connection) async throws {
-        guard try connection.domain(named: name)?.state == .running else { return }
-        if (try? connection.shutdown(name)) != nil {
-            let deadline = ContinuousClock.now + options.shutdownTimeout
-            while ContinuousClock.now < deadline {
-                if try connection.domain(named: name)?.state != .running { return }
-                try await Task.sleep(for: .milliseconds(250))
-            }
-        }
-        // libvirt's destroy gives up when QEMU is slow to die (a loaded host): try again.
-        for attempt in 1...3 {
-            do {
-                try connection.destroy(name)
-                return
-            } catch {
-                guard try connection.domain(named: name)?.state == .running else { return }
-                if attempt == 3 { throw error }
-                try await Task.sleep(for: .seconds(1))
-            }
-        }
     }
 
     /// `pool/volume`, the target of a volume's steps and an Image's resource name, split.
