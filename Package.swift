@@ -47,8 +47,13 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Basics", "DesiredState", .product(name: "Crypto", package: "swift-crypto")]),
         // Run history and the inventory of what reconcile created, in SQLite.
         .target(name: "RunLog", dependencies: ["Basics", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
-        // The providers: VMs (libvirt), firewall and NAT (iptables), reservations (dhcpd).
-        .target(name: "Providers", dependencies: ["Basics", "Netfilter", "Engine", "Libvirt", .product(name: "Crypto", package: "swift-crypto")]),
+        // The providers, by family: VMs with their images and cloud-init seeds (libvirt); firewall
+        // rules and NAT (iptables, nftables); reservations (ISC dhcpd, Kea); names (BIND, by
+        // RFC 2136 updates).
+        .target(name: "Providers", dependencies: ["Basics", "DesiredState", "Netfilter", "Engine", "Libvirt", .product(name: "Crypto", package: "swift-crypto")]),
+        // `reconcile import`: a running node's domains, iptables rules and reservations written
+        // as desired state (a CLI feature, not part of a run).
+        .target(name: "Import", dependencies: ["Basics", "DesiredState", "Engine", "Libvirt", "Providers"]),
         // One run from desired-state source to run record, as the CLI and the daemon start it.
         .target(name: "Runs", dependencies: ["Basics", "DesiredState", "Engine", "Git", "Netfilter", "Providers", "RunLog"]),
         // The daemon: periodic and webhook-triggered runs, metrics, status page.
@@ -69,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "reconcile",
             dependencies: [
-                "Basics", "DesiredState", "Engine", "Git", "Providers", "RunLog", "Runs", "Daemon",
+                "Basics", "DesiredState", "Engine", "Git", "Import", "Providers", "RunLog", "Runs", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -85,6 +90,7 @@ let package = Package(
         // Namespaces, bridges and storage pools made for one test and removed after it.
         .target(name: "TestSupport", dependencies: ["Basics", "Libvirt"], path: "Tests/TestSupport"),
         .testTarget(name: "ProvidersTests", dependencies: ["Basics", "Providers", "Netfilter", "RunLog", "DesiredState", "Libvirt", "TestSupport"]),
+        .testTarget(name: "ImportTests", dependencies: ["Import", "Providers", "TestSupport"]),
         .testTarget(name: "ReconcileTests", dependencies: ["reconcile", "Basics", "Daemon", "Engine", "Libvirt", "RunLog", "Runs", "TestSupport"]),
     ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import DesiredState
 import Engine
 import Foundation
+import Import
 import Providers
 import Runs
 

@@ -8,35 +8,35 @@ import Foundation
 ///
 /// Tolerant by design: it tokenizes words, quoted strings, braces and semicolons, skips
 /// `#` comments, and ignores every statement it does not need.
-struct DHCPConfigScanner {
+package struct DHCPConfigScanner {
     /// A `host NAME { … }` declaration.
-    struct HostDeclaration: Hashable, Sendable {
-        var name: String
-        var mac: String?
-        var ips: [String]
-        var hostname: String?
-        var file: String
-        var line: Int
+    package struct HostDeclaration: Hashable, Sendable {
+        package var name: String
+        package var mac: String?
+        package var ips: [String]
+        package var hostname: String?
+        package var file: String
+        package var line: Int
         /// The line of its closing brace.
-        var endLine = 0
+        package var endLine = 0
 
-        var location: String { "\(file):\(line)" }
+        package var location: String { "\(file):\(line)" }
     }
 
     /// A `subnet ADDRESS netmask MASK { … }` declaration.
-    struct SubnetDeclaration: Equatable, Sendable {
-        var address: String
-        var netmask: String
-        var routers: [String] = []
-        var file: String
-        var line: Int
+    package struct SubnetDeclaration: Equatable, Sendable {
+        package var address: String
+        package var netmask: String
+        package var routers: [String] = []
+        package var file: String
+        package var line: Int
     }
 
     /// What one file declares.
-    struct Declarations {
-        var hosts: [HostDeclaration] = []
-        var subnets: [SubnetDeclaration] = []
-        var includes: [String] = []
+    package struct Declarations {
+        package var hosts: [HostDeclaration] = []
+        package var subnets: [SubnetDeclaration] = []
+        package var includes: [String] = []
     }
 
     private struct Token {
@@ -111,7 +111,7 @@ struct DHCPConfigScanner {
     }
 
     /// The declarations of `path` and every file it includes (a file once), but `excluding`.
-    static func scanTree(_ path: String, excluding: Set<String>) throws -> Declarations {
+    package static func scanTree(_ path: String, excluding: Set<String>) throws -> Declarations {
         var seen = excluding
         var pending = [path]
         var found = Declarations()

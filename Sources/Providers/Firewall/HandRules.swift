@@ -15,7 +15,7 @@ enum HandRules {
         var vmOf: [String: VirtualMachine] = [:]
         for vm in desired.virtualMachines { for ip in vm.interfaces.compactMap(\.ip) { vmOf[ip.description] = vm } }
         let pairs = Dictionary(desired.ipPairs.map { ("\($0.publicIP)>\($0.privateIP)", $0) }, uniquingKeysWith: { first, _ in first })
-        let (lines, vmChains) = FirewallImport.classify(saved, addresses: Set(vmOf.keys))
+        let (lines, vmChains) = SavedRules.classify(saved, addresses: Set(vmOf.keys))
         let handChains = vmChains.filter { !$0.key.hasPrefix("RC-") }
         var removals: [ResourceID: (lines: [String], changes: [PropertyChange], dependsOn: [ResourceID], table: String)] = [:]
         func drop(_ id: ResourceID, _ table: String, _ line: String, change: PropertyChange, dependsOn: ResourceID) {

@@ -7,11 +7,11 @@ import FoundationXML
 
 /// The parts of a libvirt domain that a VirtualMachine declares, rendered to libvirt XML
 /// and read back from it, so that only declared properties are compared.
-struct DomainDefinition: Equatable, Sendable {
-    struct Interface: Equatable, Sendable {
-        var mac: String
+package struct DomainDefinition: Equatable, Sendable {
+    package struct Interface: Equatable, Sendable {
+        package var mac: String
         /// `bridge:<name>` or `network:<name>`.
-        var source: String
+        package var source: String
     }
 
     struct Disk: Equatable, Sendable {
@@ -22,17 +22,17 @@ struct DomainDefinition: Equatable, Sendable {
     var name: String
     var uuid: String?
     /// The maximum memory (`<memory>`) and the memory the guest gets (`<currentMemory>`).
-    var memoryKiB: UInt64
+    package var memoryKiB: UInt64
     var currentMemoryKiB: UInt64
     /// The maximum vCPUs (`<vcpu>`) and those the guest gets (`<vcpu current=…>`).
-    var vcpus: Int
+    package var vcpus: Int
     var currentVcpus: Int
-    var interfaces: [Interface]
+    package var interfaces: [Interface]
     var disks: [Disk]
     /// The cloud-init seed on a CD-ROM, and its parts' digests (kept in reconcile's metadata).
     var seed: Disk?
     var seedDigests: CloudInitSeed.Digests?
-    var vnc: Bool
+    package var vnc: Bool
     /// Whether the domain carries reconcile's ownership metadata.
     var managed: Bool
     /// Kept in that metadata, so a VM removed from git still says whether its volumes go too.
@@ -125,7 +125,7 @@ struct DomainDefinition: Equatable, Sendable {
     /// Reads the declared parts back from libvirt's (inactive) XML.
     /// - Parameter volumeAt: the pool and volume of a file disk's path (a domain defined by
     ///   hand names its disks by file); without it only volume disks are read.
-    static func parse(_ xml: String, volumeAt: (String) throws -> (pool: String, volume: String)? = { _ in nil }) throws -> DomainDefinition {
+    package static func parse(_ xml: String, volumeAt: (String) throws -> (pool: String, volume: String)? = { _ in nil }) throws -> DomainDefinition {
         let document = try XMLDocument(xmlString: xml)
         func text(_ path: String) -> String? { try? document.nodes(forXPath: path).first?.stringValue }
         func values(_ path: String) -> [String] { ((try? document.nodes(forXPath: path)) ?? []).compactMap(\.stringValue) }

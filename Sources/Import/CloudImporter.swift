@@ -1,3 +1,4 @@
+import Providers
 import Basics
 import DesiredState
 import Engine

@@ -1,3 +1,4 @@
+import Providers
 import DesiredState
 
 /// What `reconcile import` found on a node, as desired-state documents to write, and what it

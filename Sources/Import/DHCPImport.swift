@@ -1,3 +1,4 @@
+import Providers
 import DesiredState
 
 /// The reservations and subnets of an ISC dhcpd configuration and every file it includes

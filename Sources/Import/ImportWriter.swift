@@ -1,3 +1,4 @@
+import Providers
 import DesiredState
 import Foundation
 

@@ -1,45 +1,41 @@
-/// The firewall rules and IP pairs of a node's iptables, as `iptables-save` prints them, for the
-/// VMs at known addresses (`reconcile import`).
+/// The rule lines of an `iptables-save`, each with what it is to the VMs at known addresses:
+/// what `--adopt` replaces (``HandRules``) and what `reconcile import` declares.
 ///
 /// It understands the classic hand-made shapes — a per-VM chain reached by `-d VM -j CHAIN`
 /// (the seed's chains named after the address), or ACCEPT rules with `-d VM` in FORWARD; DNAT
-/// in PREROUTING with the matching SNAT in POSTROUTING as a pair — and reconcile's own (its
-/// `rc:` comments name rules and pairs). Whatever mentions a VM's address and has no such
-/// shape is listed with its line; rules about no VM are counted and left alone.
-struct FirewallImport {
-    struct Rule: Equatable {
+/// in PREROUTING with the matching SNAT in POSTROUTING — and reconcile's own (its `rc:`
+/// comments name rules and pairs). Whatever mentions a VM's address and has no such shape is
+/// `unknown`, with why; rules about no VM are `unrelated`.
+package enum SavedRules {
+    package struct Rule: Equatable {
         /// From reconcile's `rc:rule:NAME` comment; nil for a hand-made rule (named later).
-        var name: String?
-        var ipProtocol: String
-        var source: String
-        var ports: [String]
-    }
+        package var name: String?
+        package var ipProtocol: String
+        package var source: String
+        package var ports: [String]
 
-    struct Pair: Equatable {
-        var name: String?
-        var publicIP: String
-        var privateIP: String
+        package init(name: String?, ipProtocol: String, source: String, ports: [String]) {
+            self.name = name
+            self.ipProtocol = ipProtocol
+            self.source = source
+            self.ports = ports
+        }
     }
-
-    /// Accepted traffic by VM address, in rule order.
-    var rules: [String: [Rule]] = [:]
-    var pairs: [Pair] = []
-    var unmapped: [ImportedCloud.Unmapped] = []
 
     /// One `-A` line, its words read.
-    fileprivate struct Line {
-        var table: String
-        var chain: String
-        var number: Int
-        var text: String
-        var options: [String: String] = [:]
+    package struct Line {
+        package var table: String
+        package var chain: String
+        package var number: Int
+        package var text: String
+        package var options: [String: String] = [:]
         /// Words it has that no shape here uses (`-i eth0`, `--sport 53`, `!`).
-        var other: [String] = []
+        package var other: [String] = []
 
-        var jump: String? { options["-j"] }
-        var destination: String? { options["-d"].map(Self.host) }
-        var source: String? { options["-s"].map(Self.host) }
-        var tag: String? { options["--comment"] }
+        package var jump: String? { options["-j"] }
+        package var destination: String? { options["-d"].map(Self.host) }
+        package var source: String? { options["-s"].map(Self.host) }
+        package var tag: String? { options["--comment"] }
 
         /// `10.0.0.7/32` → `10.0.0.7`.
         static func host(_ text: String) -> String { text.hasSuffix("/32") ? String(text.dropLast(3)) : text }
@@ -50,7 +46,7 @@ struct FirewallImport {
     static let knownModules: Set<String> = ["tcp", "udp", "icmp", "multiport", "comment", "state", "conntrack"]
 
     /// What one line is to a VM, if anything.
-    enum Role {
+    package enum Role {
         /// `-d VM -j CHAIN`: into the VM's own chain.
         case dispatch(vm: String)
         /// An ACCEPT to the VM; nil when its matches have no declared form.
@@ -70,18 +66,18 @@ struct FirewallImport {
         case unrelated
     }
 
-    struct Classified {
-        fileprivate var line: Line
-        var role: Role
-        var table: String { line.table }
-        var chain: String { line.chain }
+    package struct Classified {
+        package var line: Line
+        package var role: Role
+        package var table: String { line.table }
+        package var chain: String { line.chain }
         /// The rule as iptables-save wrote it after `-A CHAIN `: a `-D CHAIN` spec.
-        var rule: String { line.text }
+        package var rule: String { line.text }
     }
 
     /// Every rule line of `text` with what it is to the VMs at `addresses`, and the chains
     /// reached by `-d VM -j CHAIN` (chain → VM address).
-    static func classify(_ text: String, addresses: Set<String>) -> (lines: [Classified], vmChains: [String: String]) {
+    package static func classify(_ text: String, addresses: Set<String>) -> (lines: [Classified], vmChains: [String: String]) {
         let lines = parse(text)
         // Chains reached by `-d VM -j CHAIN`: the VM's own (the seed's `10.0.0.7/32`, reconcile's RC-VM-…).
         var vmChains: [String: String] = [:]
@@ -132,42 +128,6 @@ struct FirewallImport {
             return Classified(line: line, role: role())
         }
         return (classified, vmChains)
-    }
-
-    static func read(_ text: String, addresses: Set<String>) -> FirewallImport {
-        var imported = FirewallImport()
-        var dnat: [String: (privateIP: String, name: String?, line: Line)] = [:]
-        var snat: [String: (publicIP: String, line: Line)] = [:]
-        var unrelated: [String: Int] = [:]
-        func unmappable(_ line: Line, _ why: String) {
-            imported.unmapped.append(.init(source: "iptables-save line \(line.number) (\(line.table))", text: "-A \(line.chain) \(line.text)", why: why))
-        }
-        for item in classify(text, addresses: addresses).lines {
-            switch item.role {
-            case .accept(let vm, let rule?): imported.rules[vm, default: []].append(rule)
-            case .accept: unmappable(item.line, "reconcile accepts by protocol (tcp, udp, icmp or all), source and destination ports only")
-            case .otherVerdict(_, let why), .unknown(let why): unmappable(item.line, why)
-            case .dnat(let publicIP, let privateIP, let name): dnat[publicIP] = (privateIP, name, item.line)
-            case .snat(let privateIP, let publicIP): snat[privateIP] = (publicIP, item.line)
-            case .unrelated: unrelated[item.line.table == "filter" || item.line.table == "nat" ? "\(item.line.table) \(item.line.chain)" : item.line.table, default: 0] += 1
-            case .dispatch, .defaultDrop, .established, .reconciles: continue
-            }
-        }
-        for (publicIP, target) in dnat.sorted(by: { $0.value.line.number < $1.value.line.number }) {
-            if snat[target.privateIP]?.publicIP == publicIP {
-                imported.pairs.append(Pair(name: target.name, publicIP: publicIP, privateIP: target.privateIP))
-            } else {
-                unmappable(target.line, "a DNAT without the SNAT back (-s \(target.privateIP) -j SNAT --to-source \(publicIP)); a pair needs both")
-            }
-        }
-        for (privateIP, target) in snat.sorted(by: { $0.value.line.number < $1.value.line.number })
-        where dnat[target.publicIP]?.privateIP != privateIP {
-            unmappable(target.line, "an SNAT without the DNAT in (-d \(target.publicIP) -j DNAT --to-destination \(privateIP)); a pair needs both")
-        }
-        for (chain, count) in unrelated.sorted(by: { $0.key < $1.key }) {
-            imported.unmapped.append(.init(source: "iptables \(chain)", text: "\(count) rules", why: "about no VM: not reconcile's to declare, left as they are"))
-        }
-        return imported
     }
 
     static let builtinTargets: Set<String> = ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "DNAT", "SNAT", "MASQUERADE"]
