@@ -9,26 +9,24 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = "\(directory.isEmpty ? "." : directory)/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw SystemError.lastError("open \(temporary)") }
-        var failure: SystemError?
-        data.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return }  // empty: nothing to write
-            var offset = 0
-            while offset < buffer.count, failure == nil {
-                let written = Glibc.write(descriptor, base + offset, buffer.count - offset)
-                if written < 0 { failure = .lastError("write \(temporary)") } else { offset += written }
+        let descriptor = try Syscall.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: mode)
+        do {
+            defer { close(descriptor) }
+            try data.withUnsafeBytes { buffer in
+                guard let base = buffer.baseAddress else { return }  // empty: nothing to write
+                var offset = 0
+                while offset < buffer.count {
+                    offset += try Syscall.check("write \(temporary)") { Glibc.write(descriptor, base + offset, buffer.count - offset) }
+                }
             }
+            try Syscall.check("fsync \(temporary)") { fsync(descriptor) }
+            try Syscall.check("rename \(temporary) to \(path)") { rename(temporary, path) }
+        } catch {
+            try? Syscall.unlinkIfPresent(temporary)  // the failure is the error to report
+            throw error
         }
-        if failure == nil, fsync(descriptor) != 0 { failure = .lastError("fsync \(temporary)") }
-        close(descriptor)
-        if failure == nil, rename(temporary, path) != 0 { failure = .lastError("rename \(temporary) to \(path)") }
-        if let failure {
-            unlink(temporary)
-            throw failure
-        }
-        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
+        // The rename made durable; a directory that cannot be synced still holds the new file.
+        if let directoryDescriptor = try? Syscall.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) {
             fsync(directoryDescriptor)
             close(directoryDescriptor)
         }

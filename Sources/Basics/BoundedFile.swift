@@ -23,11 +23,10 @@ public enum BoundedFile {
     /// The file's bytes. Throws ``SystemError`` (ENOENT included), ``NotRegular`` or ``TooLarge``.
     public static func read(_ path: String, limit: Int) throws -> Data {
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard descriptor >= 0 else { throw SystemError.lastError("open \(path)") }
+        let descriptor = try Syscall.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw SystemError.lastError("stat \(path)") }
+        try Syscall.check("stat \(path)") { fstat(descriptor, &info) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw NotRegular(path: path) }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         guard Int(info.st_size) <= limit else { throw TooLarge(path: path, size: Int(info.st_size), limit: limit) }

@@ -10,11 +10,10 @@ public enum StateDirectory {
     /// - Throws: ``SystemError`` naming the path: `state directory /x: Not a directory`.
     public static func prepare(_ path: String) throws {
         try makeDirectories(path)
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw SystemError.lastError("state directory \(path)") }
+        guard let info = try Syscall.status(path) else { throw SystemError(operation: "state directory \(path)", code: ENOENT) }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw SystemError(operation: "state directory \(path)", code: ENOTDIR) }
-        if info.st_mode & 0o077 != 0, chmod(path, info.st_mode & 0o700) != 0 {
-            throw SystemError.lastError("chmod state directory \(path)")
+        if info.st_mode & 0o077 != 0 {
+            try Syscall.check("chmod state directory \(path)") { chmod(path, info.st_mode & 0o700) }
         }
     }
 
@@ -23,7 +22,7 @@ public enum StateDirectory {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0, errno != EEXIST { throw SystemError.lastError("create state directory \(prefix)") }
+            try Syscall.makeDirectoryIfAbsent(prefix, mode: 0o700, operation: "create state directory \(prefix)")
         }
     }
 }

@@ -38,8 +38,7 @@ public final class StateLock: Sendable {
     /// Takes the lock of the file `path` if no other process holds it; `target` names what it
     /// guards in messages and `note` is written beside the pid (e.g. the holder's state directory).
     public init(path: String, target: String? = nil, note: String? = nil) throws {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw SystemError.lastError("open \(path)") }
+        let descriptor = try Syscall.open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let failure: any Error = errno == EWOULDBLOCK ? Held(holder: Self.readHolder(descriptor), target: target) : SystemError.lastError("flock \(path)")
             close(descriptor)

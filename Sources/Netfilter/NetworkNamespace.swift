@@ -1,3 +1,4 @@
+import Basics
 import CNetfilter
 import Foundation
 #if canImport(Glibc)
@@ -17,8 +18,12 @@ public struct NetfilterFailure: Error, Sendable, CustomStringConvertible {
 func inNamespace<T>(_ netns: String, _ body: () throws(NetfilterFailure) -> T) throws(NetfilterFailure) -> T {
     guard !netns.isEmpty else { return try body() }
     let path = "/run/netns/\(netns)"
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw NetfilterFailure(operation: "open \(path)", code: errno) }
+    let descriptor: Int32
+    do {
+        descriptor = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
+    } catch {
+        throw NetfilterFailure(operation: error.operation, code: error.code)
+    }
     defer { close(descriptor) }
     guard reconcile_enter_network_namespace(descriptor) == 0 else {
         throw NetfilterFailure(operation: "enter network namespace \(netns)", code: errno)

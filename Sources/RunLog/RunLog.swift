@@ -23,7 +23,7 @@ public final class RunLog: RunRecorder, @unchecked Sendable {
         let path = stateDirectory + "/" + Self.fileName
         database = try DatabaseQueue(path: path, configuration: configuration)
         // The owner's only, as the directory; SQLite gives its journal the database's mode.
-        guard chmod(path, 0o600) == 0 else { throw SystemError.lastError("chmod \(path)") }
+        try Syscall.check("chmod \(path)") { chmod(path, 0o600) }
         try Self.migrator.migrate(database)
     }
 

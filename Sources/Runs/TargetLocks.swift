@@ -34,9 +34,8 @@ public enum TargetLocks {
     /// A namespace by device and inode, so that two names for one namespace are one target;
     /// by name when it does not exist (yet).
     static func namespaceIdentity(_ netns: String) -> String {
-        var info = stat()
         let path = netns.isEmpty ? "/proc/self/ns/net" : "/run/netns/\(netns)"
-        guard stat(path, &info) == 0 else { return "name-" + netns }
+        guard let info = try? Syscall.status(path) else { return "name-" + netns }
         return "\(info.st_dev)-\(info.st_ino)"
     }
 

@@ -94,9 +94,8 @@ struct DesiredStateLoader {
     }
 
     func walkFiles() throws -> Walk {
-        var info = stat()
-        guard stat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-            throw Error.notADirectory(directory)
+        guard let info = try? Syscall.status(directory), info.st_mode & S_IFMT == S_IFDIR else {
+            throw Error.notADirectory(directory)  // missing, unreadable or not a directory: nothing loads
         }
         var walk = Walk()
         let root = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
@@ -119,7 +118,8 @@ struct DesiredStateLoader {
             var type = Int32(entry.pointee.d_type)
             var info = stat()
             if type == DT_UNKNOWN || type == DT_LNK || type == DT_DIR {
-                guard stat(child, &info) == 0 else { continue }  // a dangling link declares nothing
+                guard let found = try Syscall.status(child) else { continue }  // a dangling link declares nothing
+                info = found
                 type = info.st_mode & S_IFMT == S_IFDIR ? Int32(DT_DIR) : info.st_mode & S_IFMT == S_IFREG ? Int32(DT_REG) : type
             }
             if type == DT_DIR {

@@ -9,16 +9,14 @@ struct WrittenFiles {
 
     /// Replaces `path` with `text` atomically, keeping its mode.
     mutating func replace(_ path: String, with text: String, previous old: String?) throws {
-        var info = stat()
-        let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+        let mode = try Syscall.mode(path) ?? 0o644
         try AtomicFile.write(Data(text.utf8), to: path, mode: mode)
         previous.append((path, old, mode))
     }
 
     /// Appends `text` to `path` (dhcpd.conf is not rewritten for its include line).
     mutating func append(_ text: String, to path: String, previous old: String?) throws {
-        var info = stat()
-        let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644
+        let mode = try Syscall.mode(path) ?? 0o644
         guard let handle = FileHandle(forWritingAtPath: path) else { throw RunError("cannot open \(path) for appending") }
         defer { try? handle.close() }
         previous.append((path, old, mode))
@@ -33,8 +31,8 @@ struct WrittenFiles {
             do {
                 if let text = file.text {
                     try AtomicFile.write(Data(text.utf8), to: file.path, mode: file.mode)
-                } else if unlink(file.path) != 0, errno != ENOENT {
-                    throw SystemError.lastError("remove \(file.path)")
+                } else {
+                    try Syscall.unlinkIfPresent(file.path)
                 }
                 return nil
             } catch {

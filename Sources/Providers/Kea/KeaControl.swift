@@ -64,43 +64,50 @@ struct KeaControl: Sendable {
             buffer.copyBytes(from: path.utf8)
             buffer[path.utf8.count] = 0
         }
-        let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw SystemError.lastError("socket") }
+        let descriptor = try Syscall.check("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         defer { close(descriptor) }
         // Before each call, the socket's timeouts are what is left of the deadline.
         func leftOrLate() throws {
             let left = end.timeIntervalSinceNow
             guard left > 0 else { throw late }
             var timeout = timeval(tv_sec: Int(left), tv_usec: Int((left - left.rounded(.down)) * 1e6))
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+                try Syscall.check("set the timeouts of \(path)") { setsockopt(descriptor, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size)) }
+            }
         }
         try leftOrLate()
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        do {
+            try Syscall.check("connect to \(path)") {
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+            }
+        } catch {
+            throw RunError("cannot reach Kea's control socket \(path): \(String(cString: strerror(error.code))) (is kea-dhcp4 running with this control-socket?)")
         }
-        guard connected == 0 else {
-            throw RunError("cannot reach Kea's control socket \(path): \(String(cString: strerror(errno))) (is kea-dhcp4 running with this control-socket?)")
+        /// A call that ran out of the socket's timeout is the deadline passing.
+        func transfer(_ operation: String, _ call: () -> Int) throws -> Int {
+            do {
+                return try Syscall.check(operation, call)
+            } catch {
+                if error.code == EAGAIN || error.code == EWOULDBLOCK { throw late }
+                throw error
+            }
         }
         try request.withUnsafeBytes { bytes in
             var sent = 0
             guard let base = bytes.baseAddress else { return }
             while sent < bytes.count {
                 try leftOrLate()
-                let count = Glibc.send(descriptor, base + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
-                if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { throw late }
-                guard count > 0 else { throw SystemError.lastError("send to \(path)") }
-                sent += count
+                sent += try transfer("send to \(path)") { Glibc.send(descriptor, base + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
             }
         }
         var response = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             try leftOrLate()
-            let count = recv(descriptor, &buffer, buffer.count, 0)
+            let count = try transfer("read from \(path)") { recv(descriptor, &buffer, buffer.count, 0) }
             if count == 0 { break }
-            if count < 0, errno == EAGAIN || errno == EWOULDBLOCK { throw late }
-            guard count > 0 else { throw SystemError.lastError("read from \(path)") }
             response.append(contentsOf: buffer[..<count])
             guard response.count <= responseLimit else { throw RunError("Kea's answer on \(path) is larger than \(responseLimit >> 20) MiB") }
         }

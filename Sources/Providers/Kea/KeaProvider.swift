@@ -238,7 +238,7 @@ public struct KeaProvider: Provider {
     /// Puts the file the plan read back (removes it when there was none).
     private func restore(_ previous: String?) throws {
         if let previous { return try AtomicFile.write(Data(previous.utf8), to: settings.hostsFile) }
-        if unlink(settings.hostsFile) != 0, errno != ENOENT { throw SystemError.lastError("remove \(settings.hostsFile)") }
+        try Syscall.unlinkIfPresent(settings.hostsFile)
     }
 
     /// Kea's own words: its `Error encountered:` line, else its ERROR log lines without their prefix.

@@ -76,7 +76,7 @@ public struct ImageStaging: Sendable {
             do {
                 try Self.checkSelfContained(staged, request: request)
             } catch {
-                unlink(staged)
+                try? Syscall.unlinkIfPresent(staged)  // the refusal is the error to report
                 throw error
             }
             return staged
@@ -89,7 +89,7 @@ public struct ImageStaging: Sendable {
         } onCancel: {
             stop.withLock { $0 = true }
         }
-        guard rename(partial, staged) == 0 else { throw SystemError.lastError("rename \(partial)") }
+        try Syscall.check("rename \(partial)") { rename(partial, staged) }
         return staged
     }
 
@@ -97,13 +97,12 @@ public struct ImageStaging: Sendable {
     /// state directory's lock, so no other run writes here.
     public func removeLeftovers() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasSuffix(".partial") { unlink("\(directory)/\(name)") }
+        for name in names where name.hasSuffix(".partial") { try? Syscall.unlinkIfPresent("\(directory)/\(name)") }
     }
 
     private func fetch(_ request: Request, to partial: String, allowed: [String], stop: Locked<Bool>) throws {
-        unlink(partial)
-        let output = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw SystemError.lastError("create \(partial)") }
+        try Syscall.unlinkIfPresent(partial)
+        let output = try Syscall.open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600, operation: "create \(partial)")
         var sink = Sink(descriptor: output, limit: try limit(request), source: request.source)
         do {
             defer { close(output) }
@@ -115,10 +114,10 @@ public struct ImageStaging: Sendable {
             guard hex(sink.hasher.finalize()) == request.sha256 else {
                 throw RunError("the image from \(request.source) does not have the declared sha256 \(request.sha256); nothing was put into a pool")
             }
-            guard fsync(output) == 0 else { throw SystemError.lastError("fsync \(partial)") }
+            try Syscall.check("fsync \(partial)") { fsync(output) }
             try Self.checkSelfContained(partial, request: request)
         } catch {
-            unlink(partial)
+            try? Syscall.unlinkIfPresent(partial)  // the failure is the error to report
             throw error
         }
     }
@@ -126,7 +125,7 @@ public struct ImageStaging: Sendable {
     /// The Image's `maxSize`, or what the staging file system can give beyond its reserve.
     private func limit(_ request: Request) throws -> UInt64 {
         var info = statvfs()
-        guard statvfs(directory, &info) == 0 else { throw SystemError.lastError("statvfs \(directory)") }
+        try Syscall.check("statvfs \(directory)") { statvfs(directory, &info) }
         let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
         return min(request.maxSize, free > Self.reserve ? free - Self.reserve : 0)
     }
@@ -152,11 +151,10 @@ public struct ImageStaging: Sendable {
     /// so no symbolic link or rename between the check and the read leads elsewhere.
     private func copy(_ path: String, allowed: [String], into sink: inout Sink, stop: Locked<Bool>) throws {
         // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-        let input = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard input >= 0 else { throw SystemError.lastError("open the image \(path)") }
+        let input = try Syscall.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, operation: "open the image \(path)")
         defer { close(input) }
         var info = stat()
-        guard fstat(input, &info) == 0 else { throw SystemError.lastError("stat the image \(path)") }
+        try Syscall.check("stat the image \(path)") { fstat(input, &info) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw RunError("the image \(path) is not a regular file") }
         let real = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(input)")
         guard try Self.isConfined(real, to: allowed) else {
@@ -166,9 +164,7 @@ public struct ImageStaging: Sendable {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             if stop.withLock({ $0 }) { throw CancellationError() }
-            let count = read(input, &buffer, buffer.count)
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw SystemError.lastError("read the image \(path)") }
+            let count = try Syscall.check("read the image \(path)") { read(input, &buffer, buffer.count) }
             guard count > 0 else { return }
             try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         }
@@ -180,8 +176,7 @@ public struct ImageStaging: Sendable {
         for directory in allowed {
             let root = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
             guard real.hasPrefix(root == "/" ? "/" : root + "/") else { continue }
-            var info = stat()
-            guard stat(root, &info) == 0 else { throw SystemError.lastError("stat \(root)") }
+            guard let info = try Syscall.status(root) else { throw SystemError(operation: "stat \(root)", code: ENOENT) }
             guard info.st_mode & S_IWOTH == 0 else { throw RunError("the image directory \(root) is writable by every user: it cannot hold Images") }
             return true
         }

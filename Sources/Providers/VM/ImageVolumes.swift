@@ -124,13 +124,13 @@ extension LibvirtProvider {
         // it: the bytes change, so what is sent is checked against the file as it is now.
         var expected = request.sha256
         // A rebased file is no longer what its name says: never kept (the next run stages it again).
-        defer { if expected != request.sha256 { unlink(file) } }
+        defer { if expected != request.sha256 { try? Syscall.unlinkIfPresent(file) } }
         if let backing = request.backing {
             do {
                 try ImageStaging.pointBacking(of: file, to: try connection.volumePath(pool: pool, volume: backing.volume), format: backing.format)
                 expected = try Self.sha256(of: file)
             } catch {
-                unlink(file)
+                try? Syscall.unlinkIfPresent(file)  // the failure is the error to report
                 throw error
             }
         }
@@ -156,7 +156,7 @@ extension LibvirtProvider {
         })
         guard hex(hasher.finalize()) == expected else {
             let mismatch = "the staged image \(file) changed before it was sent (its sha256 is no longer \(expected))"
-            unlink(file)
+            try? Syscall.unlinkIfPresent(file)
             do {
                 try connection.deleteVolume(pool: pool, volume: volume)
             } catch {
@@ -164,7 +164,7 @@ extension LibvirtProvider {
             }
             throw RunError("\(mismatch); its volume was deleted")
         }
-        unlink(file)  // in the pool now
+        try Syscall.unlinkIfPresent(file)  // in the pool now
     }
 
     static func sha256(of file: String) throws -> String {

@@ -1,3 +1,4 @@
+import Basics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,8 +8,8 @@ import Glibc
 /// A root-only device (as in many containers) means TCG.
 enum KVMDevice {
     static var usableByQEMU: Bool {
-        var info = stat()
-        guard stat("/dev/kvm", &info) == 0 else { return false }
+        // No device, or one that cannot be looked at: TCG.
+        guard let info = try? Syscall.status("/dev/kvm") else { return false }
         if info.st_mode & 0o006 == 0o006 { return true }
         guard info.st_mode & 0o060 == 0o060, let group = getgrgid(info.st_gid) else { return false }
         return String(cString: group.pointee.gr_name) == "kvm"

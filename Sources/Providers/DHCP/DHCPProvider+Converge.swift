@@ -1,0 +1,151 @@
+import Basics
+import DesiredState
+import Engine
+import Foundation
+
+extension DHCPProvider {
+    /// Runs the batch's planned steps: every check first — each file still as the plan read
+    /// it, no reservation lost by a move, `dhcpd -t` on dhcpd.conf as the steps leave it with
+    /// the candidate hosts file — then the writes (hosts file, adopted blocks' files, the
+    /// include line), each put back if a later one fails. A step already carried out by an
+    /// earlier batch is not redone.
+    public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
+        if retiring { return retire(resources) }
+        do {
+            let steps = resources.uniqueSteps
+            let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap(PlannedFile.pending)
+            var config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap(PlannedFile.pending)
+            var moves = try steps.filter { $0.operation == DHCPAdoption.moveBlocks }.compactMap(PlannedFile.pending)
+            guard hostsFile != nil || config != nil || !moves.isEmpty else { return [:] }
+            // Blocks leaving dhcpd.conf itself: one rewrite of it, the include line after them.
+            var checkedConfig = config
+            if let index = moves.firstIndex(where: { $0.target == settings.config }) {
+                moves[index] = try DHCPAdoption.mergingInclude(into: moves[index], include: config)
+                (checkedConfig, config) = (moves[index], nil)
+            }
+            let candidate = try hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
+            try DHCPAdoption.checkNothingLost(moves, candidate: candidate, hostsFile: settings.hostsFile)
+            try await check(candidate, config: checkedConfig, moves: moves.filter { $0.target != settings.config })
+            var written = WrittenFiles()
+            do {
+                if let hostsFile { try written.replace(settings.hostsFile, with: hostsFile.input ?? "", previous: hostsFile.previous) }
+                try DHCPAdoption.apply(moves, recording: &written)
+                switch config?.operation {
+                case Self.appendInclude?:
+                    // The step holds the whole new file; only the lines it adds are appended.
+                    try written.append(String((config?.input ?? "").dropFirst((config?.previous ?? "").count)), to: settings.config, previous: config?.previous)
+                case Self.rewriteConfig?: try written.replace(settings.config, with: config?.input ?? "", previous: config?.previous)
+                default: break
+                }
+            } catch {
+                let unrestored = written.restore()
+                throw RunError("\(error); " + (unrestored.isEmpty ? "every file written before it was put back"
+                                                 : "could not put back \(unrestored.joined(separator: "; "))"))
+            }
+            return [:]
+        } catch {
+            return resources.failing(with: "\(error)")
+        }
+    }
+
+    /// The include line goes first (dhcpd.conf never names a missing file), then the hosts
+    /// file, each only when it is still what the plan read.
+    private func retire(_ resources: [Resource]) -> [ResourceID: String] {
+        do {
+            let steps = resources.uniqueSteps
+            if let include = try steps.first(where: { $0.operation == Self.removeInclude }).flatMap(PlannedFile.pending) {
+                try rewrite(settings.config, with: include.input ?? "")
+            }
+            if let removal = steps.first(where: { $0.operation == Self.removeHostsFile }) {
+                let current = try DHCPConfigScanner.read(settings.hostsFile)
+                guard current == nil || current == removal.previous else {
+                    throw RunError("\(settings.hostsFile) changed since the plan was made; it was not removed (run again to plan from what is there now)")
+                }
+                if current != nil { try Syscall.unlinkIfPresent(settings.hostsFile) }
+            }
+            return [:]
+        } catch {
+            return resources.failing(with: "\(error)")
+        }
+    }
+
+    /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the
+    /// hosts file, and each included file `moves` rewrites as it will be.
+    private func check(_ candidate: String, config: Step?, moves: [Step] = []) async throws {
+        let directory = try PrivateDirectory.make(prefix: "reconcile-dhcpd")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let candidatePath = directory.appendingPathComponent("hosts.conf").path
+        let configPath = directory.appendingPathComponent("dhcpd.conf").path
+        try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
+        let planned: String? =
+            try config?.input ?? DHCPConfigScanner.read(settings.config)
+        guard let planned else { throw RunError("\(settings.config) does not exist") }
+        var text = planned.replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
+        for (index, move) in moves.enumerated() {
+            let path = directory.appendingPathComponent("moved-\(index).conf").path
+            try Data((move.input ?? "").utf8).write(to: URL(fileURLWithPath: path))
+            text = text.replacingOccurrences(of: "\"\(move.target)\"", with: "\"\(path)\"")
+        }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
+        let result = try await CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
+        if result.timedOutAfter != nil { throw CommandRunner.Failure(["dhcpd", "-t", "-cf", configPath], result) }
+        guard result.status == 0 else {
+            let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
+            throw RunError("dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: output))")
+        }
+    }
+
+    /// Replaces dhcpd.conf with the planned text (its doubled include lines removed), keeping its mode.
+    private func rewrite(_ path: String, with text: String) throws {
+        try AtomicFile.write(Data(text.utf8), to: path, mode: try Syscall.mode(path) ?? 0o644)
+    }
+
+    /// dhcpd.conf without the include lines of the hosts file (and the comment above each),
+    /// but the first when `keepFirst`.
+    func removingIncludes(from text: String, keepFirst: Bool) -> String {
+        let include = "include \"\(settings.hostsFile)\";"
+        var lines = text.components(separatedBy: "\n")
+        var seen = !keepFirst
+        var index = 0
+        while index < lines.count {
+            guard lines[index].trimmingCharacters(in: .whitespaces) == include else { index += 1; continue }
+            if !seen { seen = true; index += 1; continue }
+            lines.remove(at: index)
+            if index > 0, lines[index - 1] == Self.includeComment {
+                lines.remove(at: index - 1)
+                index -= 1
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public static let includeComment = "# Added by reconcile: the host reservations it manages."
+
+    // MARK: - Restart
+
+    /// Restarts dhcpd. When it will not start, the hosts file this run replaced (the step's
+    /// `previous`, carried by the resources that notified) is put back and dhcpd started again.
+    public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
+        let timeout = Double(settings.restartTimeout)
+        let first = try await runner.output(settings.restart, timeout: timeout)
+        if first.timedOutAfter != nil {
+            // Not retried now (a stuck restart would hold the run twice as long): the handler
+            // stays pending, so the next run restarts again.
+            throw RunError("\(CommandRunner.Failure(settings.restart, first)); the restart stays pending for the next run (set dhcp.restartTimeout on the Host to allow longer)")
+        }
+        guard first.status != 0 else { return }
+        let failure = "dhcpd did not start (\(settings.restart.joined(separator: " ")) exited \(first.status)): \(DHCPDOutput.errors(in: first.stderr + first.stdout))"
+        guard let written = notifiedBy.lazy.flatMap(\.steps).first(where: { $0.operation == Self.writeHostsFile }) else { throw RunError(failure) }
+        // Put back the file dhcpd last ran with, and start it again with that.
+        if let old = written.previous {
+            try AtomicFile.write(Data(old.utf8), to: settings.hostsFile)
+        } else {
+            // There was no file before: only "already gone" counts as put back.
+            try Syscall.unlinkIfPresent(settings.hostsFile)
+        }
+        let second = try await runner.output(settings.restart, timeout: timeout)
+        let restored = second.status == 0 && second.timedOutAfter == nil ? "restored the previous hosts file and restarted dhcpd"
+            : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"
+        throw RunError("\(failure); \(restored)")
+    }
+}
