@@ -19,17 +19,17 @@ public enum ProviderSet {
             // new backend's are in place, so no VM is ever unfiltered nor a pair without NAT.
             switch node.firewallBackend {
             case .iptables:
-                providers += [FirewallProvider(host: node, adopt: adopt, cache: cache), NFTablesProvider(host: node, retiring: true, cache: cache)]
+                providers += [IPTablesProvider(host: node, adopt: adopt, cache: cache), NFTablesProvider(host: node, retiring: true, cache: cache)]
             case .nftables:
-                providers += [NFTablesProvider(host: node, cache: cache), FirewallProvider(host: node, retiring: true, cache: cache)]
+                providers += [NFTablesProvider(host: node, cache: cache), IPTablesProvider(host: node, retiring: true, cache: cache)]
             }
         }
         if node.roles.contains(.dhcp) {
             // Kea, then reconcile's ISC files retiring: the reservations are served by Kea
             // before they leave dhcpd's files.
             switch node.dhcp.server {
-            case .isc: providers.append(DHCPProvider(host: node, adopt: adopt))
-            case .kea: providers += [KeaProvider(host: node, adopt: adopt), DHCPProvider(host: node, retiring: true)]
+            case .isc: providers.append(ISCDHCPProvider(host: node, adopt: adopt))
+            case .kea: providers += [KeaProvider(host: node, adopt: adopt), ISCDHCPProvider(host: node, retiring: true)]
             }
         }
         if node.roles.contains(.dns), let dns = node.dns { providers.append(DNSProvider(host: node, settings: dns)) }

@@ -43,7 +43,7 @@ final class DHCPFixture {
 
     func desired() throws -> DesiredState { try DesiredState.load(directory: root.appendingPathComponent("desired").path) }
 
-    func provider(adopt: Bool = false) throws -> DHCPProvider { DHCPProvider(host: try desired().hosts[0], adopt: adopt) }
+    func provider(adopt: Bool = false) throws -> ISCDHCPProvider { ISCDHCPProvider(host: try desired().hosts[0], adopt: adopt) }
 
     func run(dryRun: Bool = false, adopt: Bool = false) async throws -> RunReport {
         let reconciler = Reconciler(node: "dhcp1", providers: [try provider(adopt: adopt)], recorder: log)

@@ -4,12 +4,12 @@ import Engine
 import Testing
 
 @Suite struct DispatchTreeTests {
-    /// A VM per address, given as `FirewallRules` renders them, and the filter table it wants.
-    static func filter(_ addresses: [IPv4Address]) -> [String: [FirewallRules.Rule]] {
+    /// A VM per address, given as `IPTablesRules` renders them, and the filter table it wants.
+    static func filter(_ addresses: [IPv4Address]) -> [String: [IPTablesRules.Rule]] {
         let leaves = addresses.enumerated().map { index, address in
-            DispatchTree.Leaf(address: address, rule: FirewallRules.Rule(
+            DispatchTree.Leaf(address: address, rule: IPTablesRules.Rule(
                 table: "filter", chain: "", text: "-d \(address)/32 -m comment --comment \"rc:vm:vm\(index)\" -j RC-VM-vm\(index)",
-                owner: ResourceID(FirewallRules.chainType, "RC-VM-vm\(index)"), source: nil))
+                owner: ResourceID(IPTablesRules.chainType, "RC-VM-vm\(index)"), source: nil))
         }
         return Dictionary(uniqueKeysWithValues: DispatchTree.chains(leaves, table: "filter", tree: DispatchTree.filter).map { ($0.chain, $0.rules) })
     }
@@ -17,7 +17,7 @@ import Testing
     /// What the kernel does: from the root, the first rule whose `-d` network holds the
     /// address; a jump to an inner chain continues there. The VM chain reached (nil: the
     /// packet returns), and how many rules were compared.
-    static func walk(_ address: IPv4Address, _ chains: [String: [FirewallRules.Rule]]) -> (target: String?, compared: Int) {
+    static func walk(_ address: IPv4Address, _ chains: [String: [IPTablesRules.Rule]]) -> (target: String?, compared: Int) {
         var chain = DispatchTree.filter.root, compared = 0
         while let rules = chains[chain] {
             var next: String?
@@ -71,7 +71,7 @@ import Testing
             "-d 10.0.0.16/28 -m comment --comment \"rc:chain:RC-FWD-10.0.0.16-28\" -j RC-FWD-10.0.0.16-28",
         ])
         #expect(chains["RC-FWD-10.0.0.16-28"]?.map(\.owner.name) == ["RC-VM-vm15", "RC-VM-vm16"])
-        #expect(chains["RC-FORWARD"]?.last?.owner == ResourceID(FirewallRules.chainType, "RC-FWD-10.0.0.16-28"))
+        #expect(chains["RC-FORWARD"]?.last?.owner == ResourceID(IPTablesRules.chainType, "RC-FWD-10.0.0.16-28"))
     }
 
     @Test func theTreeDependsOnTheAddressesNotTheirOrder() {

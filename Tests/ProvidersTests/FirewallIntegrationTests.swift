@@ -121,8 +121,8 @@ final class FirewallLab {
         // With the cache of live reads a run keeps: every scenario proves drift is still seen.
         let cache = GenerationCache(directory: root.path)
         let providers: [any Provider] = host.firewallBackend == .iptables
-            ? [FirewallProvider(host: host, adopt: adopt, cache: cache), NFTablesProvider(host: host, retiring: true, cache: cache)]
-            : [NFTablesProvider(host: host, cache: cache), FirewallProvider(host: host, retiring: true, cache: cache)]
+            ? [IPTablesProvider(host: host, adopt: adopt, cache: cache), NFTablesProvider(host: host, retiring: true, cache: cache)]
+            : [NFTablesProvider(host: host, cache: cache), IPTablesProvider(host: host, retiring: true, cache: cache)]
         let reconciler = Reconciler(node: "hv1", providers: providers, recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun, pruneGuard: PruneGuard(allowPrune: allowPrune)))
     }

@@ -82,7 +82,7 @@ final class KeaLab {
     func run(dryRun: Bool = false) async throws -> RunReport {
         let desired = try DesiredState.load(directory: root.appendingPathComponent("desired").path)
         let host = desired.hosts[0]
-        let reconciler = Reconciler(node: "dhcp1", providers: [KeaProvider(host: host), DHCPProvider(host: host, retiring: true)], recorder: log)
+        let reconciler = Reconciler(node: "dhcp1", providers: [KeaProvider(host: host), ISCDHCPProvider(host: host, retiring: true)], recorder: log)
         return try await reconciler.run(desired, revision: "test", options: .init(dryRun: dryRun))
     }
 

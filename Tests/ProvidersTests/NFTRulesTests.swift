@@ -6,7 +6,7 @@ import Testing
 /// show nft prints it the same way.
 @Suite struct NFTRulesTests {
     @Test func rulesRenderAsNftPrintsThem() throws {
-        let desired = try desiredState(FirewallRulesTests.yaml + """
+        let desired = try desiredState(IPTablesRulesTests.yaml + """
 
             ---
             kind: FirewallRule

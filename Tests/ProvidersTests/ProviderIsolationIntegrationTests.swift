@@ -24,7 +24,7 @@ import TestSupport
         func run() async throws -> RunReport {
             let desired = try DesiredState.load(directory: lab.root.appendingPathComponent("desired").path)
             let node = desired.hosts[0]
-            let providers: [any Provider] = [NFTablesProvider(host: node), DHCPProvider(host: node), DNSProvider(host: node, settings: try #require(node.dns))]
+            let providers: [any Provider] = [NFTablesProvider(host: node), ISCDHCPProvider(host: node), DNSProvider(host: node, settings: try #require(node.dns))]
             return try await Reconciler(node: "dns1", providers: providers, recorder: lab.log).run(desired, revision: "test", options: .init(dryRun: false))
         }
         let table = { (try? lab.lab.exec(lab.namespace, "nft", "list", "table", "inet", "reconcile")) ?? "" }

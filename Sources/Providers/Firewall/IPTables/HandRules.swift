@@ -28,7 +28,7 @@ enum HandRules {
             case .dispatch(let address), .accept(let address, _), .defaultDrop(let address), .otherVerdict(let address, _):
                 guard let vm = vmOf[address] else { continue }
                 let id = ResourceID(resourceType, "\(item.table)/\(vm.name)")
-                let chain = ResourceID(FirewallRules.chainType, vm.firewallChain)
+                let chain = ResourceID(IPTablesRules.chainType, vm.firewallChain)
                 drop(id, item.table, "-D \(item.chain) \(item.rule)", change: PropertyChange("\(item.table)/\(item.chain)", from: item.rule, to: nil), dependsOn: chain)
                 if case .dispatch = item.role, let jump = handChains.first(where: { $0.value == address && item.rule.hasSuffix("-j \($0.key)") })?.key {
                     for inner in lines where inner.table == item.table && inner.chain == jump {
@@ -39,7 +39,7 @@ enum HandRules {
             case .dnat(let publicIP, let privateIP, _), .snat(let privateIP, let publicIP):
                 guard let pair = pairs["\(publicIP)>\(privateIP)"] else { continue }
                 drop(ResourceID(resourceType, "nat/\(pair.name)"), item.table, "-D \(item.chain) \(item.rule)",
-                       change: PropertyChange("nat/\(item.chain)", from: item.rule, to: nil), dependsOn: ResourceID(FirewallRules.pairType, pair.name))
+                       change: PropertyChange("nat/\(item.chain)", from: item.rule, to: nil), dependsOn: ResourceID(IPTablesRules.pairType, pair.name))
             default:
                 continue
             }

@@ -7,9 +7,9 @@ import Engine
 /// A chain whose live rules are the wanted ones, in order, has nothing to change: only the
 /// chains that differ are compared rule by rule, so a no-op run at 77,000 rules compares
 /// 7,000 chains.
-struct FirewallComparison {
+struct IPTablesComparison {
     let desired: DesiredState
-    let want: FirewallRules
+    let want: IPTablesRules
     let live: IPTablesRuleset
     /// Our labelled public addresses; nil when the public interface does not exist.
     let addresses: Set<String>?
@@ -21,10 +21,10 @@ struct FirewallComparison {
     /// Our labelled addresses on other interfaces than the public one (it changed): to remove.
     let strayAddresses: [String: String]
     let pairs: [String: IPPair]
-    /// Only the removal of our chains and jumps (see ``FirewallProvider/retiring``).
+    /// Only the removal of our chains and jumps (see ``IPTablesProvider/retiring``).
     let retiring: Bool
 
-    init(desired: DesiredState, want: FirewallRules, live: IPTablesRuleset, addresses: PublicAddresses,
+    init(desired: DesiredState, want: IPTablesRules, live: IPTablesRuleset, addresses: PublicAddresses,
          node: Node, inventory: Set<ResourceID>, retiring: Bool = false) {
         self.retiring = retiring
         self.desired = desired
@@ -64,7 +64,7 @@ struct FirewallComparison {
         /// Every chain it has rules in, differing or not.
         var chains: [Chain] = []
 
-        mutating func add(_ rule: FirewallRules.Rule, differs: Bool) {
+        mutating func add(_ rule: IPTablesRules.Rule, differs: Bool) {
             if source == nil { source = rule.source }
             if chains.last != Chain(table: rule.table, name: rule.chain) { chains.append(Chain(table: rule.table, name: rule.chain)) }
             if differs { lines.append(Line(table: rule.table, chain: rule.chain, rule: rule.text)) } else { inMatchingChain = true }
@@ -75,7 +75,7 @@ struct FirewallComparison {
     var differingChains: Set<Chain> {
         var chains: Set<Chain> = []
         for (table, wanted) in want.chains {
-            for (chain, rules) in wanted where !FirewallRules.same(live.rules(table, chain), rules) {
+            for (chain, rules) in wanted where !IPTablesRules.same(live.rules(table, chain), rules) {
                 chains.insert(Chain(table: table, name: chain))
             }
         }
@@ -97,7 +97,7 @@ struct FirewallComparison {
                 owners[Self.owner(of: rule, chain: chain.name), default: []].append(Line(table: chain.table, chain: chain.name, rule: rule))
             }
             // An empty chain is still its own resource's to fill or remove.
-            if rules.isEmpty { owners[ResourceID(FirewallRules.chainType, chain.name), default: []] += [] }
+            if rules.isEmpty { owners[ResourceID(IPTablesRules.chainType, chain.name), default: []] += [] }
         }
         return owners
     }
@@ -105,11 +105,11 @@ struct FirewallComparison {
     /// Who a live rule belongs to: its tag, or the chain it is in.
     static func owner(of rule: String, chain: String) -> ResourceID {
         let tag = IPTablesRuleset.tag(of: rule) ?? ""
-        if tag.hasPrefix("rc:rule:") { return ResourceID(FirewallRules.ruleType, String(tag.dropFirst(8))) }
-        if tag.hasPrefix("rc:pair:") { return ResourceID(FirewallRules.pairType, String(tag.dropFirst(8))) }
-        if tag.hasPrefix("rc:vm:") { return ResourceID(FirewallRules.chainType, FirewallRules.chainName(vm: String(tag.dropFirst(6)))) }
-        if tag.hasPrefix("rc:chain:") { return ResourceID(FirewallRules.chainType, String(tag.dropFirst(9))) }
-        return ResourceID(FirewallRules.chainType, chain)
+        if tag.hasPrefix("rc:rule:") { return ResourceID(IPTablesRules.ruleType, String(tag.dropFirst(8))) }
+        if tag.hasPrefix("rc:pair:") { return ResourceID(IPTablesRules.pairType, String(tag.dropFirst(8))) }
+        if tag.hasPrefix("rc:vm:") { return ResourceID(IPTablesRules.chainType, IPTablesRules.chainName(vm: String(tag.dropFirst(6)))) }
+        if tag.hasPrefix("rc:chain:") { return ResourceID(IPTablesRules.chainType, String(tag.dropFirst(9))) }
+        return ResourceID(IPTablesRules.chainType, chain)
     }
 
     func resources() -> [Resource] {
@@ -121,66 +121,66 @@ struct FirewallComparison {
             for chain in chains.keys.sorted() {
                 let rules = chains[chain] ?? []
                 let differs = differing.contains(Chain(table: table, name: chain))
-                let chainID = ResourceID(FirewallRules.chainType, chain)
+                let chainID = ResourceID(IPTablesRules.chainType, chain)
                 if wanted[chainID] == nil { wanted[chainID] = Wanted() }
                 for rule in rules { wanted[rule.owner, default: Wanted()].add(rule, differs: differs) }
             }
         }
         let current = differing.isEmpty ? [:] : liveByOwner(in: differing)
-        let steps = FirewallSteps(comparison: self, differing: differing)
+        let steps = IPTablesSteps(comparison: self, differing: differing)
 
         // In no particular order (the plan orders resources itself), on every core.
         var resources = Array(wanted).concurrentMap { [current] id, entry in
-            let exists = id.type == FirewallRules.chainType
+            let exists = id.type == IPTablesRules.chainType
                 ? live.tables.values.contains { $0[id.name] != nil }
                 : entry.inMatchingChain || current[id] != nil
             var changes = Self.diff(from: current[id] ?? [], to: entry.lines)
             var conflict: String?
-            if id.type == FirewallRules.chainType, let table = FirewallRules.tables.first(where: { want.chains[$0]?[id.name] != nil }),
+            if id.type == IPTablesRules.chainType, let table = IPTablesRules.tables.first(where: { want.chains[$0]?[id.name] != nil }),
                ownership.isForeign(table, id.name) {
                 conflict = "chain \(id.name) exists in the \(table) table and was not created by reconcile; rename or remove it"
             }
-            if id.type == FirewallRules.pairType, let pair = pairs[id.name] {
+            if id.type == IPTablesRules.pairType, let pair = pairs[id.name] {
                 switch PublicAddresses.placement(of: pair, on: node, ours: presentAddresses) {
                 case .conflict(let why): conflict = why
                 case .missing(let change): changes.append(change)
                 case .present: break
                 }
             }
-            if id.type == FirewallRules.chainType, changes.isEmpty, exists, orderDiffers(chain: id.name, among: differing) {
+            if id.type == IPTablesRules.chainType, changes.isEmpty, exists, orderDiffers(chain: id.name, among: differing) {
                 changes.append(PropertyChange("rule order", from: "changed by hand", to: "as declared"))
             }
             let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
             var resource = Resource(id, action: action, changes: changes, summary: summary(id),
-                                    conflict: action == nil ? nil : conflict, isDeclaredObject: !FirewallRules.isScaffolding(id), source: entry.source)
+                                    conflict: action == nil ? nil : conflict, isDeclaredObject: !IPTablesRules.isScaffolding(id), source: entry.source)
             steps.attach(to: &resource, chains: entry.chains, live: current[id] ?? [])
             return resource
         }
         for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
             // A removal says what goes: its rules, and a pair's public address.
             var changes = Self.diff(from: current[id] ?? [], to: [])
-            if id.type == FirewallRules.pairType, !retiring, let interface = node.publicInterface,
+            if id.type == IPTablesRules.pairType, !retiring, let interface = node.publicInterface,
                let address = current[id]?.lazy.compactMap(Self.destination).first, addresses?.contains(address) == true {
                 changes.append(PropertyChange("address", from: "\(address) on \(interface)", to: nil))
             }
             // Retiring, the objects move to the other backend: nothing declared is removed.
-            var resource = Resource(id, action: .delete, changes: changes, isDeclaredObject: !FirewallRules.isScaffolding(id) && !retiring)
+            var resource = Resource(id, action: .delete, changes: changes, isDeclaredObject: !IPTablesRules.isScaffolding(id) && !retiring)
             steps.attach(to: &resource, chains: [], live: current[id] ?? [])
             resources.append(resource)
         }
         // Our labelled addresses that no pair wants and no removed pair takes away.
         for address in retiring ? [] : orphanAddresses(removed: resources.filter { $0.action == .delete }, current: current) {
-            var resource = Resource(ResourceID(FirewallRules.addressType, address), action: .delete, isInventoried: false)
+            var resource = Resource(ResourceID(IPTablesRules.addressType, address), action: .delete, isInventoried: false)
             steps.attachAddressRemoval(to: &resource, address: address, interface: node.publicInterface ?? "")
             resources.append(resource)
         }
         for (address, interface) in retiring ? [] : strayAddresses.sorted(by: { $0.key < $1.key }) {
-            var resource = Resource(ResourceID(FirewallRules.addressType, "\(address) on \(interface)"), action: .delete,
+            var resource = Resource(ResourceID(IPTablesRules.addressType, "\(address) on \(interface)"), action: .delete,
                                     changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false)
             steps.attachAddressRemoval(to: &resource, address: address, interface: interface)
             resources.append(resource)
         }
-        for jump in FirewallRules.jumps {
+        for jump in IPTablesRules.jumps {
             guard var resource = jumpResource(jump) else { continue }
             steps.attach(to: &resource, jump: jump)
             resources.append(resource)
@@ -191,19 +191,19 @@ struct FirewallComparison {
     /// Our labelled addresses on the public interface that no pair wants and no removed pair takes away.
     private func orphanAddresses(removed: [Resource], current: [ResourceID: [Line]]) -> [String] {
         let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
-        let removedPairAddresses = Set(removed.filter { $0.id.type == FirewallRules.pairType }.flatMap { current[$0.id]?.compactMap(Self.destination) ?? [] })
+        let removedPairAddresses = Set(removed.filter { $0.id.type == IPTablesRules.pairType }.flatMap { current[$0.id]?.compactMap(Self.destination) ?? [] })
         return (addresses ?? []).sorted().filter { !pairAddresses.contains($0) && !removedPairAddresses.contains($0) }
     }
 
     private func jumpResource(_ jump: (table: String, chain: String, target: String)) -> Resource? {
-        let id = ResourceID(FirewallRules.jumpType, "\(jump.table)/\(jump.chain)")
+        let id = ResourceID(IPTablesRules.jumpType, "\(jump.table)/\(jump.chain)")
         let rules = live.rules(jump.table, jump.chain) ?? []
-        let copies = rules.filter { $0 == FirewallRules.jumpRule(jump.target) }.count
+        let copies = rules.filter { $0 == IPTablesRules.jumpRule(jump.target) }.count
         guard want.wantsJump(to: jump.target) else {
             return copies == 0 ? nil : Resource(id, action: .delete, changes: [PropertyChange("jump to \(jump.target)", from: "\(copies)", to: nil)],
                                                 isInventoried: false)
         }
-        if FirewallRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
+        if IPTablesRules.jumpPosition(jump, in: live) != nil { return Resource(id, action: nil, isInventoried: false) }
         guard copies > 1 else {
             return Resource(id, action: .create, changes: [PropertyChange("jump to \(jump.target)", from: nil, to: "rule 1")], isInventoried: false)
         }
@@ -218,7 +218,7 @@ struct FirewallComparison {
     }
 
     private func summary(_ id: ResourceID) -> String? {
-        guard id.type == FirewallRules.pairType, let pair = pairs[id.name] else { return nil }
+        guard id.type == IPTablesRules.pairType, let pair = pairs[id.name] else { return nil }
         return "\(pair.publicIP) ⇄ \(pair.privateIP)"
     }
 

@@ -9,7 +9,7 @@ import Foundation
 /// brings it into dhcpd.conf; nothing else in dhcpd.conf is ever written. A candidate file is
 /// checked with `dhcpd -t` before it replaces the live one, and dhcpd is restarted once per
 /// run, only when something changed. Shaped so that a Kea backend could sit beside it.
-public struct DHCPProvider: Provider {
+public struct ISCDHCPProvider: Provider {
     public static let hostType = "dhcp_host"
     public static let includeType = "dhcpd_include"
     /// The hosts file itself, planned only when it is not (yet) reconcile's: a file without

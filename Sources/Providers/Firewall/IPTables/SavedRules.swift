@@ -158,7 +158,7 @@ package enum SavedRules {
     /// built-in chain exactly. A tag copied onto a hand-made rule elsewhere makes it no less foreign.
     private static func isReconciles(_ line: Line) -> Bool {
         guard let tag = line.tag.flatMap(ReconcileTag.init) else { return false }
-        if case .jump = tag { return FirewallRules.jumps.contains { $0.table == line.table && $0.chain == line.chain && line.text == FirewallRules.jumpRule($0.target) } }
+        if case .jump = tag { return IPTablesRules.jumps.contains { $0.table == line.table && $0.chain == line.chain && line.text == IPTablesRules.jumpRule($0.target) } }
         return line.chain.hasPrefix("RC-")
     }
 

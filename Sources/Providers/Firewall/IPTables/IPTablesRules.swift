@@ -11,7 +11,7 @@ import Engine
 /// and `OUTPUT → RC-OUTPUT` DNAT each pair's public address to its private one;
 /// `POSTROUTING → RC-POSTROUTING` SNATs the private address to the public one. Past 16
 /// addresses, each of these per-address rule lists is a tree of chains (``DispatchTree``).
-struct FirewallRules {
+struct IPTablesRules {
     struct Rule: Equatable, Sendable {
         var table: String
         var chain: String

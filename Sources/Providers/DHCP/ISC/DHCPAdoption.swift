@@ -77,7 +77,7 @@ enum DHCPAdoption {
     /// the include step adds (one rewrite of the file, checked as a whole).
     static func mergingInclude(into move: Step, include: Step?) throws -> Step {
         guard let include else { return move }
-        guard include.operation == DHCPProvider.appendInclude, let added = include.input?.dropFirst((include.previous ?? "").count) else {
+        guard include.operation == ISCDHCPProvider.appendInclude, let added = include.input?.dropFirst((include.previous ?? "").count) else {
             throw RunError("\(move.target) holds host blocks to adopt and include lines to remove; run once without --adopt first")
         }
         return Step(moveBlocks, move.target, input: (move.input ?? "") + added, previous: move.previous)

@@ -11,7 +11,7 @@ import Netfilter
 /// (its filter and nat tables); apply is one `iptables-restore --noflush -w`, tested first
 /// with `--test`, holding every rule of each changed `RC-*` chain. Public addresses go on the host's
 /// `publicInterface` with the label `<interface>:rc`, which is how reconcile knows its own.
-public struct FirewallProvider: Provider {
+public struct IPTablesProvider: Provider {
     public let name: String
     public let resourceTypes: Set<String>
 
@@ -43,8 +43,8 @@ public struct FirewallProvider: Provider {
         self.adopt = adopt && !retiring
         self.cache = Self.iptablesIsNFTables ? cache : nil
         name = retiring ? "iptables (retiring)" : "iptables"
-        resourceTypes = Set([FirewallRules.ruleType, FirewallRules.pairType, FirewallRules.chainType, FirewallRules.jumpType])
-            .union(retiring ? [] : [FirewallRules.addressType, HandRules.resourceType])
+        resourceTypes = Set([IPTablesRules.ruleType, IPTablesRules.pairType, IPTablesRules.chainType, IPTablesRules.jumpType])
+            .union(retiring ? [] : [IPTablesRules.addressType, HandRules.resourceType])
     }
 
     public var waitsForEarlierProviders: Bool { retiring }
@@ -59,7 +59,7 @@ public struct FirewallProvider: Provider {
         let save = { [runner] () throws -> String? in try runner.run(["iptables-save"]) }
         let saved = try (cache.map { try $0.read("iptables", netns: node.netns, save) } ?? save()) ?? ""
         var ruleset = IPTablesRuleset.parse(saved)
-        ruleset.tables = ruleset.tables.filter { FirewallRules.tables.contains($0.key) }
+        ruleset.tables = ruleset.tables.filter { IPTablesRules.tables.contains($0.key) }
         return (saved, ruleset)
     }
 
@@ -90,15 +90,15 @@ public struct FirewallProvider: Provider {
 
     public func declared(_ desired: DesiredState) -> [ResourceID] {
         guard !retiring else { return [] }
-        let rules = FirewallRules(desired).chains.values.flatMap { $0.values.joined() }
-        return Set(rules.map(\.owner)).filter { !FirewallRules.isScaffolding($0) }.sorted()
+        let rules = IPTablesRules(desired).chains.values.flatMap { $0.values.joined() }
+        return Set(rules.map(\.owner)).filter { !IPTablesRules.isScaffolding($0) }.sorted()
     }
 
     public func plan(_ desired: DesiredState, owned: Set<ResourceID>) async throws -> [Resource] {
         let live = try await early.value { try readLiveState() }
         var wanted = desired
         if retiring { (wanted.virtualMachines, wanted.ipPairs, wanted.firewallRules) = ([], [], []) }
-        let comparison = FirewallComparison(desired: wanted, want: FirewallRules(wanted), live: live.ruleset, addresses: live.addresses,
+        let comparison = IPTablesComparison(desired: wanted, want: IPTablesRules(wanted), live: live.ruleset, addresses: live.addresses,
                                             node: node, inventory: owned, retiring: retiring)
         return comparison.resources() + (adopt ? HandRules.resources(saved: live.saved, desired: wanted) : [])
     }

@@ -13,7 +13,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
     return try DesiredState.load(directory: directory.path)
 }
 
-@Suite struct FirewallRulesTests {
+@Suite struct IPTablesRulesTests {
     static let yaml = """
         kind: Network
         name: private
@@ -94,7 +94,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
 
     @Test func onlyChangedChainsAreRewrittenAndOldOnesRemoved() throws {
         let desired = try desiredState(Self.yaml)
-        let want = FirewallRules(desired)
+        let want = IPTablesRules(desired)
         var live = IPTablesRuleset()
         for (table, chains) in want.chains { live.tables[table] = chains.mapValues { $0.map(\.text) } }
         live.tables["filter"]?["FORWARD"] = ["-j DOCKER", "-m comment --comment reconcile -j RC-FORWARD"]
@@ -105,7 +105,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
         live.tables["filter"]?["DOCKER"] = ["-j RETURN"]
         // The jump below DOCKER stays there (the operator's order); the chain the inventory
         // records is removed.
-        let inventory: Set<ResourceID> = [ResourceID(FirewallRules.chainType, "RC-VM-gone")]
+        let inventory: Set<ResourceID> = [ResourceID(IPTablesRules.chainType, "RC-VM-gone")]
         #expect(RestoreScript(planning: desired, live: live, inventory: inventory).text == """
             *filter
             :RC-VM-gone - [0:0]
@@ -120,20 +120,20 @@ func desiredState(_ yaml: String) throws -> DesiredState {
     @Test func manyPortsAreSplitAcrossMultiportRules() throws {
         let ports = (1...20).map { "\(1000 + $0)" }.joined(separator: ", ")
         let state = try desiredState(Self.yaml.replacingOccurrences(of: "ports: [80, 443, \"8000-8100\"]", with: "ports: [\(ports)]"))
-        let rules = (FirewallRules(state).chains["filter"]?["RC-VM-cpro0007"] ?? []).filter { $0.owner.name == "web" }
+        let rules = (IPTablesRules(state).chains["filter"]?["RC-VM-cpro0007"] ?? []).filter { $0.owner.name == "web" }
         #expect(rules.count == 2)
         #expect(rules[0].text.contains("--dports 1001,1002,1003,1004,1005,1006,1007,1008,1009,1010,1011,1012,1013,1014,1015 "))
         #expect(rules[1].text.contains("--dports 1016,1017,1018,1019,1020 "))
     }
 
     @Test func longVMNamesGetStableChainNamesWithinTheLimit() {
-        let name = FirewallRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-7")
+        let name = IPTablesRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-7")
         #expect(name.count == 28 && name.hasPrefix("RC-VM-a-very-lo-"))
-        #expect(name == FirewallRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-7"))
-        #expect(name != FirewallRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-8"))
-        #expect(FirewallRules.chainName(vm: "cpro0007") == "RC-VM-cpro0007")
+        #expect(name == IPTablesRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-7"))
+        #expect(name != IPTablesRules.chainName(vm: "a-very-long-virtual-machine-name-for-customer-8"))
+        #expect(IPTablesRules.chainName(vm: "cpro0007") == "RC-VM-cpro0007")
         // The pair whose 32-bit FNV hashes collided (one chain for two VMs).
-        #expect(FirewallRules.chainName(vm: "rcq-collision-00002789b") != FirewallRules.chainName(vm: "rcq-collision-0000689c8"))
+        #expect(IPTablesRules.chainName(vm: "rcq-collision-00002789b") != IPTablesRules.chainName(vm: "rcq-collision-0000689c8"))
     }
 
     @Test func parsesIptablesSaveAndTags() {

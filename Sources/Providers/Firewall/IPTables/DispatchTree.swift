@@ -23,7 +23,7 @@ struct DispatchTree {
     /// One per-address rule: the address it matches and the rule.
     struct Leaf {
         var address: IPv4Address
-        var rule: FirewallRules.Rule
+        var rule: IPTablesRules.Rule
     }
 
     /// One tree: its root chain, the option that matches the address, and the prefix of the
@@ -47,10 +47,10 @@ struct DispatchTree {
 
     /// The tree's chains, root first. A chain of leaves keeps them in the order given (the
     /// flat layout's order); a chain that splits lists its groups in address order.
-    static func chains(_ leaves: [Leaf], table: String, tree: Tree) -> [(chain: String, rules: [FirewallRules.Rule])] {
+    static func chains(_ leaves: [Leaf], table: String, tree: Tree) -> [(chain: String, rules: [IPTablesRules.Rule])] {
         typealias Numbered = (position: Int, leaf: Leaf)
-        var chains: [(chain: String, rules: [FirewallRules.Rule])] = []
-        func rule(_ leaf: Leaf, in chain: String) -> FirewallRules.Rule {
+        var chains: [(chain: String, rules: [IPTablesRules.Rule])] = []
+        func rule(_ leaf: Leaf, in chain: String) -> IPTablesRules.Rule {
             var rule = leaf.rule
             rule.chain = chain
             return rule
@@ -77,8 +77,8 @@ struct DispatchTree {
                     let network = IPv4Network(address: IPv4Address(rawValue: key << (32 - split)), prefixLength: split)
                     let child = tree.prefix + "\(network.address)-\(split)"
                     let text = "\(tree.match) \(network) -m comment --comment \"rc:chain:\(child)\" -j \(child)"
-                    chains[index].rules.append(FirewallRules.Rule(table: table, chain: chain, text: text,
-                                                                  owner: ResourceID(FirewallRules.chainType, child), source: nil))
+                    chains[index].rules.append(IPTablesRules.Rule(table: table, chain: chain, text: text,
+                                                                  owner: ResourceID(IPTablesRules.chainType, child), source: nil))
                     fill(child, leaves[start..<end], length: split)
                 }
                 start = end

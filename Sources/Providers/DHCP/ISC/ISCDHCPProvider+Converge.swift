@@ -3,7 +3,7 @@ import DesiredState
 import Engine
 import Foundation
 
-extension DHCPProvider {
+extension ISCDHCPProvider {
     /// Runs the batch's planned steps: every check first — each file still as the plan read
     /// it, no reservation lost by a move, `dhcpd -t` on dhcpd.conf as the steps leave it with
     /// the candidate hosts file — then the writes (hosts file, adopted blocks' files, the

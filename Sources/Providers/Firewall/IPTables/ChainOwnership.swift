@@ -15,10 +15,10 @@ struct ChainOwnership {
         self.live = live
         self.inventory = inventory
         var targets: Set<String> = []
-        for jump in FirewallRules.jumps where live.rules(jump.table, jump.chain)?.contains(FirewallRules.jumpRule(jump.target)) == true {
+        for jump in IPTablesRules.jumps where live.rules(jump.table, jump.chain)?.contains(IPTablesRules.jumpRule(jump.target)) == true {
             targets.insert(jump.target)
         }
-        for (table, chains) in live.tables where FirewallRules.tables.contains(table) {
+        for (table, chains) in live.tables where IPTablesRules.tables.contains(table) {
             for (chain, rules) in chains where DispatchTree.all.contains(where: { $0.holds(chain) }) {
                 for rule in rules where ReconcileTag.isOurs(IPTablesRuleset.tag(of: rule)) {
                     if let target = IPTablesRuleset.jumpTarget(of: rule) { targets.insert(target) }
@@ -29,7 +29,7 @@ struct ChainOwnership {
     }
 
     func owns(_ table: String, _ chain: String) -> Bool {
-        inventory.contains(ResourceID(FirewallRules.chainType, chain)) || targets.contains(chain)
+        inventory.contains(ResourceID(IPTablesRules.chainType, chain)) || targets.contains(chain)
             || (live.rules(table, chain) ?? []).contains { ReconcileTag.isOurs(IPTablesRuleset.tag(of: $0)) }
     }
 

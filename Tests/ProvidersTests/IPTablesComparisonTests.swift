@@ -5,8 +5,8 @@ import Testing
 
 /// What the comparison makes of live rules that differ from the wanted ones in each way drift
 /// happens, without iptables: the integration tests show the same on a real one.
-@Suite struct FirewallComparisonTests {
-    static let yaml = FirewallRulesTests.yaml + """
+@Suite struct IPTablesComparisonTests {
+    static let yaml = IPTablesRulesTests.yaml + """
 
         ---
         kind: VirtualMachine
@@ -24,16 +24,16 @@ import Testing
         """
 
     let desired: DesiredState
-    let want: FirewallRules
+    let want: IPTablesRules
     /// The live rules as reconcile leaves them.
     let converged: IPTablesRuleset
 
     init() throws {
         desired = try desiredState(Self.yaml)
-        want = FirewallRules(desired)
+        want = IPTablesRules(desired)
         var live = IPTablesRuleset()
         for (table, chains) in want.chains { live.tables[table] = chains.mapValues { $0.map(\.text) } }
-        for jump in FirewallRules.jumps { live.tables[jump.table]?[jump.chain] = [FirewallRules.jumpRule(jump.target), "-j FOREIGN"] }
+        for jump in IPTablesRules.jumps { live.tables[jump.table]?[jump.chain] = [IPTablesRules.jumpRule(jump.target), "-j FOREIGN"] }
         converged = live
     }
 
@@ -44,7 +44,7 @@ import Testing
         change(&live)
         var node = Node.implicitLocal
         node.publicInterface = "pub0"
-        let comparison = FirewallComparison(desired: desired, want: want, live: live,
+        let comparison = IPTablesComparison(desired: desired, want: want, live: live,
                                             addresses: .init(interfaces: ["pub0", "old0"], ours: addresses), node: node, inventory: inventory)
         return comparison.resources().filter(\.needsWork).map { resource in
             "\(resource.action?.symbol ?? "!") \(resource.id): " + resource.changes.map(\.description).sorted().joined(separator: "; ")
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func chainsAndRulesNoLongerDeclaredAreDeleted() {
-        #expect(work(inventory: [ResourceID(FirewallRules.chainType, "RC-VM-empty")]) { live in
+        #expect(work(inventory: [ResourceID(IPTablesRules.chainType, "RC-VM-empty")]) { live in
             live.tables["filter"]?["RC-VM-gone"] = ["-m comment --comment \"rc:rule:old\" -j ACCEPT", "-j DROP"]
             live.tables["filter"]?["RC-VM-cpro0051"]?.insert("-m comment --comment \"rc:rule:older\" -j ACCEPT", at: 1)
             live.tables["filter"]?["RC-VM-empty"] = []
@@ -118,12 +118,12 @@ import Testing
     }
 
     @Test func aDoubledJumpIsDrift() {
-        #expect(work { $0.tables["filter"]?["FORWARD"]?.append(FirewallRules.jumpRule("RC-FORWARD")) } == [
+        #expect(work { $0.tables["filter"]?["FORWARD"]?.append(IPTablesRules.jumpRule("RC-FORWARD")) } == [
             "~ iptables_jump[filter/FORWARD]: jumps to RC-FORWARD: 2 → 1",
         ])
         let restore = RestoreScript(planning: desired, live: {
             var live = converged
-            live.tables["filter"]?["FORWARD"] = ["-j FOREIGN", FirewallRules.jumpRule("RC-FORWARD"), FirewallRules.jumpRule("RC-FORWARD")]
+            live.tables["filter"]?["FORWARD"] = ["-j FOREIGN", IPTablesRules.jumpRule("RC-FORWARD"), IPTablesRules.jumpRule("RC-FORWARD")]
             return live
         }(), inventory: [])
         #expect(restore.lines == [
@@ -139,7 +139,7 @@ import Testing
         #expect(work { $0 = live }.isEmpty)
         #expect(RestoreScript(planning: desired, live: live, inventory: []).isEmpty)
         // One reconcile created (the inventory says so, or its rules carry our tags) is removed.
-        let recorded: Set<ResourceID> = [ResourceID(FirewallRules.chainType, "RC-HANDMADE")]
+        let recorded: Set<ResourceID> = [ResourceID(IPTablesRules.chainType, "RC-HANDMADE")]
         #expect(work(inventory: recorded) { $0 = live } == ["- iptables_chain[RC-HANDMADE]: - filter/RC-HANDMADE: -s 192.0.2.1/32 -j DROP"])
         var tagged = converged
         tagged.tables["filter"]?["RC-VM-gone"] = ["-m comment --comment \"rc:rule:old\" -j ACCEPT"]
@@ -152,19 +152,19 @@ import Testing
         live.tables["filter"]?["RC-FORWARD"]?.removeAll { $0.contains("rc:vm:cpro0051") }
         var node = Node.implicitLocal
         node.publicInterface = "pub0"
-        let chain = FirewallComparison(desired: desired, want: want, live: live, addresses: .init(interfaces: ["pub0"], ours: ["203.0.113.7": "pub0"]),
-                                       node: node, inventory: []).resources().first { $0.id == ResourceID(FirewallRules.chainType, "RC-VM-cpro0051") }
+        let chain = IPTablesComparison(desired: desired, want: want, live: live, addresses: .init(interfaces: ["pub0"], ours: ["203.0.113.7": "pub0"]),
+                                       node: node, inventory: []).resources().first { $0.id == ResourceID(IPTablesRules.chainType, "RC-VM-cpro0051") }
         #expect(chain?.conflict == "chain RC-VM-cpro0051 exists in the filter table and was not created by reconcile; rename or remove it")
     }
 
     @Test func nothingDeclaredWantsNoScaffoldingAndRemovesOurs() throws {
         let empty = try desiredState("kind: Network\nname: private\ncidr: 10.0.0.0/24\nbridge: br0\n")
-        let none = FirewallRules(empty)
+        let none = IPTablesRules(empty)
         #expect(none.chains.isEmpty)
         var node = Node.implicitLocal
         node.publicInterface = "pub0"
         // On a machine without our chains: nothing at all.
-        let fresh = FirewallComparison(desired: empty, want: none, live: IPTablesRuleset(), addresses: .init(interfaces: ["pub0"]),
+        let fresh = IPTablesComparison(desired: empty, want: none, live: IPTablesRuleset(), addresses: .init(interfaces: ["pub0"]),
                                        node: node, inventory: [])
         #expect(fresh.resources().isEmpty)
         // Where they were (all declared objects gone, pruning allowed): jumps out, then chains.
@@ -172,7 +172,7 @@ import Testing
         for chain in ["RC-VM-cpro0007", "RC-VM-cpro0051"] { live.tables["filter"]?[chain] = nil }
         live.tables["filter"]?["RC-FORWARD"] = []
         for chain in ["RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"] { live.tables["nat"]?[chain] = [] }
-        let inventory = Set(["RC-FORWARD", "RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"].map { ResourceID(FirewallRules.chainType, $0) })
+        let inventory = Set(["RC-FORWARD", "RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"].map { ResourceID(IPTablesRules.chainType, $0) })
         let restore = RestoreScript(planning: empty, live: live, inventory: inventory)
         #expect(restore.lines == [
             "*filter", ":RC-FORWARD - [0:0]", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-X RC-FORWARD", "COMMIT",
@@ -188,9 +188,9 @@ import Testing
         let withoutPair = try desiredState(Self.yaml.replacingOccurrences(of: pair, with: ""))
         var node = Node.implicitLocal
         node.publicInterface = "pub0"
-        let comparison = FirewallComparison(desired: withoutPair, want: FirewallRules(withoutPair), live: converged,
+        let comparison = IPTablesComparison(desired: withoutPair, want: IPTablesRules(withoutPair), live: converged,
                                             addresses: .init(interfaces: ["pub0"], ours: ["203.0.113.7": "pub0"]), node: node, inventory: [])
-        let removal = try #require(comparison.resources().first { $0.id == ResourceID(FirewallRules.pairType, "cpro0007") })
+        let removal = try #require(comparison.resources().first { $0.id == ResourceID(IPTablesRules.pairType, "cpro0007") })
         #expect(removal.action == .delete)
         #expect(removal.changes.map(\.description) == [
             "- nat/RC-OUTPUT: -d 203.0.113.7/32 -m comment --comment \"rc:pair:cpro0007\" -j DNAT --to-destination 10.0.0.7",
@@ -213,7 +213,7 @@ extension RestoreScript {
     init(planning desired: DesiredState, live: IPTablesRuleset, inventory: Set<ResourceID>) {
         var node = Node.implicitLocal
         node.publicInterface = "pub0"
-        let comparison = FirewallComparison(desired: desired, want: FirewallRules(desired), live: live,
+        let comparison = IPTablesComparison(desired: desired, want: IPTablesRules(desired), live: live,
                                             addresses: .init(interfaces: ["pub0"], ours: Dictionary(uniqueKeysWithValues: desired.ipPairs.map { ($0.publicIP.description, "pub0") })),
                                             node: node, inventory: inventory)
         self.init(comparison.resources().filter { $0.action != nil && $0.conflict == nil })

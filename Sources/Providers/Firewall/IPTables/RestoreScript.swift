@@ -2,7 +2,7 @@ import DesiredState
 import Engine
 
 /// The one `iptables-restore --noflush` input made of a batch's planned steps (see
-/// ``FirewallSteps``): per table, every rule of each chain that changes, the jumps from
+/// ``IPTablesSteps``): per table, every rule of each chain that changes, the jumps from
 /// built-in chains, and the removal of chains no longer wanted. Nothing else: the plan made
 /// no step for a chain that is someone else's (see ``ChainOwnership``).
 struct RestoreScript {
@@ -20,12 +20,12 @@ struct RestoreScript {
     init(_ resources: [Resource]) {
         sources = Dictionary(resources.compactMap { resource in resource.source.map { (resource.id, $0) } }, uniquingKeysWith: { first, _ in first })
         let steps = resources.uniqueSteps
-        for table in FirewallRules.tables {
+        for table in IPTablesRules.tables {
             let inTable = steps.filter { $0.target.hasPrefix(table + "/") }
-            let chains = inTable.filter { $0.operation == FirewallSteps.chain }.sorted { $0.target < $1.target }
-            let removed = inTable.filter { $0.operation == FirewallSteps.removeChain }.sorted { $0.target < $1.target }
-            let jumps = FirewallRules.jumps.compactMap { jump in
-                inTable.first { $0.operation == FirewallSteps.jump && $0.target == "\(jump.table)/\(jump.chain)" }
+            let chains = inTable.filter { $0.operation == IPTablesSteps.chain }.sorted { $0.target < $1.target }
+            let removed = inTable.filter { $0.operation == IPTablesSteps.removeChain }.sorted { $0.target < $1.target }
+            let jumps = IPTablesRules.jumps.compactMap { jump in
+                inTable.first { $0.operation == IPTablesSteps.jump && $0.target == "\(jump.table)/\(jump.chain)" }
             }
             let hands = inTable.filter { $0.operation == HandRules.remove }.sorted { $0.target < $1.target }
             guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty || !hands.isEmpty else { continue }
@@ -35,7 +35,7 @@ struct RestoreScript {
             for step in chains {
                 let chain = Self.chainName(step)
                 for line in (step.input ?? "").split(separator: "\n") {
-                    append(String(line), from: .rule(FirewallComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
+                    append(String(line), from: .rule(IPTablesComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
                 }
             }
             for step in jumps { (step.input ?? "").split(separator: "\n").forEach { append(String($0)) } }
@@ -72,7 +72,7 @@ struct RestoreScript {
     private func describe(_ origin: Origin) -> String {
         switch origin {
         case .rule(let owner): owner.description + (sources[owner].map { ", \($0)" } ?? "")
-        case .removedChain(let chain): "\(FirewallRules.chainType)[\(chain)] (no longer declared)"
+        case .removedChain(let chain): "\(IPTablesRules.chainType)[\(chain)] (no longer declared)"
         }
     }
 }

@@ -5,18 +5,18 @@ import Engine
 /// every chain it changes (the whole chain, as `iptables-restore --noflush` rewrites it), its
 /// jump lines, its `ip` address lines and the tracked connections to forget; and the
 /// fingerprint of the live chains and addresses it was compared with.
-struct FirewallSteps {
+struct IPTablesSteps {
     static let chain = "iptables.chain", removeChain = "iptables.remove-chain", jump = "iptables.jump"
 
-    typealias Chain = FirewallComparison.Chain
+    typealias Chain = IPTablesComparison.Chain
 
-    let comparison: FirewallComparison
+    let comparison: IPTablesComparison
     let differing: Set<Chain>
     /// Per chain, computed once (the digests on every core): many resources share a chain (`RC-FORWARD`).
     private let digests: [Chain: String]
     private let chainSteps: [Chain: Step]
 
-    init(comparison: FirewallComparison, differing: Set<Chain>) {
+    init(comparison: IPTablesComparison, differing: Set<Chain>) {
         self.comparison = comparison
         self.differing = differing
         var chains: Set<Chain> = []
@@ -29,11 +29,11 @@ struct FirewallSteps {
 
     /// A rule, pair or chain resource: `chains` are those it has wanted rules in, `live` its
     /// live rules in the chains that differ.
-    func attach(to resource: inout Resource, chains: [Chain], live: [FirewallComparison.Line]) {
+    func attach(to resource: inout Resource, chains: [Chain], live: [IPTablesComparison.Line]) {
         var touched = Set(chains)
         for line in live { touched.insert(Chain(table: line.table, name: line.chain)) }
-        if resource.id.type == FirewallRules.chainType {
-            for table in FirewallRules.tables
+        if resource.id.type == IPTablesRules.chainType {
+            for table in IPTablesRules.tables
             where comparison.want.chains[table]?[resource.id.name] != nil || comparison.live.rules(table, resource.id.name) != nil {
                 touched.insert(Chain(table: table, name: resource.id.name))
             }
@@ -41,17 +41,17 @@ struct FirewallSteps {
         let ordered = touched.sorted { ($0.table, $0.name) < ($1.table, $1.name) }
         // Each chain's digest is hashed once; a resource's fingerprint only names them.
         var fingerprint = ordered.map { "\($0.key)=\(digest($0))" }.joined(separator: ";")
-        let pair = resource.id.type == FirewallRules.pairType ? comparison.pairs[resource.id.name] : nil
+        let pair = resource.id.type == IPTablesRules.pairType ? comparison.pairs[resource.id.name] : nil
         if let pair { fingerprint += ";" + addressState(pair.publicIP.description) }
         resource.fingerprint = fingerprint
         guard resource.action != nil, resource.conflict == nil else { return }
         resource.steps = ordered.compactMap { chainSteps[$0] }
-        guard resource.id.type == FirewallRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface else { return }
+        guard resource.id.type == IPTablesRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface else { return }
         if let pair, comparison.presentAddresses?.contains(pair.publicIP.description) == false {
             let address = pair.publicIP.description
             resource.steps.append(PublicAddresses.addition(address, on: interface))
         }
-        if resource.action == .delete, let address = live.lazy.compactMap(FirewallComparison.destination).first,
+        if resource.action == .delete, let address = live.lazy.compactMap(IPTablesComparison.destination).first,
            comparison.addresses?.contains(address) == true {
             resource.steps.append(PublicAddresses.removal(address, on: interface))
         }
@@ -59,7 +59,7 @@ struct FirewallSteps {
         if resource.action != .create {
             for line in live where line.table == "nat" && DispatchTree.prerouting.holds(line.chain) && line.rule.contains(" -j DNAT ") {
                 let words = line.rule.split(separator: " ").map(String.init)
-                if let address = FirewallComparison.destination(line) { resource.steps.append(Step(PublicAddresses.forgetTo, address)) }
+                if let address = IPTablesComparison.destination(line) { resource.steps.append(Step(PublicAddresses.forgetTo, address)) }
                 if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count {
                     resource.steps.append(Step(PublicAddresses.forgetFrom, words[to + 1]))
                 }
@@ -75,7 +75,7 @@ struct FirewallSteps {
 
     /// The jump from a built-in chain: its copies and place are the live state it was planned from.
     func attach(to resource: inout Resource, jump: (table: String, chain: String, target: String)) {
-        let rule = FirewallRules.jumpRule(jump.target)
+        let rule = IPTablesRules.jumpRule(jump.target)
         let rules = comparison.live.rules(jump.table, jump.chain) ?? []
         let copies = rules.indices.filter { rules[$0] == rule }
         resource.fingerprint = Fingerprint.of(copies.map(String.init))
@@ -93,12 +93,12 @@ struct FirewallSteps {
 
     private func digest(_ chain: Chain) -> String { digests[chain] ?? Self.digest(chain, comparison) }
 
-    private static func digest(_ chain: Chain, _ comparison: FirewallComparison) -> String {
+    private static func digest(_ chain: Chain, _ comparison: IPTablesComparison) -> String {
         Fingerprint.of(comparison.live.rules(chain.table, chain.name) ?? ["(absent)"])
     }
 
     /// The whole chain as wanted, or its removal; nil for a chain that is someone else's.
-    private static func chainStep(_ chain: Chain, _ comparison: FirewallComparison) -> Step? {
+    private static func chainStep(_ chain: Chain, _ comparison: IPTablesComparison) -> Step? {
         if let rules = comparison.want.chains[chain.table]?[chain.name] {
             return comparison.ownership.isForeign(chain.table, chain.name) ? nil
                 : Step(Self.chain, chain.key, input: rules.map { "-A \(chain.name) \($0.text)" }.joined(separator: "\n"))
