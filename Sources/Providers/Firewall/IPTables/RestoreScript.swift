@@ -6,9 +6,7 @@ import Engine
 /// built-in chains, and the removal of chains no longer wanted. Nothing else: the plan made
 /// no step for a chain that is someone else's (see ``ChainOwnership``).
 struct RestoreScript {
-    private(set) var lines: [String] = []
-    /// Per input line, what it comes from (for errors), if anything.
-    private var origins: [Origin?] = []
+    private var script = NumberedLines<Origin>()
     /// Where each resource of the batch is declared.
     private let sources: [ResourceID: SourceLocation]
 
@@ -52,21 +50,21 @@ struct RestoreScript {
     }
 
     private mutating func append(_ line: String, from origin: Origin? = nil) {
-        lines.append(line)
-        origins.append(origin)
+        script.append(line, from: origin)
     }
 
-    var isEmpty: Bool { lines.isEmpty }
-    var text: String { lines.joined(separator: "\n") + "\n" }
+    var lines: [String] { script.lines }
+    var isEmpty: Bool { script.isEmpty }
+    var text: String { script.text }
 
     /// iptables-restore's error with the offending line and where it comes from.
     func explain(_ stderr: String) -> String {
         let message = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let range = message.range(of: #"line [0-9]+"#, options: .regularExpression),
-              let number = Int(message[range].dropFirst(5)), number >= 1, number <= lines.count
+              let number = Int(message[range].dropFirst(5)), let line = script.line(number)
         else { return message }
-        let origin = origins[number - 1].map { " (\(describe($0)))" } ?? ""
-        return "line \(number)\(origin): \(lines[number - 1]): \(message)"
+        let origin = line.origin.map { " (\(describe($0)))" } ?? ""
+        return "line \(number)\(origin): \(line.text): \(message)"
     }
 
     private func describe(_ origin: Origin) -> String {

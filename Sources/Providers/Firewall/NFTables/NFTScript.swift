@@ -6,9 +6,8 @@ import Engine
 /// rewritten whole, elements deleted, elements added, chains no longer wanted deleted, and
 /// the table deleted. nft applies it all or nothing.
 struct NFTScript {
-    private(set) var lines: [String] = []
     /// Per line, the resource whose step it comes from.
-    private var origins: [ResourceID?] = []
+    private var script = NumberedLines<ResourceID>()
     private let sources: [ResourceID: SourceLocation]
 
     init(_ resources: [Resource]) {
@@ -50,23 +49,23 @@ struct NFTScript {
     }
 
     private mutating func append(_ line: String, _ origin: ResourceID?) {
-        lines.append(line)
-        origins.append(origin)
+        script.append(line, from: origin)
     }
 
-    var isEmpty: Bool { lines.isEmpty }
-    var text: String { lines.joined(separator: "\n") + "\n" }
+    var lines: [String] { script.lines }
+    var isEmpty: Bool { script.isEmpty }
+    var text: String { script.text }
 
     /// nft's error with the offending line and the desired-state object it comes from: nft
     /// reports `/dev/stdin:12:5-20: Error: …`.
     func explain(_ stderr: String) -> String {
         let message = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let range = message.range(of: #"/dev/stdin:[0-9]+:"#, options: .regularExpression),
-              let number = Int(message[range].dropFirst(11).dropLast()), number >= 1, number <= lines.count
+              let number = Int(message[range].dropFirst(11).dropLast()), let line = script.line(number)
         else { return message }
-        let origin = origins[number - 1].map { id in " (\(id)" + (sources[id].map { ", \($0)" } ?? "") + ")" } ?? ""
+        let origin = line.origin.map { id in " (\(id)" + (sources[id].map { ", \($0)" } ?? "") + ")" } ?? ""
         // nft's own words, without its location (the line is named) and its caret lines.
         let words = message[range.upperBound...].drop { $0 != " " }.dropFirst().prefix { $0 != "\n" }
-        return "line \(number)\(origin): \(lines[number - 1]): \(words)"
+        return "line \(number)\(origin): \(line.text): \(words)"
     }
 }
