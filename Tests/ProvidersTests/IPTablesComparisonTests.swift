@@ -126,7 +126,7 @@ import Testing
             live.tables["filter"]?["FORWARD"] = ["-j FOREIGN", IPTablesRules.jumpRule("RC-FORWARD"), IPTablesRules.jumpRule("RC-FORWARD")]
             return live
         }(), inventory: [])
-        #expect(restore.lines == [
+        #expect(restore.script.lines == [
             "*filter", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD",
             "-I FORWARD 2 -m comment --comment reconcile -j RC-FORWARD", "COMMIT",
         ])
@@ -137,7 +137,7 @@ import Testing
         live.tables["filter"]?["RC-HANDMADE"] = ["-s 192.0.2.1/32 -j DROP"]
         live.tables["filter"]?["INPUT"] = ["-j RC-HANDMADE"]
         #expect(work { $0 = live }.isEmpty)
-        #expect(RestoreScript(planning: desired, live: live, inventory: []).isEmpty)
+        #expect(RestoreScript(planning: desired, live: live, inventory: []).script.isEmpty)
         // One reconcile created (the inventory says so, or its rules carry our tags) is removed.
         let recorded: Set<ResourceID> = [ResourceID(IPTablesRules.chainType, "RC-HANDMADE")]
         #expect(work(inventory: recorded) { $0 = live } == ["- iptables_chain[RC-HANDMADE]: - filter/RC-HANDMADE: -s 192.0.2.1/32 -j DROP"])
@@ -174,7 +174,7 @@ import Testing
         for chain in ["RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"] { live.tables["nat"]?[chain] = [] }
         let inventory = Set(["RC-FORWARD", "RC-PREROUTING", "RC-OUTPUT", "RC-POSTROUTING"].map { ResourceID(IPTablesRules.chainType, $0) })
         let restore = RestoreScript(planning: empty, live: live, inventory: inventory)
-        #expect(restore.lines == [
+        #expect(restore.script.lines == [
             "*filter", ":RC-FORWARD - [0:0]", "-D FORWARD -m comment --comment reconcile -j RC-FORWARD", "-X RC-FORWARD", "COMMIT",
             "*nat", ":RC-OUTPUT - [0:0]", ":RC-POSTROUTING - [0:0]", ":RC-PREROUTING - [0:0]",
             "-D PREROUTING -m comment --comment reconcile -j RC-PREROUTING", "-D OUTPUT -m comment --comment reconcile -j RC-OUTPUT",

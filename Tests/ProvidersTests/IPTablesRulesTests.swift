@@ -61,7 +61,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
 
     @Test func restoreInputForAnEmptyMachineIsGolden() throws {
         let script = RestoreScript(planning: try desiredState(Self.yaml), live: IPTablesRuleset(), inventory: [])
-        #expect(script.text == """
+        #expect(script.script.text == """
             *filter
             :RC-FORWARD - [0:0]
             :RC-VM-cpro0007 - [0:0]
@@ -106,7 +106,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
         // The jump below DOCKER stays there (the operator's order); the chain the inventory
         // records is removed.
         let inventory: Set<ResourceID> = [ResourceID(IPTablesRules.chainType, "RC-VM-gone")]
-        #expect(RestoreScript(planning: desired, live: live, inventory: inventory).text == """
+        #expect(RestoreScript(planning: desired, live: live, inventory: inventory).script.text == """
             *filter
             :RC-VM-gone - [0:0]
             -X RC-VM-gone
@@ -114,7 +114,7 @@ func desiredState(_ yaml: String) throws -> DesiredState {
 
             """)
         live.tables["filter"]?["RC-VM-gone"] = nil
-        #expect(RestoreScript(planning: desired, live: live, inventory: inventory).isEmpty)
+        #expect(RestoreScript(planning: desired, live: live, inventory: inventory).script.isEmpty)
     }
 
     @Test func manyPortsAreSplitAcrossMultiportRules() throws {

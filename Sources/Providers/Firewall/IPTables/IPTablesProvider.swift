@@ -111,7 +111,7 @@ public struct IPTablesProvider: Provider {
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         let restore = RestoreScript(resources)
         let applying = ["iptables-restore", "--noflush", "-w"]
-        let transaction = FirewallTransaction(input: restore.isEmpty ? "" : restore.text, test: applying + ["--test"], apply: applying,
+        let transaction = FirewallTransaction(input: restore.script.isEmpty ? "" : restore.script.text, test: applying + ["--test"], apply: applying,
                                               rejected: "iptables-restore --test rejected the rules", failed: "iptables-restore failed",
                                               explain: restore.explain)
         do {

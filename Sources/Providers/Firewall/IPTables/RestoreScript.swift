@@ -6,11 +6,12 @@ import Engine
 /// built-in chains, and the removal of chains no longer wanted. Nothing else: the plan made
 /// no step for a chain that is someone else's (see ``ChainOwnership``).
 struct RestoreScript {
-    private var script = NumberedLines<Origin>()
+    /// The input, each line with the rule or removed chain it comes from (for errors).
+    private(set) var script = NumberedLines<Origin>()
     /// Where each resource of the batch is declared.
     private let sources: [ResourceID: SourceLocation]
 
-    private enum Origin {
+    enum Origin {
         case rule(ResourceID)
         case removedChain(String)
     }
@@ -27,20 +28,20 @@ struct RestoreScript {
             }
             let hands = inTable.filter { $0.operation == HandRules.remove }.sorted { $0.target < $1.target }
             guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty || !hands.isEmpty else { continue }
-            append("*\(table)")
+            script.append("*\(table)", from: nil)
             // Declaring a user chain under --noflush creates it, or flushes it when it exists.
-            for step in chains + removed { append(":\(Self.chainName(step)) - [0:0]") }
+            for step in chains + removed { script.append(":\(Self.chainName(step)) - [0:0]", from: nil) }
             for step in chains {
                 let chain = Self.chainName(step)
                 for line in (step.input ?? "").split(separator: "\n") {
-                    append(String(line), from: .rule(IPTablesComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
+                    script.append(String(line), from: .rule(IPTablesComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
                 }
             }
-            for step in jumps { (step.input ?? "").split(separator: "\n").forEach { append(String($0)) } }
-            for step in removed { append("-X \(Self.chainName(step))", from: .removedChain(Self.chainName(step))) }
+            for step in jumps { (step.input ?? "").split(separator: "\n").forEach { script.append(String($0), from: nil) } }
+            for step in removed { script.append("-X \(Self.chainName(step))", from: .removedChain(Self.chainName(step))) }
             // Hand-made rules reconcile's replace (`--adopt`), in the same commit.
-            for step in hands { (step.input ?? "").split(separator: "\n").forEach { append(String($0)) } }
-            append("COMMIT")
+            for step in hands { (step.input ?? "").split(separator: "\n").forEach { script.append(String($0), from: nil) } }
+            script.append("COMMIT", from: nil)
         }
     }
 
@@ -48,14 +49,6 @@ struct RestoreScript {
     private static func chainName(_ step: Step) -> String {
         String(step.target.drop { $0 != "/" }.dropFirst())
     }
-
-    private mutating func append(_ line: String, from origin: Origin? = nil) {
-        script.append(line, from: origin)
-    }
-
-    var lines: [String] { script.lines }
-    var isEmpty: Bool { script.isEmpty }
-    var text: String { script.text }
 
     /// iptables-restore's error with the offending line and where it comes from.
     func explain(_ stderr: String) -> String {

@@ -7,7 +7,7 @@ import Engine
 /// the table deleted. nft applies it all or nothing.
 struct NFTScript {
     /// Per line, the resource whose step it comes from.
-    private var script = NumberedLines<ResourceID>()
+    private(set) var script = NumberedLines<ResourceID>()
     private let sources: [ResourceID: SourceLocation]
 
     init(_ resources: [Resource]) {
@@ -18,43 +18,35 @@ struct NFTScript {
         func of(_ operation: String) -> [Step] { steps.filter { $0.operation == operation }.sorted { $0.target < $1.target } }
         let table = NFTRules.table
         for step in of(NFTComparison.writeTable) {
-            (step.input ?? "").split(separator: "\n").forEach { append(String($0), carrier[step.key]) }
+            (step.input ?? "").split(separator: "\n").forEach { script.append(String($0), from: carrier[step.key]) }
         }
         for step in of(NFTComparison.writeChain) {
-            append("add chain \(table) \(step.target)", carrier[step.key])
-            append("flush chain \(table) \(step.target)", carrier[step.key])
+            script.append("add chain \(table) \(step.target)", from: carrier[step.key])
+            script.append("flush chain \(table) \(step.target)", from: carrier[step.key])
             for rule in (step.input ?? "").split(separator: "\n") {
                 let line = String(rule)
-                append("add rule \(table) \(step.target) \(line)", NFTRules.owner(of: line, chain: step.target) ?? carrier[step.key])
+                script.append("add rule \(table) \(step.target) \(line)", from: NFTRules.owner(of: line, chain: step.target) ?? carrier[step.key])
             }
         }
         for step in of(NFTComparison.deleteElement) {
             let (map, key) = Self.split(step.target)
-            append("delete element \(table) \(map) { \(key) }", carrier[step.key])
+            script.append("delete element \(table) \(map) { \(key) }", from: carrier[step.key])
         }
         for step in of(NFTComparison.addElement) {
             let (map, _) = Self.split(step.target)
-            append("add element \(table) \(map) { \(step.input ?? "") }", carrier[step.key])
+            script.append("add element \(table) \(map) { \(step.input ?? "") }", from: carrier[step.key])
         }
         for step in of(NFTComparison.deleteChain) {
-            append("flush chain \(table) \(step.target)", carrier[step.key])
-            append("delete chain \(table) \(step.target)", carrier[step.key])
+            script.append("flush chain \(table) \(step.target)", from: carrier[step.key])
+            script.append("delete chain \(table) \(step.target)", from: carrier[step.key])
         }
-        for step in of(NFTComparison.deleteTable) { append("delete table \(table)", carrier[step.key]) }
+        for step in of(NFTComparison.deleteTable) { script.append("delete table \(table)", from: carrier[step.key]) }
     }
 
     private static func split(_ target: String) -> (String, String) {
         let parts = target.split(separator: " ", maxSplits: 1).map(String.init)
         return (parts.first ?? "", parts.count > 1 ? parts[1] : "")
     }
-
-    private mutating func append(_ line: String, _ origin: ResourceID?) {
-        script.append(line, from: origin)
-    }
-
-    var lines: [String] { script.lines }
-    var isEmpty: Bool { script.isEmpty }
-    var text: String { script.text }
 
     /// nft's error with the offending line and the desired-state object it comes from: nft
     /// reports `/dev/stdin:12:5-20: Error: …`.

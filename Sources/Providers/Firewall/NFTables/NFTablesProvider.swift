@@ -104,7 +104,7 @@ public struct NFTablesProvider: Provider {
     /// (see ``FirewallTransaction``).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         let script = NFTScript(resources)
-        let transaction = FirewallTransaction(input: script.isEmpty ? "" : script.text, test: ["nft", "-c", "-f", "-"], apply: ["nft", "-f", "-"],
+        let transaction = FirewallTransaction(input: script.script.isEmpty ? "" : script.script.text, test: ["nft", "-c", "-f", "-"], apply: ["nft", "-f", "-"],
                                               rejected: "nft -c rejected the transaction", failed: "nft -f failed", explain: script.explain)
         do {
             return try await transaction.run(resources.uniqueSteps, runner: runner, netns: node.netns).map(resources.failing) ?? [:]
