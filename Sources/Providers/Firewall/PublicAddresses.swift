@@ -96,6 +96,27 @@ struct PublicAddresses: Equatable {
         Step(remove, "\(address) on \(interface)", input: "addr del \(address)/32 dev \(interface)")
     }
 
+    /// What a pair's resource does beside its NAT, on either backend: its public address added
+    /// on `interface` where it is missing, removed with the pair when it is one of ours, and the
+    /// connections tracked under the pair's live DNAT (`liveDNAT`: public → private) forgotten
+    /// when the pair changes or goes, so that packets follow the new mapping.
+    /// - Parameter present: the addresses on the interface (nil: it does not exist).
+    /// - Parameter ours: the addresses labelled as reconcile's.
+    static func pairSteps(wanted pair: IPPair?, action: Resource.Action, liveDNAT: [(public: String, private: String)],
+                          interface: String, present: Set<String>?, ours: Set<String>?) -> [Step] {
+        var steps: [Step] = []
+        if let address = pair?.publicIP.description, present?.contains(address) == false {
+            steps.append(addition(address, on: interface))
+        }
+        if action == .delete, let address = liveDNAT.first?.public, ours?.contains(address) == true {
+            steps.append(removal(address, on: interface))
+        }
+        if action != .create {
+            for mapping in liveDNAT { steps += [Step(forgetTo, mapping.public), Step(forgetFrom, mapping.private)] }
+        }
+        return steps
+    }
+
     /// Runs the address steps among `steps` in one `ip -batch`: thousands of pairs must not
     /// mean thousands of processes.
     static func change(_ steps: [Step], runner: CommandRunner) async throws {

@@ -46,25 +46,17 @@ struct IPTablesSteps {
         resource.fingerprint = fingerprint
         guard resource.action != nil, resource.conflict == nil else { return }
         resource.steps = ordered.compactMap { chainSteps[$0] }
-        guard resource.id.type == IPTablesRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface else { return }
-        if let pair, comparison.presentAddresses?.contains(pair.publicIP.description) == false {
-            let address = pair.publicIP.description
-            resource.steps.append(PublicAddresses.addition(address, on: interface))
+        guard resource.id.type == IPTablesRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface,
+              let action = resource.action else { return }
+        let dnat = live.compactMap { line -> (public: String, private: String)? in
+            guard line.table == "nat", DispatchTree.prerouting.holds(line.chain), line.rule.contains(" -j DNAT "),
+                  let address = IPTablesComparison.destination(line) else { return nil }
+            let words = line.rule.split(separator: " ").map(String.init)
+            guard let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count else { return nil }
+            return (address, words[to + 1])
         }
-        if resource.action == .delete, let address = live.lazy.compactMap(IPTablesComparison.destination).first,
-           comparison.addresses?.contains(address) == true {
-            resource.steps.append(PublicAddresses.removal(address, on: interface))
-        }
-        // Packets of connections tracked under the old rules would keep following them.
-        if resource.action != .create {
-            for line in live where line.table == "nat" && DispatchTree.prerouting.holds(line.chain) && line.rule.contains(" -j DNAT ") {
-                let words = line.rule.split(separator: " ").map(String.init)
-                if let address = IPTablesComparison.destination(line) { resource.steps.append(Step(PublicAddresses.forgetTo, address)) }
-                if let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count {
-                    resource.steps.append(Step(PublicAddresses.forgetFrom, words[to + 1]))
-                }
-            }
-        }
+        resource.steps += PublicAddresses.pairSteps(wanted: pair, action: action, liveDNAT: dnat, interface: interface,
+                                                    present: comparison.presentAddresses, ours: comparison.addresses)
     }
 
     /// A labelled address no pair wants.

@@ -57,22 +57,12 @@ struct NFTSteps {
             guard case .map(let map) = line.container else { continue }
             steps.append(Step(NFTComparison.addElement, "\(map) \(NFTRules.key(of: line.text))", input: line.text))
         }
-        if let pair, let interface = comparison.node.publicInterface {
-            let address = pair.publicIP.description
-            if comparison.presentAddresses?.contains(address) == false { steps.append(PublicAddresses.addition(address, on: interface)) }
-        }
-        if resource.id.type == NFTRules.pairType, let interface = comparison.node.publicInterface, !comparison.retiring {
-            let dnat = live.filter { $0.container == .map(NFTRules.dnatMap) }
-            if resource.action == .delete, let address = dnat.first.map({ NFTRules.key(of: $0.text) }), comparison.addresses?.contains(address) == true {
-                steps.append(PublicAddresses.removal(address, on: interface))
+        if resource.id.type == NFTRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface, let action = resource.action {
+            let dnat = live.filter { $0.container == .map(NFTRules.dnatMap) }.compactMap { line -> (public: String, private: String)? in
+                line.text.components(separatedBy: " : ").last.map { (NFTRules.key(of: line.text), $0) }
             }
-            // Packets of connections tracked under the old mapping would keep following it.
-            if resource.action != .create {
-                for line in dnat {
-                    steps.append(Step(PublicAddresses.forgetTo, NFTRules.key(of: line.text)))
-                    if let value = line.text.components(separatedBy: " : ").last { steps.append(Step(PublicAddresses.forgetFrom, value)) }
-                }
-            }
+            steps += PublicAddresses.pairSteps(wanted: pair, action: action, liveDNAT: dnat, interface: interface,
+                                               present: comparison.presentAddresses, ours: comparison.addresses)
         }
         resource.steps = steps
     }
