@@ -85,7 +85,11 @@ public struct RunPipeline: Sendable {
             // Fetching, reading, parsing and checking signatures take seconds at 7,000 VMs: on a
             // thread of their own, not the cooperative pool's.
             loaded = try await EarlyRead { [source, stateDirectory] in
-                try source.load(stateDirectory: stateDirectory, lastApplied: log.lastAppliedCommit, beforeValidating: early.start)
+                let loaded = try source.load(stateDirectory: stateDirectory, lastApplied: log.lastAppliedCommit, beforeValidating: early.start)
+                // What parsing freed stays in this thread's malloc arena, which the plan never
+                // reuses: given back now, it is not on top of the plan's peak (43 MiB at 7,000 VMs).
+                Heap.returnFreedMemory()
+                return loaded
             }.value()
         } catch let failure as DesiredStateSource.Failure {
             let report = try record(failure.rejected ? .rejected : .failed, failure.description, revision: failure.revision, note: failure.note, log: log)

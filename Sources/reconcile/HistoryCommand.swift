@@ -37,7 +37,9 @@ struct HistoryCommand: ParsableCommand {
             let rows = runs.map { run in
                 [
                     "\(run.id ?? 0)", RunFormat.time(run.startedAt), run.trigger, run.dryRun ? "dry-run" : "apply",
-                    run.status.rawValue, run.node, run.revision, RunFormat.changed(run),
+                    // A provider that could not read its live state is named beside the status.
+                    run.status.rawValue + (run.unreadProviders.isEmpty ? "" : " (\(run.unreadProviders.joined(separator: ", ")) unread)"),
+                    run.node, run.revision, RunFormat.changed(run),
                     "\(run.counts.failed)", RunFormat.seconds(run.duration),
                 ] + (signed ? [run.signer ?? "-"] : [])
             }

@@ -243,7 +243,13 @@ final class DaemonFixture {
         #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.metric(series) >= 1 }, "\((try? fixture.http("GET", "/metrics").body) ?? "")")
         let page = try fixture.http("GET", "/").body
         #expect(page.contains("<td id=\"unread-providers\">dhcpd could not read live state"), "\(page)")
-        #expect(fixture.runs().first?.unreadProviders == ["dhcpd"])
+        let run = try #require(fixture.runs().first { !$0.unreadProviders.isEmpty })
+        #expect(run.unreadProviders == ["dhcpd"])
+        // `history` names it beside the status, `show` says what it means.
+        let history = try ReconcileBinary.run(["history", "--state-dir", fixture.state])
+        #expect(history.stdout.contains("failed (dhcpd unread)"), "\(history.stdout)")
+        let show = try ReconcileBinary.run(["show", "\(run.id ?? 0)", "--state-dir", fixture.state])
+        #expect(show.stdout.contains("unread    dhcpd (could not read live state"), "\(show.stdout)")
     }
 
     @Test func aStuckRunMakesHealthFailAndACommandThatOutlivesItsTimeoutIsKilled() throws {
