@@ -137,12 +137,7 @@ extension ISCDHCPProvider {
         let failure = "dhcpd did not start (\(settings.restart.joined(separator: " ")) exited \(first.status)): \(DHCPDOutput.errors(in: first.stderr + first.stdout))"
         guard let written = notifiedBy.lazy.flatMap(\.steps).first(where: { $0.operation == Self.writeHostsFile }) else { throw RunError(failure) }
         // Put back the file dhcpd last ran with, and start it again with that.
-        if let old = written.previous {
-            try AtomicFile.write(Data(old.utf8), to: settings.hostsFile)
-        } else {
-            // There was no file before: only "already gone" counts as put back.
-            try Syscall.unlinkIfPresent(settings.hostsFile)
-        }
+        try hostsFile.restore(written.previous)
         let second = try await runner.output(settings.restart, timeout: timeout)
         let restored = second.status == 0 && second.timedOutAfter == nil ? "restored the previous hosts file and restarted dhcpd"
             : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"

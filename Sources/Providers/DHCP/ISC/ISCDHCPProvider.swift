@@ -167,16 +167,13 @@ public struct ISCDHCPProvider: Provider {
             return Resource(id, action: .update, conflict: "\(settings.hostsFile) is the dhcpd config \(settings.config); the hosts file must be a file of its own",
                             isInventoried: false)
         }
-        guard let liveText, !liveText.hasPrefix(DHCPHostsFile.header) else { return nil }
-        guard adopt else {
-            return Resource(id, action: .update, conflict: "\(settings.hostsFile) exists and was not written by reconcile (it does not start with reconcile's header); "
-                                + "choose another hostsFile, or run with --adopt to take it over (its host blocks become reconcile's)",
-                            isInventoried: false)
-        }
+        guard let liveText else { return nil }
         let blocks = DHCPHostsFile.parse(liveText, file: settings.hostsFile).count
-        return Resource(id, action: .update, changes: [PropertyChange("owner", from: "not reconcile (\(blocks) host blocks)", to: "reconcile (adopted)")],
-                        notifies: [Notify(Self.service)], isInventoried: false)
+        return hostsFile.ownership(foreign: !liveText.hasPrefix(DHCPHostsFile.header), adopt: adopt, entries: "host blocks",
+                                   owner: "not reconcile (\(blocks) host blocks)", notifies: [Notify(Self.service)])
     }
+
+    var hostsFile: ReservationsFile { ReservationsFile(path: settings.hostsFile, type: Self.hostsFileType) }
 
     /// The `include "<hostsFile>";` line dhcpd.conf needs, exactly once; none is added for a
     /// node without reservations (`needed` false), and one already there stays.

@@ -156,17 +156,13 @@ public struct KeaProvider: Provider {
     /// (`[]`, what Kea needs to start before reconcile's first run) is reconcile's to fill. The
     /// reservations depend on it, so they are skipped while it is in conflict.
     private func fileResource(_ liveText: String?) -> Resource? {
-        let id = ResourceID(Self.fileType, settings.hostsFile)
-        guard let liveText, !liveText.hasPrefix(KeaReservationsFile.header),
-              (try? KeaReservationsFile.parse(liveText, file: settings.hostsFile))?.isEmpty != true
-        else { return nil }
-        guard adopt else {
-            return Resource(id, action: .update, conflict: "\(settings.hostsFile) exists and was not written by reconcile (it does not start with reconcile's header); "
-                                + "choose another hostsFile, or run with --adopt to take it over (its reservations become reconcile's)",
-                            isInventoried: false)
-        }
-        return Resource(id, action: .update, changes: [PropertyChange("owner", from: "not reconcile", to: "reconcile (adopted)")], isInventoried: false)
+        guard let liveText else { return nil }
+        let foreign = !liveText.hasPrefix(KeaReservationsFile.header)
+            && (try? KeaReservationsFile.parse(liveText, file: settings.hostsFile))?.isEmpty != true
+        return reservationsFile.ownership(foreign: foreign, adopt: adopt, entries: "reservations")
     }
+
+    var reservationsFile: ReservationsFile { ReservationsFile(path: settings.hostsFile, type: Self.fileType) }
 
     /// kea-dhcp4.conf must include the file in a subnet; reconcile never edits it, so a
     /// missing include is a conflict that says which line to add; so is a missing file, as for dhcpd.
@@ -199,7 +195,7 @@ public struct KeaProvider: Provider {
                 _ = try await control.run("config-reload")
             } catch {
                 guard let write else { throw error }
-                try restore(write.previous)
+                try reservationsFile.restore(write.previous)
                 let restored: String
                 do {
                     _ = try await control.run("config-reload")
@@ -235,11 +231,6 @@ public struct KeaProvider: Provider {
         }
     }
 
-    /// Puts the file the plan read back (removes it when there was none).
-    private func restore(_ previous: String?) throws {
-        if let previous { return try AtomicFile.write(Data(previous.utf8), to: settings.hostsFile) }
-        try Syscall.unlinkIfPresent(settings.hostsFile)
-    }
 
     /// Kea's own words: its `Error encountered:` line, else its ERROR log lines without their prefix.
     static func errors(in output: String) -> String {
