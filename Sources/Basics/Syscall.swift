@@ -6,15 +6,18 @@ import Glibc
 /// by a signal (`EINTR`) is made again, and a failure becomes a ``SystemError`` with `errno`
 /// read right after the call that set it (swift-nio's `syscall` wrapper, in small).
 public enum Syscall {
-    /// Makes `call` (which returns -1 and sets `errno` on failure), again while it is interrupted.
+    /// Makes `call` (which returns -1 and sets `errno` on failure), again while it is interrupted
+    /// — unless `retryingInterrupted` is false: an interrupted `connect(2)` goes on by itself,
+    /// and a second one fails with `EALREADY`.
     /// - Throws: ``SystemError`` naming `operation`.
     @discardableResult
-    public static func check<Result: BinaryInteger>(_ operation: @autoclosure () -> String, _ call: () -> Result) throws(SystemError) -> Result {
+    public static func check<Result: BinaryInteger>(_ operation: @autoclosure () -> String, retryingInterrupted: Bool = true,
+                                                    _ call: () -> Result) throws(SystemError) -> Result {
         while true {
             let result = call()
             guard result == -1 else { return result }
             let code = errno
-            if code != EINTR { throw SystemError(operation: operation(), code: code) }
+            if code != EINTR || !retryingInterrupted { throw SystemError(operation: operation(), code: code) }
         }
     }
 

@@ -26,6 +26,44 @@ struct ReservationsFile {
                         isInventoried: false)
     }
 
+    /// How a server checks a configuration: its tool (`dhcpd -t -cf`, `kea-dhcp4 -t`), how its
+    /// configuration names an included file, and what its refusal says.
+    struct Check {
+        /// The tool's arguments for a configuration file.
+        var command: (String) -> [String]
+        var runner: CommandRunner
+        /// The reference to an included file in the configuration (`"PATH"`, `<?include "PATH"?>`).
+        var reference: (String) -> String
+        /// The error for the tool's output (the candidate named as the file it stands for).
+        var rejected: (String) -> String
+    }
+
+    /// Runs the server's own check on `config` (the configuration's text) with `candidate` in
+    /// place of the file and each of `others` (path → text, a file an adoption rewrites) as it
+    /// will be, all written into a private temporary directory that is removed after.
+    func check(_ candidate: String, config: String, others: [(path: String, text: String)] = [], with check: Check) async throws {
+        let directory = try PrivateDirectory.make(prefix: "reconcile-check")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let candidatePath = directory.appendingPathComponent("candidate").path
+        let configPath = directory.appendingPathComponent("config").path
+        try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
+        var text = config.replacingOccurrences(of: check.reference(path), with: check.reference(candidatePath))
+        for (index, other) in others.enumerated() {
+            let otherPath = directory.appendingPathComponent("other-\(index)").path
+            try Data(other.text.utf8).write(to: URL(fileURLWithPath: otherPath))
+            text = text.replacingOccurrences(of: check.reference(other.path), with: check.reference(otherPath))
+        }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
+        let command = check.command(configPath)
+        let result = try await check.runner.output(command)
+        if result.timedOutAfter != nil { throw CommandRunner.Failure(command, result) }
+        guard result.status == 0 else {
+            let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + path)
+                .replacingOccurrences(of: configPath, with: "the configuration")
+            throw RunError(check.rejected(output))
+        }
+    }
+
     /// Puts back what the file held before this run; removes it when there was none (only
     /// "already gone" counts as put back).
     func restore(_ previous: String?) throws {

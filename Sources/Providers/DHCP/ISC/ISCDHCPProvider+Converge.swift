@@ -72,27 +72,10 @@ extension ISCDHCPProvider {
     /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the
     /// hosts file, and each included file `moves` rewrites as it will be.
     private func check(_ candidate: String, config: Step?, moves: [Step] = []) async throws {
-        let directory = try PrivateDirectory.make(prefix: "reconcile-dhcpd")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let candidatePath = directory.appendingPathComponent("hosts.conf").path
-        let configPath = directory.appendingPathComponent("dhcpd.conf").path
-        try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
-        let planned: String? =
-            try config?.input ?? DHCPConfigScanner.read(settings.config)
-        guard let planned else { throw RunError("\(settings.config) does not exist") }
-        var text = planned.replacingOccurrences(of: "\"\(settings.hostsFile)\"", with: "\"\(candidatePath)\"")
-        for (index, move) in moves.enumerated() {
-            let path = directory.appendingPathComponent("moved-\(index).conf").path
-            try Data((move.input ?? "").utf8).write(to: URL(fileURLWithPath: path))
-            text = text.replacingOccurrences(of: "\"\(move.target)\"", with: "\"\(path)\"")
-        }
-        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
-        let result = try await CommandRunner().output(["dhcpd", "-t", "-cf", configPath])
-        if result.timedOutAfter != nil { throw CommandRunner.Failure(["dhcpd", "-t", "-cf", configPath], result) }
-        guard result.status == 0 else {
-            let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
-            throw RunError("dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: output))")
-        }
+        guard let planned = try config?.input ?? DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+        let dhcpd = ReservationsFile.Check(command: { ["dhcpd", "-t", "-cf", $0] }, runner: CommandRunner(), reference: { "\"\($0)\"" },
+                                           rejected: { "dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: $0))" })
+        try await hostsFile.check(candidate, config: planned, others: moves.map { ($0.target, $0.input ?? "") }, with: dhcpd)
     }
 
     /// Replaces dhcpd.conf with the planned text (its doubled include lines removed), keeping its mode.

@@ -77,7 +77,7 @@ struct KeaControl: Sendable {
         }
         try leftOrLate()
         do {
-            try Syscall.check("connect to \(path)") {
+            try Syscall.check("connect to \(path)", retryingInterrupted: false) {
                 withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
                 }

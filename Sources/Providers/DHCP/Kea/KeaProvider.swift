@@ -213,24 +213,11 @@ public struct KeaProvider: Provider {
 
     /// `kea-dhcp4 -t` on kea-dhcp4.conf with the candidate included instead of the live file.
     private func check(_ candidate: String) async throws {
-        let directory = try PrivateDirectory.make(prefix: "reconcile-kea")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let candidatePath = directory.appendingPathComponent("reservations.json").path
-        let configPath = directory.appendingPathComponent("kea-dhcp4.conf").path
         guard let config = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
-        try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
-        let text = config.replacingOccurrences(of: "<?include \"\(settings.hostsFile)\"?>", with: "<?include \"\(candidatePath)\"?>")
-        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
-        let command = ["kea-dhcp4", "-t", configPath]
-        let result = try await runner.output(command)
-        if result.timedOutAfter != nil { throw CommandRunner.Failure(command, result) }
-        guard result.status == 0 else {
-            let output = (result.stdout + result.stderr).replacingOccurrences(of: candidatePath, with: "candidate " + settings.hostsFile)
-                .replacingOccurrences(of: configPath, with: settings.config)
-            throw RunError("kea-dhcp4 -t rejected the candidate reservations: \(Self.errors(in: output))")
-        }
+        let kea = ReservationsFile.Check(command: { ["kea-dhcp4", "-t", $0] }, runner: runner, reference: { "<?include \"\($0)\"?>" },
+                                         rejected: { "kea-dhcp4 -t rejected the candidate reservations: \(Self.errors(in: $0))" })
+        try await reservationsFile.check(candidate, config: config, with: kea)
     }
-
 
     /// Kea's own words: its `Error encountered:` line, else its ERROR log lines without their prefix.
     static func errors(in output: String) -> String {
