@@ -219,7 +219,7 @@ struct IPTablesComparison {
 
     private func summary(_ id: ResourceID) -> String? {
         guard id.type == IPTablesRules.pairType, let pair = pairs[id.name] else { return nil }
-        return "\(pair.publicIP) ⇄ \(pair.privateIP)"
+        return RuleLines.summary(of: pair)
     }
 
     /// Whether a chain that differs holds rules it should hold in another order (a hand
@@ -236,10 +236,6 @@ struct IPTablesComparison {
 
     /// Rules removed and added, one line per rule: `- filter/RC-VM-a: -j ACCEPT`, `+ …`.
     static func diff(from current: [Line], to wanted: [Line]) -> [PropertyChange] {
-        if current == wanted { return [] }
-        let removed = current.filter { !wanted.contains($0) }
-        let added = wanted.filter { !current.contains($0) }
-        return removed.map { PropertyChange.removed($0.rule, from: "\($0.table)/\($0.chain)") }
-            + added.map { PropertyChange.added($0.rule, to: "\($0.table)/\($0.chain)") }
+        RuleLines.changes(from: current, to: wanted, text: \.rule, place: { "\($0.table)/\($0.chain)" })
     }
 }

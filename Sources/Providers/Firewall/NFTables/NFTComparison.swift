@@ -217,13 +217,11 @@ struct NFTComparison {
 
     private func summary(_ id: ResourceID) -> String? {
         guard id.type == NFTRules.pairType, let pair = pairs[id.name] else { return nil }
-        return "\(pair.publicIP) ⇄ \(pair.privateIP)"
+        return RuleLines.summary(of: pair)
     }
 
     /// Lines removed and added: `- vm_a: tcp dport 22 accept …`, `+ @pair_dnat: 203.0.113.7 … : 10.0.0.7`.
     static func diff(from current: [Line], to wanted: [Line]) -> [PropertyChange] {
-        if current == wanted { return [] }
-        return current.filter { !wanted.contains($0) }.map { PropertyChange.removed($0.text, from: $0.container.label) }
-            + wanted.filter { !current.contains($0) }.map { PropertyChange.added($0.text, to: $0.container.label) }
+        RuleLines.changes(from: current, to: wanted, text: \.text, place: \.container.label)
     }
 }
