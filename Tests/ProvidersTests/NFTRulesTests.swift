@@ -1,10 +1,24 @@
 import DesiredState
+import Engine
 @testable import Providers
 import Testing
 
 /// What the nftables backend renders and reads, without nft: the integration tests above
 /// show nft prints it the same way.
 @Suite struct NFTRulesTests {
+    /// Both backends read owners from the tags reconcile writes, and only those: a tag with a
+    /// name reconcile never writes makes a line its chain's, not a resource's of that name.
+    @Test func linesBelongToTheirTagsOwnerOnBothBackends() {
+        #expect(NFTRules.owner(of: "tcp dport 80 accept comment \"rc:rule:web\"", chain: "vm_a") == ResourceID(NFTRules.ruleType, "web"))
+        #expect(NFTRules.owner(of: "1.2.3.4 comment \"rc:vm:a\" : goto vm_a", chain: nil) == ResourceID(NFTRules.chainType, "vm_a"))
+        #expect(NFTRules.owner(of: "tcp dport 22 accept comment \"rc:rule:Bad Name\"", chain: "vm_a") == ResourceID(NFTRules.chainType, "vm_a"))
+        #expect(IPTablesComparison.owner(of: "-s 10.0.0.7/32 -m comment --comment \"rc:pair:web\" -j SNAT --to-source 1.2.3.4", chain: "RC-POSTROUTING")
+                == ResourceID(IPTablesRules.pairType, "web"))
+        #expect(IPTablesComparison.owner(of: "-m comment --comment \"rc:vm:a\" -j RC-VM-a", chain: "RC-FORWARD") == ResourceID(IPTablesRules.chainType, "RC-VM-a"))
+        #expect(IPTablesComparison.owner(of: "-p tcp -m comment --comment \"rc:pair:web #x\" -j ACCEPT", chain: "RC-VM-a")
+                == ResourceID(IPTablesRules.chainType, "RC-VM-a"))
+    }
+
     @Test func rulesRenderAsNftPrintsThem() throws {
         let desired = try desiredState(IPTablesRulesTests.yaml + """
 

@@ -1,4 +1,5 @@
 import DesiredState
+import Engine
 
 /// The comment tags reconcile writes on its rules, and only those: `reconcile` on its jumps
 /// from the built-in chains, `rc:rule:NAME`, `rc:pair:NAME`, `rc:vm:NAME` with an object's
@@ -28,4 +29,25 @@ enum ReconcileTag {
 
     /// Whether `tag` is one reconcile writes.
     static func isOurs(_ tag: String?) -> Bool { tag.flatMap(ReconcileTag.init) != nil }
+}
+
+extension ReconcileTag {
+    /// How one backend names the resources its lines belong to.
+    struct Owners: Sendable {
+        var rule: String, pair: String, chain: String
+        /// A VM's chain: `RC-VM-web`, `vm_web`.
+        var chainOfVM: @Sendable (String) -> String
+    }
+
+    /// The resource a line with this tag belongs to on a backend; nil for reconcile's jumps,
+    /// which belong to the chain they are in.
+    func owner(_ owners: Owners) -> ResourceID? {
+        switch self {
+        case .rule(let name): ResourceID(owners.rule, name)
+        case .pair(let name): ResourceID(owners.pair, name)
+        case .vm(let name): ResourceID(owners.chain, owners.chainOfVM(name))
+        case .chain(let name): ResourceID(owners.chain, name)
+        case .jump: nil
+        }
+    }
 }

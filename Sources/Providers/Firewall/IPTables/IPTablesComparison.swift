@@ -104,12 +104,7 @@ struct IPTablesComparison {
 
     /// Who a live rule belongs to: its tag, or the chain it is in.
     static func owner(of rule: String, chain: String) -> ResourceID {
-        let tag = IPTablesRuleset.tag(of: rule) ?? ""
-        if tag.hasPrefix("rc:rule:") { return ResourceID(IPTablesRules.ruleType, String(tag.dropFirst(8))) }
-        if tag.hasPrefix("rc:pair:") { return ResourceID(IPTablesRules.pairType, String(tag.dropFirst(8))) }
-        if tag.hasPrefix("rc:vm:") { return ResourceID(IPTablesRules.chainType, IPTablesRules.chainName(vm: String(tag.dropFirst(6)))) }
-        if tag.hasPrefix("rc:chain:") { return ResourceID(IPTablesRules.chainType, String(tag.dropFirst(9))) }
-        return ResourceID(IPTablesRules.chainType, chain)
+        IPTablesRuleset.tag(of: rule).flatMap(ReconcileTag.init)?.owner(IPTablesRules.owners) ?? ResourceID(IPTablesRules.chainType, chain)
     }
 
     func resources() -> [Resource] {

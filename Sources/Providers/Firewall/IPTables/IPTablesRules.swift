@@ -53,6 +53,7 @@ struct IPTablesRules {
 
     static let ruleType = "firewall_rule", pairType = "nat_pair", chainType = "iptables_chain", jumpType = "iptables_jump"
     static let addressType = PublicAddresses.resourceType
+    static let owners = ReconcileTag.Owners(rule: ruleType, pair: pairType, chain: chainType, chainOfVM: { chainName(vm: $0) })
 
     /// Every chain reconcile wants, per table, with its rules in order (possibly none).
     private(set) var chains: [String: [String: [Rule]]] = [

@@ -15,6 +15,7 @@ struct NFTRules {
     static var table: String { "\(family) \(name)" }
     static let dispatchMap = "vm_dispatch", dnatMap = "pair_dnat", snatMap = "pair_snat"
     static let tableType = "nft_table", chainType = "nft_chain", ruleType = "nft_rule", pairType = "nft_pair"
+    static let owners = ReconcileTag.Owners(rule: ruleType, pair: pairType, chain: chainType, chainOfVM: { chainName(vm: $0) })
 
     /// The maps, with their types as `nft list` prints them.
     static let maps: [(name: String, type: String)] = [
@@ -115,11 +116,7 @@ struct NFTRules {
     /// Who a live rule or element belongs to: its `rc:` comment, or the chain it is in (for
     /// an element, nil: a hand-made element belongs to no resource of ours but the table).
     static func owner(of line: String, chain: String?) -> ResourceID? {
-        let tag = comment(of: line) ?? ""
-        if tag.hasPrefix("rc:rule:") { return ResourceID(ruleType, String(tag.dropFirst(8))) }
-        if tag.hasPrefix("rc:pair:") { return ResourceID(pairType, String(tag.dropFirst(8))) }
-        if tag.hasPrefix("rc:vm:") { return ResourceID(chainType, chainName(vm: String(tag.dropFirst(6)))) }
-        return chain.map { ResourceID(chainType, $0) }
+        comment(of: line).flatMap(ReconcileTag.init)?.owner(owners) ?? chain.map { ResourceID(chainType, $0) }
     }
 
     /// The text of `comment "…"` in a rule or element.
