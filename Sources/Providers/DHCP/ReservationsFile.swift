@@ -26,6 +26,20 @@ struct ReservationsFile {
                         isInventoried: false)
     }
 
+    /// What the file holds once the plan's changes are made: `live`, with each reservation
+    /// resource of `type` that changes (and is not in conflict) set to what is wanted, or gone;
+    /// `renamed` (new name → old) drops the old entry of a reservation that changed its name.
+    static func entries(live: [String: DHCPReservation], wanted: [DHCPReservation], resources: [Resource], type: String,
+                        renamed: [String: String] = [:]) -> [DHCPReservation] {
+        let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var entries = live
+        for resource in resources where resource.id.type == type && resource.action != nil && resource.conflict == nil {
+            if let old = renamed[resource.id.name] { entries[old] = nil }
+            entries[resource.id.name] = resource.action == .delete ? nil : byName[resource.id.name]
+        }
+        return Array(entries.values)
+    }
+
     /// How a server checks a configuration: its tool (`dhcpd -t -cf`, `kea-dhcp4 -t`), how its
     /// configuration names an included file, and what its refusal says.
     struct Check {

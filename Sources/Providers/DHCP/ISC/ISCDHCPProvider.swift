@@ -133,13 +133,8 @@ public struct ISCDHCPProvider: Provider {
     /// the file itself for the hosts-file and include resources.
     private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], wanted: [DHCPReservation],
                              renamed: [String: String]) {
-        let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var entries = live
-        for resource in resources where resource.id.type == Self.hostType && resource.action != nil && resource.conflict == nil {
-            if let old = renamed[resource.id.name] { entries[old] = nil }
-            entries[resource.id.name] = resource.action == .delete ? nil : byName[resource.id.name]
-        }
-        let candidate = DHCPHostsFile.render(Array(entries.values))
+        let candidate = DHCPHostsFile.render(ReservationsFile.entries(live: live, wanted: wanted, resources: resources, type: Self.hostType,
+                                                                      renamed: renamed))
         let write = candidate == liveText ? nil : Step(Self.writeHostsFile, settings.hostsFile, input: candidate, previous: liveText)
         for index in resources.indices {
             let resource = resources[index]

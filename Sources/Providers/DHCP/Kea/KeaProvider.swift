@@ -127,12 +127,7 @@ public struct KeaProvider: Provider {
     /// file and in Kea; the file itself for the file and include resources.
     private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], loaded: Loaded,
                              wanted: [DHCPReservation]) throws {
-        let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var entries = live
-        for resource in resources where resource.id.type == Self.reservationType && resource.action != nil && resource.conflict == nil {
-            entries[resource.id.name] = resource.action == .delete ? nil : byName[resource.id.name]
-        }
-        let candidate = try KeaReservationsFile.render(Array(entries.values))
+        let candidate = try KeaReservationsFile.render(ReservationsFile.entries(live: live, wanted: wanted, resources: resources, type: Self.reservationType))
         let write = candidate == liveText ? nil : Step(Self.writeFile, settings.hostsFile, input: candidate, previous: liveText)
         let reload = Step(Self.reload, settings.controlSocket)
         for index in resources.indices {
