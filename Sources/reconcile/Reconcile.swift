@@ -7,7 +7,7 @@ struct Reconcile: AsyncParsableCommand {
         abstract: "Converge libvirt VMs, NAT and firewall rules (nftables or iptables), DHCP reservations (dhcpd or Kea) and DNS records to the state declared in git.",
         discussion: """
             Operators commit YAML describing VirtualMachines (with cloud-init first-boot \
-            configuration), Images, IPPairs, IPTablesRules, DHCPHosts and DNSRecords; reconcile \
+            configuration), Images, IPPairs, FirewallRules, DHCPHosts and DNSRecords; reconcile \
             checks it, shows what differs from the machine and converges.
 
             Examples:
