@@ -19,6 +19,10 @@ import DesiredState
 ///   could not converge; the rest count as converged.
 /// - The engine verifies by calling ``plan(_:owned:)`` again: a converged resource that still
 ///   has an action has failed.
+/// - Both are called from async code that shares the cooperative pool with the daemon's HTTP
+///   side: a provider never blocks one of its threads. Commands go through `CommandRunner`'s
+///   async methods, libvirt through its `LibvirtSession`, other blocking work through
+///   `EarlyRead`; waits are `Task.sleep`.
 public protocol Provider: Sendable {
     /// Short name for messages: `libvirt`, `iptables`, `dhcpd`.
     var name: String { get }
