@@ -87,8 +87,8 @@ public struct ReconcileLoop: Service {
         guard case .repository(let git) = pipeline.source else { return }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         try await CommandRunner().run([executable, "fetch-mirror", "--repo", git.url, "--state-dir", pipeline.stateDirectory]
-                                + (git.sshKey.map { ["--ssh-key", $0] } ?? []) + (git.knownHosts.map { ["--ssh-known-hosts", $0] } ?? [])
-                                + (git.passwordFile.map { ["--password-file", $0] } ?? []))
+                                      + (git.sshKey.map { ["--ssh-key", $0] } ?? []) + (git.knownHosts.map { ["--ssh-known-hosts", $0] } ?? [])
+                                      + (git.passwordFile.map { ["--password-file", $0] } ?? []))
     }
 
     /// After a failure: 5 s, doubling, at most 5 minutes, whatever the interval (retries
