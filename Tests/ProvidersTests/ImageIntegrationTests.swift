@@ -111,7 +111,7 @@ import TestSupport
         #expect(try Connection(uri: lab.uri).volumes(pool: lab.pool)?.isEmpty == true)
 
         // Over HTTP from a server on this machine's loopback.
-        let port = Int.random(in: 20_000...40_000)
+        let port = LocalPort.unused()
         let server = try SpawnedProcess(["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.path], log: "/dev/null")
         defer { _ = server }
         let url = "http://127.0.0.1:\(port)/served.qcow2"
@@ -202,7 +202,7 @@ import TestSupport
 
     /// A server that sends zeros for ever on /endless and headers then nothing on /stall.
     func startServer() throws -> (SpawnedProcess, Int) {
-        let port = Int.random(in: 20_000...40_000)
+        let port = LocalPort.unused()
         let script = """
             import http.server, sys, time
             class Handler(http.server.BaseHTTPRequestHandler):

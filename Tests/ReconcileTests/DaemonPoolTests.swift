@@ -51,7 +51,7 @@ import TestSupport
 
             """.appending(vms.joined()).write(toFile: path("desired/cloud.yaml"), atomically: true, encoding: .utf8)
 
-        let port = Int.random(in: 20_000...40_000)
+        let port = LocalPort.unused()
         let pipeline = RunPipeline(source: .directory(path("desired")), stateDirectory: path("state"), node: "gw1")
         try StateDirectory.prepare(path("state"))
         let daemon = Daemon(pipeline: pipeline, interval: .seconds(600), host: "127.0.0.1", port: port, webhookSecret: nil)

@@ -11,7 +11,7 @@ import TestSupport
 /// git commits, its HTTP port and signals.
 final class DaemonFixture {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-daemon-\(UUID().uuidString)")
-    let port = Int.random(in: 20_000...40_000)
+    let port = LocalPort.unused(following: 1)
     var daemon: SpawnedProcess?
     func path(_ name: String) -> String { root.appendingPathComponent(name).path }
     var state: String { path("state") }
@@ -72,6 +72,10 @@ final class DaemonFixture {
         daemon = try SpawnedProcess(prefix + [ReconcileBinary.path, "daemon", "--repo", path("repo"), "--interval", "\(interval)",
                                      "--listen", "127.0.0.1:\(port)", "--webhook-secret-file", path("secret"), "--state-dir", state] + extra,
                                     log: path("daemon.log"))
+        // The tests talk to it: it answers on its port first (or has stopped, and says why).
+        let daemon = daemon!
+        let answering = waitUntil(Self.patience) { daemon.wait(timeout: 0) != nil || (try? http("GET", "/healthz")) != nil }
+        try #require(answering && daemon.wait(timeout: 0) == nil, "the daemon did not start answering on 127.0.0.1:\(port): \(daemon.output)")
     }
 
     /// Long enough for anything these tests wait for on a loaded machine: waits poll for the
@@ -240,7 +244,8 @@ final class DaemonFixture {
         try FileManager.default.createDirectory(atPath: fixture.path("hosts.conf"), withIntermediateDirectories: false)  // not a file dhcpd reads
         try fixture.start(interval: 600)
         let series = "reconcile_provider_read_failures_total{provider=\"dhcpd\"}"
-        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.metric(series) >= 1 }, "\((try? fixture.http("GET", "/metrics").body) ?? "")")
+        #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.metric(series) >= 1 },
+                "\((try? fixture.http("GET", "/metrics").body) ?? "")\n\(fixture.daemon?.output ?? "")")
         let page = try fixture.http("GET", "/").body
         #expect(page.contains("<td id=\"unread-providers\">dhcpd could not read live state"), "\(page)")
         let run = try #require(fixture.runs().first { !$0.unreadProviders.isEmpty })

@@ -74,7 +74,7 @@ extension Tag {
         #expect(printed == image + "\n", "guest-image printed \(printed.debugDescription)")
         #expect(FileManager.default.fileExists(atPath: image))
         let sha256 = String(try CommandRunner(timeout: 300).run(["sha256sum", image]).prefix(64))
-        let port = Int.random(in: 20_000...40_000)
+        let port = LocalPort.unused()
         let server = try SpawnedProcess(["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1",
                                          "--directory", (image as NSString).deletingLastPathComponent], log: "/dev/null")
         defer { _ = server }

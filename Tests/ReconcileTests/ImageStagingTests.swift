@@ -61,7 +61,7 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: path("desired"), withIntermediateDirectories: true)
         try CommandRunner().run(["qemu-img", "create", "-q", "-f", "qcow2", path("image.qcow2"), "16M"])
         let sha256 = String(try CommandRunner().run(["sha256sum", path("image.qcow2")]).prefix(64))
-        let port = Int.random(in: 20_000...40_000)
+        let port = LocalPort.unused()
         let server = try startServer(port: port)
         defer { _ = server }
         #expect(waitUntil(30) { (try? CommandRunner().run(["nc", "-z", "127.0.0.1", "\(port)"])) != nil })
