@@ -17,9 +17,9 @@ extension PlanRenderer {
         var lines = ["Commands:"]
         for resource in plan.resources where resource.action != nil && resource.conflict == nil {
             for step in resource.steps where seen.insert(step.key).inserted {
-                lines.append("  " + "\(step.operation) \(step.target)".escapingControlCharacters)
-                var body = step.input ?? ""
-                if let previous = step.previous, let input = step.input {
+                lines.append("  " + step.title.escapingControlCharacters)
+                var body = step.body ?? ""
+                if let previous = step.previous, let input = step.body {
                     do {
                         body = try UnifiedDiff.of(previous, input)
                     } catch {

@@ -8,7 +8,8 @@ import Providers
 /// that shaped the plan, and every change with the fingerprint of the live state it was
 /// computed from. It is applied only on the machine and state directory it was made for.
 public struct SavedPlan: Codable, Sendable {
-    public static let currentFormat = "reconcile-plan/1"
+    /// `/2`: typed steps (``Step``). A `/1` plan's steps were text; it is refused.
+    public static let currentFormat = "reconcile-plan/2"
     /// Larger files are refused unread (a plan of 50,000 resources is about 50 MB).
     public static let sizeLimit = 1 << 30
 
@@ -90,7 +91,10 @@ public struct SavedPlan: Codable, Sendable {
         guard let format = (try? decoder.decode(Header.self, from: data))?.format else {
             throw RunError("\(path) is not a reconcile plan (JSON with a \"format\" field)")
         }
-        guard format == currentFormat else { throw RunError("\(path) is a plan of format \(format); this reconcile reads \(currentFormat)") }
+        guard format == currentFormat else {
+            let again = format == "reconcile-plan/1" ? " made by an earlier reconcile: run `reconcile plan --out` again" : ""
+            throw RunError("\(path) is a plan of format \(format)\(again); this reconcile reads \(currentFormat)")
+        }
         do {
             return try decoder.decode(SavedPlan.self, from: data)
         } catch {

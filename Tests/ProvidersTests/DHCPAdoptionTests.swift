@@ -35,7 +35,7 @@ import Testing
         ], foreign: foreign, config: config)
         // Moved: its lines cut, every other line as it was.
         let move = try #require(try plan["cpro0007"]?.get())
-        #expect(move.step.input == "# cpro0007\nhost b { hardware ethernet 52:54:00:00:00:08; fixed-address 10.0.0.99; }\n"
+        #expect(move.step.body == "# cpro0007\nhost b { hardware ethernet 52:54:00:00:00:08; fixed-address 10.0.0.99; }\n"
                 + "host c { hardware ethernet 52:54:00:00:00:09; fixed-address 10.0.0.9; } host d { hardware ethernet 52:54:00:00:00:10; fixed-address 10.0.0.10; }\n# kept\n")
         #expect(move.step.previous == text)
         // Not moved, each saying why.
@@ -47,12 +47,12 @@ import Testing
         #expect(why("cpro0009").contains("shares its lines with other statements"))
         // A block in dhcpd.conf itself moves too: its lines cut from dhcpd.conf.
         let inline = try #require(try plan["cpro0003"]?.get())
-        #expect(inline.step.target == config && inline.step.input == "subnet 10.0.0.0 netmask 255.255.255.0 { }\ninclude \"\(hosts)\";\n")
+        #expect(inline.step.title == "dhcpd.adopt-blocks \(config)" && inline.step.body == "subnet 10.0.0.0 netmask 255.255.255.0 { }\ninclude \"\(hosts)\";\n")
     }
 
     @Test func aMoveThatWouldDropAReservationIsRefusedBeforeAnythingIsWritten() throws {
         let previous = "host a { hardware ethernet 52:54:00:00:00:07; fixed-address 10.0.0.7; }\nhost b { hardware ethernet 52:54:00:00:00:08; fixed-address 10.0.0.8; }\n"
-        let move = Step(DHCPAdoption.moveBlocks, "/etc/dhcp/seed.conf", input: "", previous: previous)
+        let move = FileChange(path: "/etc/dhcp/seed.conf", content: "", previous: previous)
         let onlyA = DHCPHostsFile.render([Self.reservation("a", "52:54:00:00:00:07", "10.0.0.7")])
         #expect(throws: (any Error).self) { try DHCPAdoption.checkNothingLost([move], candidate: onlyA, hostsFile: "/etc/dhcp/ours.conf") }
         do {

@@ -31,8 +31,8 @@ import TestSupport
             """)
         let resources = HandRules.resources(saved: IPTablesSaveFixture.handMadeAndReconciles, desired: desired)
         #expect(resources.map(\.id.name) == ["filter/cpro0007", "nat/cpro0007"])
-        #expect(resources.first?.steps.first?.input == "-D FORWARD -d 10.0.0.7/32 -j 10.0.0.7/32\n-F 10.0.0.7/32\n-X 10.0.0.7/32")
-        #expect(resources.last?.steps.first?.input == "-D PREROUTING -d 203.0.113.7/32 -j DNAT --to-destination 10.0.0.7\n"
+        #expect(resources.first?.steps.first?.body == "-D FORWARD -d 10.0.0.7/32 -j 10.0.0.7/32\n-F 10.0.0.7/32\n-X 10.0.0.7/32")
+        #expect(resources.last?.steps.first?.body == "-D PREROUTING -d 203.0.113.7/32 -j DNAT --to-destination 10.0.0.7\n"
                 + "-D POSTROUTING -s 10.0.0.7/32 -j SNAT --to-source 203.0.113.7")
         #expect(resources.first?.dependsOn == [.init(IPTablesRules.chainType, "RC-VM-cpro0007")])
     }

@@ -95,7 +95,7 @@ import TestSupport
         var info = stat()
         #expect(stat(fixture.path("plan.json"), &info) == 0 && info.st_mode & 0o777 == 0o600)
         let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.path("plan.json")))) as? [String: Any])
-        #expect(saved["format"] as? String == "reconcile-plan/1")
+        #expect(saved["format"] as? String == "reconcile-plan/2")
         #expect(saved["node"] as? String == "fw1")
         #expect((saved["revision"] as? String)?.hasPrefix("sha256:") == true)
         // Nothing changed by planning.
@@ -159,6 +159,13 @@ import TestSupport
         try "{\"format\": \"reconcile-plan/9\"}".write(toFile: fixture.path("future.json"), atomically: true, encoding: .utf8)
         let future = try fixture.apply("future.json")
         #expect(future.status == 64 && future.stderr.contains("is a plan of format reconcile-plan/9"))
+        // A plan of the text steps before typed ones: made again, not guessed at.
+        var older = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        older["format"] = "reconcile-plan/1"
+        try JSONSerialization.data(withJSONObject: older).write(to: URL(fileURLWithPath: fixture.path("old.json")))
+        let old = try fixture.apply("old.json")
+        #expect(old.status == 64 && old.stderr.contains("is a plan of format reconcile-plan/1 made by an earlier reconcile: run `reconcile plan --out` again"),
+                "\(old.stderr)")
         #expect(try !fixture.rules("FORWARD").contains("RC-FORWARD"))
     }
 }

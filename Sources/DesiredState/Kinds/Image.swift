@@ -1,7 +1,7 @@
 /// A base image put into a storage pool once, checksum verified (`kind: Image`); a VM disk
 /// with `image: NAME` gets it as its backing store.
 public struct Image: Sendable, Hashable {
-    public enum Format: String, Sendable, Hashable, CaseIterable {
+    public enum Format: String, Sendable, Hashable, Codable, CaseIterable {
         case qcow2, raw
     }
 

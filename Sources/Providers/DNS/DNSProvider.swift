@@ -16,8 +16,6 @@ import Foundation
 /// and type (or beside a wanted CNAME) is a conflict.
 public struct DNSProvider: Provider {
     public static let recordType = "dns_record"
-    /// The whole UPDATE of one zone: nsupdate's input.
-    static let update = "nsupdate.zone"
 
     public let name = "dns"
     public let resourceTypes: Set<String> = [recordType]
@@ -101,12 +99,11 @@ public struct DNSProvider: Provider {
         for zone in settings.zones {
             let messages = Self.messages((removals[zone] ?? []) + (changes[zone] ?? []))
             for (number, message) in messages.enumerated() {
-                let target = messages.count == 1 ? zone : "\(zone) (\(number + 1)/\(messages.count))"
-                // Each record set's lines after a comment naming it: a message the server refuses
-                // is sent again a set at a time, so that one refused set fails only itself.
-                let lines = message.flatMap { [Self.setMark + resources[$0.resource].id.name] + $0.lines }
-                let script = (["zone \(zone)"] + lines + ["send"]).joined(separator: "\n") + "\n"
-                for change in message { resources[change.resource].steps = [Step(Self.update, target, input: script)] }
+                // Record set by record set: a message the server refuses is sent again a set at
+                // a time, so that one refused set fails only itself.
+                let update = DNSUpdate(zone: zone, part: number + 1, parts: messages.count,
+                                       sets: message.map { DNSUpdate.RecordSet(name: resources[$0.resource].id.name, lines: $0.lines) })
+                for change in message { resources[change.resource].steps = [.dns(.update(update))] }
             }
         }
         return resources
@@ -130,8 +127,6 @@ public struct DNSProvider: Provider {
     }
 
     static let messageLimit = 32 << 10
-    /// The comment that starts a record set's lines in a message (nsupdate skips `;` lines).
-    static let setMark = "; "
 
     /// The record sets the desired state asks for in this server's zones, by name and type.
     func wantedRecords(_ desired: DesiredState) -> [DNSZone.Key: Wanted] {
@@ -192,16 +187,16 @@ public struct DNSProvider: Provider {
     /// One `nsupdate` per zone, sending the zone's messages in order and printing each answer;
     /// a message that fails fails its resources only (nsupdate goes on with the next one).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        var carriers: [String: [Resource]] = [:]  // step key → the resources its message changes
-        for resource in resources { for step in resource.steps { carriers[step.key, default: []].append(resource) } }
-        let messages = resources.uniqueSteps.filter { $0.operation == Self.update }
+        var carriers: [String: [Resource]] = [:]  // a message's name → the resources it changes
+        for resource in resources { for case .dns(.update(let message)) in resource.steps { carriers[message.name, default: []].append(resource) } }
+        let messages = resources.uniqueSteps.compactMap { step in if case .dns(.update(let message)) = step { message } else { nil } }
         var zones: [String] = []  // in plan order
-        for message in messages where !zones.contains(Self.zone(of: message)) { zones.append(Self.zone(of: message)) }
+        for message in messages where !zones.contains(message.zone) { zones.append(message.zone) }
         var failed: [ResourceID: String] = [:]
-        var refused: [Step] = []  // messages of several sets the server refused
+        var refused: [DNSUpdate] = []  // messages of several sets the server refused
         for zone in zones {
-            let sent = messages.filter { Self.zone(of: $0) == zone }
-            let input = "server \(settings.server) \(settings.port)\n" + sent.map { ($0.input ?? "") + "answer\n" }.joined()
+            let sent = messages.filter { $0.zone == zone }
+            let input = "server \(settings.server) \(settings.port)\n" + sent.map { $0.script + "answer\n" }.joined()
             let answers: [String]
             let output: String
             do {
@@ -209,7 +204,7 @@ public struct DNSProvider: Provider {
                 answers = Self.statuses(result.stdout)
                 output = result.timedOutAfter.map { "timed out after \($0) s" } ?? (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
-                for message in sent { failed.merge((carriers[message.key] ?? []).failing(with: "\(error)")) { first, _ in first } }
+                for message in sent { failed.merge((carriers[message.name] ?? []).failing(with: "\(error)")) { first, _ in first } }
                 continue
             }
             for (index, message) in sent.enumerated() {
@@ -217,14 +212,14 @@ public struct DNSProvider: Provider {
                 guard status != "NOERROR" else { continue }
                 let error = switch status {
                 case let status? where status.hasSuffix("XRRSET"):
-                    "the zone \(message.target) changed since the plan was made (a prerequisite failed: \(status)); nothing in this update was changed"
-                case let status?: "the update of \(message.target) was refused: \(status)"
-                case nil: "no answer to the update of \(message.target) (\(output.split(separator: "\n").last ?? "")); the next run reads the zone again"
+                    "the zone \(message.name) changed since the plan was made (a prerequisite failed: \(status)); nothing in this update was changed"
+                case let status?: "the update of \(message.name) was refused: \(status)"
+                case nil: "no answer to the update of \(message.name) (\(output.split(separator: "\n").last ?? "")); the next run reads the zone again"
                 }
-                if let status, !status.hasSuffix("XRRSET"), (carriers[message.key] ?? []).count > 1 {
+                if let status, !status.hasSuffix("XRRSET"), (carriers[message.name] ?? []).count > 1 {
                     refused.append(message)
                 } else {
-                    failed.merge((carriers[message.key] ?? []).failing(with: error)) { first, _ in first }
+                    failed.merge((carriers[message.name] ?? []).failing(with: error)) { first, _ in first }
                 }
             }
         }
@@ -234,16 +229,9 @@ public struct DNSProvider: Provider {
 
     /// Sends each record set of refused messages as a message of its own (one nsupdate for
     /// all): the sets the server accepts go in, each refused one fails alone.
-    private func sendEachSet(of messages: [Step], carriers: [String: [Resource]]) async -> [ResourceID: String] {
-        var sets: [(zone: String, name: String, lines: [String])] = []
-        for message in messages {
-            let lines = (message.input ?? "").split(separator: "\n").map(String.init).filter { $0 != "send" && !$0.hasPrefix("zone ") }
-            for line in lines {
-                if line.hasPrefix(Self.setMark) { sets.append((Self.zone(of: message), String(line.dropFirst(Self.setMark.count)), [])) }
-                else if !sets.isEmpty { sets[sets.count - 1].lines.append(line) }
-            }
-        }
-        let resources = Dictionary(messages.flatMap { carriers[$0.key] ?? [] }.map { ($0.id.name, $0) }, uniquingKeysWith: { first, _ in first })
+    private func sendEachSet(of messages: [DNSUpdate], carriers: [String: [Resource]]) async -> [ResourceID: String] {
+        let sets = messages.flatMap { message in message.sets.map { (zone: message.zone, name: $0.name, lines: $0.lines) } }
+        let resources = Dictionary(messages.flatMap { carriers[$0.name] ?? [] }.map { ($0.id.name, $0) }, uniquingKeysWith: { first, _ in first })
         guard !sets.isEmpty else { return [:] }
         let input = "server \(settings.server) \(settings.port)\n" + sets.map { "zone \($0.zone)\n" + $0.lines.joined(separator: "\n") + "\nsend\nanswer\n" }.joined()
         var failed: [ResourceID: String] = [:]
@@ -262,9 +250,6 @@ public struct DNSProvider: Provider {
         }
         return failed
     }
-
-    /// The zone a message updates: its target is `ZONE` or `ZONE (k/n)`.
-    static func zone(of message: Step) -> String { String(message.target.prefix { $0 != " " }) }
 
     /// The status of each answer nsupdate printed (`answer` after each `send`), in order:
     /// `;; ->>HEADER<<- opcode: UPDATE, status: NOERROR, id: 46583`.

@@ -9,11 +9,9 @@ import Foundation
 /// addresses are still ours to remove. Both firewall backends put pairs' public addresses
 /// here, and forget the tracked connections of pairs they change, with the same steps.
 struct PublicAddresses: Equatable {
-    static let add = "ip.address-add", remove = "ip.address-del"
     /// A labelled public address left on an interface without its pair (e.g. after a crash,
     /// or when the public interface changed).
     static let resourceType = "public_address"
-    static let forgetTo = "conntrack.forget-to", forgetFrom = "conntrack.forget-from"
 
     var interfaces: Set<String> = []
     /// Address → the interface it is on.
@@ -88,13 +86,9 @@ struct PublicAddresses: Equatable {
         return ours.contains(pair.publicIP.description) ? .present : .missing(PropertyChange("address", from: nil, to: "\(pair.publicIP) on \(interface)"))
     }
 
-    static func addition(_ address: String, on interface: String) -> Step {
-        Step(add, "\(address) on \(interface)", input: "addr add \(address)/32 dev \(interface) label \(interface):rc")
-    }
+    static func addition(_ address: String, on interface: String) -> Step { .address(.add(address: address, interface: interface)) }
 
-    static func removal(_ address: String, on interface: String) -> Step {
-        Step(remove, "\(address) on \(interface)", input: "addr del \(address)/32 dev \(interface)")
-    }
+    static func removal(_ address: String, on interface: String) -> Step { .address(.remove(address: address, interface: interface)) }
 
     /// What a pair's resource does beside its NAT, on either backend: its public address added
     /// on `interface` where it is missing, removed with the pair when it is one of ours, and the
@@ -112,7 +106,7 @@ struct PublicAddresses: Equatable {
             steps.append(removal(address, on: interface))
         }
         if action != .create {
-            for mapping in liveDNAT { steps += [Step(forgetTo, mapping.public), Step(forgetFrom, mapping.private)] }
+            for mapping in liveDNAT { steps += [.address(.forgetTo(address: mapping.public)), .address(.forgetFrom(address: mapping.private))] }
         }
         return steps
     }
@@ -120,7 +114,10 @@ struct PublicAddresses: Equatable {
     /// Runs the address steps among `steps` in one `ip -batch`: thousands of pairs must not
     /// mean thousands of processes.
     static func change(_ steps: [Step], runner: CommandRunner) async throws {
-        let lines = steps.filter { [add, remove].contains($0.operation) }.compactMap(\.input)
+        let lines = steps.compactMap { step -> String? in
+            guard case .address(let address) = step else { return nil }
+            return address.body
+        }
         guard !lines.isEmpty else { return }
         try await runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
     }
@@ -130,8 +127,14 @@ struct PublicAddresses: Equatable {
     /// once took 1,600 `conntrack -D` processes and 88 s; one `conntrack --load-file` of them
     /// still 39 s, as the tool dumps the table for each deletion).
     static func forgetConnections(_ steps: [Step], netns: String) async throws {
-        let to = Set(steps.filter { $0.operation == forgetTo }.map(\.target))
-        let from = Set(steps.filter { $0.operation == forgetFrom }.map(\.target))
+        var to: Set<String> = [], from: Set<String> = []
+        for case .address(let step) in steps {
+            switch step {
+            case .forgetTo(let address): to.insert(address)
+            case .forgetFrom(let address): from.insert(address)
+            case .add, .remove: continue
+            }
+        }
         guard !to.isEmpty || !from.isEmpty else { return }
         _ = try await ConnectionTable.forget(destinations: to, sources: from, netns: netns)
     }

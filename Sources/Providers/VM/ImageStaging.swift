@@ -36,32 +36,7 @@ public struct ImageStaging: Sendable {
 
     /// What an upload step names: the image's source, checksum, format and size limit, and
     /// the volume of its `backingImage`, if it declares one.
-    public struct Request: Sendable, Hashable {
-        public var source: String
-        public var sha256: String
-        public var format: Image.Format
-        public var maxSize: UInt64
-        /// The backing Image's volume and format: the only backing file the image may name,
-        /// pointed at that volume when it is uploaded.
-        public var backing: Backing?
-
-        public struct Backing: Sendable, Hashable {
-            public var volume: String
-            public var format: Image.Format
-        }
-
-        /// `image`'s request; `backing` is the Image its `backingImage` names.
-        public init(_ image: Image, backing: Image?) {
-            self.init(source: image.source, sha256: image.sha256, format: image.format, maxSize: image.maxSize.bytes,
-                      backing: backing.map { Backing(volume: $0.volumeName, format: $0.format) })
-        }
-
-        init(source: String, sha256: String, format: Image.Format, maxSize: UInt64, backing: Backing?) {
-            (self.source, self.sha256, self.format, self.maxSize, self.backing) = (source, sha256, format, maxSize, backing)
-        }
-
-        var isURL: Bool { source.hasPrefix("http://") || source.hasPrefix("https://") }
-    }
+    public typealias Request = ImageUpload
 
     public func path(of request: Request) -> String { "\(directory)/\(request.sha256).\(request.format.rawValue)" }
 
@@ -250,4 +225,14 @@ private struct Sink {
             offset += count
         }
     }
+}
+
+extension ImageUpload {
+    /// `image`'s request; `backing` is the Image its `backingImage` names.
+    public init(_ image: Image, backing: Image?) {
+        self.init(source: image.source, sha256: image.sha256, format: image.format, maxSize: image.maxSize.bytes,
+                  backing: backing.map { Backing(volume: $0.volumeName, format: $0.format) })
+    }
+
+    var isURL: Bool { source.hasPrefix("http://") || source.hasPrefix("https://") }
 }

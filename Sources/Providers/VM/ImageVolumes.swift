@@ -12,7 +12,6 @@ import Libvirt
 /// its pool is still backed by it (a VM made from it): then it stays, and the plan says why.
 extension LibvirtProvider {
     public static let imageType = "libvirt_image"
-    static let uploadImage = "libvirt.upload-image", createOverlay = "libvirt.create-overlay"
 
     /// The Images this node holds.
     func images(_ desired: DesiredState) -> [Image] {
@@ -45,7 +44,7 @@ extension LibvirtProvider {
             return Resource(id, action: present ? nil : .create, summary: "\(image.name) from \(image.source) (sha256 \(image.sha256.prefix(12))…)"
                                 + (backing.map { ", an overlay of \($0.name)" } ?? ""),
                             dependsOn: backing.map { [Self.imageID($0)] } ?? [], isDeclaredObject: false, source: image.location,
-                            steps: present ? [] : [Step(Self.uploadImage, id.name, input: Self.uploadInput(request))],
+                            steps: present ? [] : [.libvirt(.uploadImage(pool: image.pool, volume: image.volumeName, request))],
                             fingerprint: Fingerprint.of([image.pool, present ? "present" : "absent"]))
         }
     }
@@ -74,36 +73,16 @@ extension LibvirtProvider {
             let users = details.filter { $0.xml.contains("<path>\(image.path)</path>") && $0.name != volume }.map(\.name)
             resources.append(Resource(id, action: .delete, summary: "in \(pool)",
                                       conflict: users.isEmpty ? nil : "still the backing file of \(users.joined(separator: ", ")); kept until no volume uses it",
-                                      isDeclaredObject: false, steps: [Step(Self.deleteVolume, id.name)],
+                                      isDeclaredObject: false, steps: [.libvirt(.deleteVolume(pool: pool, volume: volume))],
                                       fingerprint: Fingerprint.of([pool, "present", users.joined(separator: ",")])))
         }
         return resources
     }
 
-    /// What an upload step carries, one per line: source, checksum, format, size limit, and
-    /// the backing Image's volume and format (`-` for none).
-    static func uploadInput(_ request: ImageStaging.Request) -> String {
-        "\(request.source)\n\(request.sha256)\n\(request.format.rawValue)\n\(request.maxSize)\n"
-            + (request.backing.map { "\($0.volume) \($0.format.rawValue)" } ?? "-")
-    }
-
-    static func uploadRequest(_ step: Step) throws -> ImageStaging.Request {
-        let lines = (step.input ?? "").split(separator: "\n").map(String.init)
-        let backing = lines.count == 5 ? lines[4].split(separator: " ").map(String.init) : []
-        guard lines.count == 5, let format = Image.Format(rawValue: lines[2]), let maxSize = UInt64(lines[3]),
-              backing == ["-"] || (backing.count == 2 && Image.Format(rawValue: backing[1]) != nil) else {
-            throw RunError("\(step.key): expected a source, a checksum, a format, a size limit and a backing volume")
-        }
-        return ImageStaging.Request(source: lines[0], sha256: lines[1], format: format, maxSize: maxSize,
-                                    backing: backing.count == 2 ? .init(volume: backing[0], format: Image.Format(rawValue: backing[1]) ?? .qcow2) : nil)
-    }
-
     /// Sends the staged image (``ImageStaging``; staged now if the run did not stage it before
     /// taking its locks) into its volume, checking its SHA-256 again on the bytes sent.
-    func upload(_ step: Step) async throws {
-        let request = try Self.uploadRequest(step)
+    func upload(_ request: ImageUpload, pool: String, volume: String) async throws {
         if let failure = options.stagingFailures[request.sha256] { throw RunError(failure) }
-        let (pool, volume) = Self.poolAndVolume(step.target)
         var temporary: URL?
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         let staging: ImageStaging
@@ -177,14 +156,11 @@ extension LibvirtProvider {
 
     /// A disk's qcow2 volume on top of an image volume, whose path is read now (it may have been
     /// uploaded earlier in this run).
-    func createOverlay(_ step: Step, connection: Connection) throws {
-        let words = (step.input ?? "").split(separator: " ").map(String.init)
-        guard words.count == 3, let size = UInt64(words[0]) else { throw RunError("\(step.key): expected a size, a backing volume and its format") }
-        let (pool, name) = Self.poolAndVolume(step.target)
-        let path = try connection.volumePath(pool: pool, volume: words[1])
+    func createOverlay(pool: String, volume: String, bytes: UInt64, backing: String, format: Image.Format, connection: Connection) throws {
+        let path = try connection.volumePath(pool: pool, volume: backing)
         try connection.createVolume(pool: pool, xml: """
-            <volume><name>\(name)</name><capacity unit='bytes'>\(size)</capacity><target><format type='qcow2'/></target>\
-            <backingStore><path>\(path)</path><format type='\(words[2])'/></backingStore></volume>
+            <volume><name>\(volume)</name><capacity unit='bytes'>\(bytes)</capacity><target><format type='qcow2'/></target>\
+            <backingStore><path>\(path)</path><format type='\(format.rawValue)'/></backingStore></volume>
             """)
     }
 }

@@ -29,42 +29,37 @@ extension LibvirtProvider {
     /// One step: its libvirt calls go to the session's queue; a stop's waits and an upload's
     /// staging suspend between them.
     private func run(_ step: Step) async throws {
-        switch step.operation {
-        case Self.uploadImage: try await upload(step)
-        case Self.stop: try await stop(step.target)
-        case Self.restart:
-            try await stop(step.target)
-            try await session.call { try $0.start(step.target) }
+        guard case .libvirt(let step) = step else { throw RunError("libvirt has no step \(step.title)") }
+        switch step {
+        case .uploadImage(let pool, let volume, let request): try await upload(request, pool: pool, volume: volume)
+        case .stop(let domain): try await stop(domain)
+        case .restart(let domain):
+            try await stop(domain)
+            try await session.call { try $0.start(domain) }
         default:
             try await session.call { [self] connection in try call(step, connection: connection) }
         }
     }
 
     /// A step made of libvirt calls only.
-    private func call(_ step: Step, connection: Connection) throws {
-        let input = step.input ?? ""
-        switch step.operation {
-        case Self.createVolume:
-            try connection.createVolume(pool: Self.poolAndVolume(step.target).pool, xml: input)
-        case Self.deleteVolume:
-            let (pool, volume) = Self.poolAndVolume(step.target)
-            try connection.deleteVolume(pool: pool, volume: volume)
-        case Self.define: try connection.define(xml: input)
-        case Self.createSeed: try createSeed(step, connection: connection)
-        case Self.deleteSeed: try deleteSeed(step, connection: connection)
-        case Self.createOverlay: try createOverlay(step, connection: connection)
-        case Self.autostart: try connection.setAutostart(step.target, input == "true")
-        case Self.start: try connection.start(step.target)
-        case Self.undefine: try connection.undefine(step.target)
-        case Self.adopt:
+    private func call(_ step: LibvirtStep, connection: Connection) throws {
+        switch step {
+        case .createVolume(let pool, _, let xml): try connection.createVolume(pool: pool, xml: xml)
+        case .deleteVolume(let pool, let volume): try connection.deleteVolume(pool: pool, volume: volume)
+        case .define(_, let xml, _): try connection.define(xml: xml)
+        case .createSeed(let pool, let volume, let files): try createSeed(pool: pool, volume: volume, files: files, connection: connection)
+        case .deleteSeed(let pool, let volume): try deleteSeed(pool: pool, volume: volume, connection: connection)
+        case .createOverlay(let pool, let volume, let bytes, let backing, let format):
+            try createOverlay(pool: pool, volume: volume, bytes: bytes, backing: backing, format: format, connection: connection)
+        case .autostart(let domain, let on): try connection.setAutostart(domain, on)
+        case .start(let domain): try connection.start(domain)
+        case .undefine(let domain): try connection.undefine(domain)
+        case .adopt(let domain, let metadata):
             // The element without its namespace declaration: libvirt adds it for the key.
-            let element = input.replacingOccurrences(of: " xmlns:rc='\(DomainDefinition.namespace)'", with: "").replacingOccurrences(of: "rc:", with: "")
-            try connection.setMetadata(step.target, element: element, key: "rc", uri: DomainDefinition.namespace)
-        case Self.setMemory:
-            guard let kibibytes = UInt64(input) else { throw RunError("\(step.key): not a size in KiB: \(input)") }
-            try connection.setLiveMemory(step.target, kibibytes: kibibytes)
-        default:
-            throw RunError("libvirt has no step \(step.operation)")
+            let element = metadata.replacingOccurrences(of: " xmlns:rc='\(DomainDefinition.namespace)'", with: "").replacingOccurrences(of: "rc:", with: "")
+            try connection.setMetadata(domain, element: element, key: "rc", uri: DomainDefinition.namespace)
+        case .setMemory(let domain, let kibibytes): try connection.setLiveMemory(domain, kibibytes: kibibytes)
+        case .uploadImage, .stop, .restart: throw RunError("\(step.title) is not one libvirt call")
         }
     }
 

@@ -11,10 +11,6 @@ import Libvirt
 /// before their domain and kept when a VM is removed, unless it declared `deleteDisks`.
 public struct LibvirtProvider: Provider {
     public static let domainType = "libvirt_domain", volumeType = "libvirt_volume"
-    /// The planned steps, in the order a resource's run: libvirt calls named after their API.
-    static let createVolume = "libvirt.create-volume", deleteVolume = "libvirt.delete-volume", define = "libvirt.define",
-               autostart = "libvirt.autostart", start = "libvirt.start", stop = "libvirt.stop", setMemory = "libvirt.set-memory",
-               restart = "libvirt.restart", undefine = "libvirt.undefine", adopt = "libvirt.adopt"
     public let name = "libvirt"
     public let resourceTypes: Set<String> = [domainType, volumeType, imageType]
 
@@ -114,14 +110,14 @@ public struct LibvirtProvider: Provider {
                                       dependsOn: image.map { [Self.imageID($0)] } ?? [], isDeclaredObject: false,
                                       source: vm.location, fingerprint: Fingerprint.of([disk.pool, existing.contains(id.name) ? "present" : "absent"]))
                 if volume.action != nil {
-                    let target = "\(disk.pool)/\(id.name)"
                     switch (disk.image, image) {
                     case (nil, _):
-                        volume.steps = [Step(Self.createVolume, target, input: volumeXML(id.name, disk: disk))]
+                        volume.steps = [.libvirt(.createVolume(pool: disk.pool, volume: id.name, xml: volumeXML(id.name, disk: disk)))]
                     case (_, let image?):
-                        volume.steps = [Step(Self.createOverlay, target, input: "\(disk.size.bytes) \(image.volumeName) \(image.format.rawValue)")]
+                        volume.steps = [.libvirt(.createOverlay(pool: disk.pool, volume: id.name, bytes: disk.size.bytes, backing: image.volumeName,
+                                                                format: image.format))]
                     case (let backing?, nil) where existing.contains(backing):
-                        volume.steps = [Step(Self.createOverlay, target, input: "\(disk.size.bytes) \(backing) qcow2")]
+                        volume.steps = [.libvirt(.createOverlay(pool: disk.pool, volume: id.name, bytes: disk.size.bytes, backing: backing, format: .qcow2))]
                     case (let backing?, nil):
                         volume.conflict = "image \(backing) is neither a declared Image nor a volume of pool \(disk.pool)"
                     }
@@ -151,8 +147,8 @@ public struct LibvirtProvider: Provider {
                                          + (seed == nil ? [] : [seedPresent ? "seed present" : "seed absent"]))
         guard let live else {
             var steps = seedSteps(seed, present: seedPresent)
-            steps += [Step(Self.define, vm.name, input: wanted.xml(type: hypervisor)), Step(Self.autostart, vm.name, input: "\(vm.autostart)")]
-            if vm.state == .running { steps.append(Step(Self.start, vm.name)) }
+            steps += [.libvirt(.define(domain: vm.name, xml: wanted.xml(type: hypervisor))), .libvirt(.autostart(domain: vm.name, vm.autostart))]
+            if vm.state == .running { steps.append(.libvirt(.start(domain: vm.name))) }
             return Resource(id, action: .create, summary: "\(vm.memory), \(vm.vcpus) vCPU, \(vm.state.rawValue)",
                             dependsOn: volumes, source: vm.location, steps: steps, fingerprint: fingerprint)
         }
@@ -173,7 +169,7 @@ public struct LibvirtProvider: Provider {
                                 source: vm.location, fingerprint: fingerprint)
             }
             changes.append(PropertyChange("owner", from: "not reconcile", to: "reconcile (adopted, no restart)"))
-            steps.append(Step(Self.adopt, vm.name, input: DomainDefinition.metadata(deleteDisks: vm.deleteDisks)))
+            steps.append(.libvirt(.adopt(domain: vm.name, metadata: DomainDefinition.metadata(deleteDisks: vm.deleteDisks))))
             (stored.managed, stored.deleteDisks) = (true, vm.deleteDisks)
         }
         let definitionChanges = wanted.changes(from: stored)
@@ -183,27 +179,27 @@ public struct LibvirtProvider: Provider {
         }
         steps += seedSteps(seed, present: seedPresent)
         if !definitionChanges.isEmpty {
-            steps.append(Step(Self.define, vm.name, input: wanted.xml(type: hypervisor), previous: live.xml))
+            steps.append(.libvirt(.define(domain: vm.name, xml: wanted.xml(type: hypervisor), previous: live.xml)))
             steps += oldSeedSteps(stored: stored, wanted: wanted)
         }
         if live.autostart != vm.autostart {
             changes.append(PropertyChange("autostart", from: "\(live.autostart)", to: "\(vm.autostart)"))
-            steps.append(Step(Self.autostart, vm.name, input: "\(vm.autostart)"))
+            steps.append(.libvirt(.autostart(domain: vm.name, vm.autostart)))
         }
         var pending: [PropertyChange] = []
         switch (live.state == .running, vm.state) {
         case (true, .running):
             let guest = try GuestDelta(wanted: wanted, running: live)
             (changes, pending) = runningGuest(vm, guest: guest, changes: changes)
-            if let memory = guest.liveMemoryKiB { steps.append(Step(Self.setMemory, vm.name, input: "\(memory)")) }
-            if changes.contains(where: { $0.property == "power" }) { steps.append(Step(Self.restart, vm.name)) }
+            if let memory = guest.liveMemoryKiB { steps.append(.libvirt(.setMemory(domain: vm.name, kibibytes: memory))) }
+            if changes.contains(where: { $0.property == "power" }) { steps.append(.libvirt(.restart(domain: vm.name))) }
         case (true, .stopped):
             changes.append(PropertyChange("state", from: "running", to: "stopped",
                                           note: "shutdown, destroyed after \(options.shutdownTimeout.seconds) s"))
-            steps.append(Step(Self.stop, vm.name))
+            steps.append(.libvirt(.stop(domain: vm.name)))
         case (false, .running):
             changes.append(PropertyChange("state", from: live.state.rawValue, to: "running"))
-            steps.append(Step(Self.start, vm.name))
+            steps.append(.libvirt(.start(domain: vm.name)))
         case (false, .stopped):
             for index in changes.indices where changes[index].isCloudInit && changes[index].note == nil {
                 changes[index].note = "takes effect at next boot"
@@ -257,8 +253,8 @@ public struct LibvirtProvider: Provider {
                 let volumes = stored.disks.map(\.volume).joined(separator: ", ")
                 let disks = stored.disks.isEmpty ? "no disks" : "volumes \(volumes) \(stored.deleteDisks ? "deleted" : "kept")"
                 // The seed was made for this domain alone: it goes with it, whatever deleteDisks says.
-                let seed = stored.seed.map { [Step(Self.deleteSeed, "\($0.pool)/\($0.volume)")] } ?? []
-                let steps = (running ? [Step(Self.stop, domain.name)] : []) + [Step(Self.undefine, domain.name)] + seed
+                let seed = stored.seed.map { [Step.libvirt(.deleteSeed(pool: $0.pool, volume: $0.volume))] } ?? []
+                let steps = (running ? [Step.libvirt(.stop(domain: domain.name))] : []) + [.libvirt(.undefine(domain: domain.name))] + seed
                 resources.append(Resource(id, action: .delete, summary: (running ? "running, shut down; " : "") + disks, guardedDeletion: running,
                                           steps: steps, fingerprint: Fingerprint.of([domain.xml, domain.state.rawValue, "\(domain.autostart)"])))
             }
@@ -268,7 +264,7 @@ public struct LibvirtProvider: Provider {
                 guard owned.contains(volume) else { continue }
                 resources.append(Resource(volume, action: .delete, summary: "in \(disk.pool)",
                                           dependsOn: removed ? [id] : [], guardedDeletion: running, isDeclaredObject: false,
-                                          steps: [Step(Self.deleteVolume, "\(disk.pool)/\(disk.volume)")], fingerprint: Fingerprint.of([disk.pool, "present"])))
+                                          steps: [.libvirt(.deleteVolume(pool: disk.pool, volume: disk.volume))], fingerprint: Fingerprint.of([disk.pool, "present"])))
             }
         }
         return resources

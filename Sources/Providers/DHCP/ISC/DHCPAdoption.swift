@@ -8,8 +8,6 @@ import Foundation
 /// for byte, a backup beside it — in the same run that writes the reservation into
 /// reconcile's file, so dhcpd, restarted once at the end, serves the same address from it.
 enum DHCPAdoption {
-    static let moveBlocks = "dhcpd.adopt-blocks"
-
     /// A block that moves, and the step that rewrites its file.
     struct Move {
         var block: DHCPConfigScanner.HostDeclaration
@@ -58,40 +56,41 @@ enum DHCPAdoption {
                 }
                 for index in range { kept[index] = false }
             }
-            let step = Step(moveBlocks, file, input: zip(lines, kept).filter(\.1).map(\.0).joined(separator: "\n"), previous: text)
+            let step = Step.dhcpd(.adoptBlocks(FileChange(path: file, content: zip(lines, kept).filter(\.1).map(\.0).joined(separator: "\n"), previous: text)))
             for (block, name) in moving where outcome[name] == nil { outcome[name] = .success(Move(block: block, step: step)) }
         }
         return outcome
     }
 
     /// Writes each file's planned text after a copy of what it held (`<file>.reconcile-backup-<time>`).
-    static func apply(_ steps: [Step], recording written: inout WrittenFiles) throws {
+    static func apply(_ moves: [FileChange], recording written: inout WrittenFiles) throws {
         let stamp = Int(Date().timeIntervalSince1970)
-        for step in steps {
-            try AtomicFile.write(Data((step.previous ?? "").utf8), to: "\(step.target).reconcile-backup-\(stamp)", mode: 0o600)
-            try written.replace(step.target, with: step.input ?? "", previous: step.previous)
+        for move in moves {
+            try AtomicFile.write(Data((move.previous ?? "").utf8), to: "\(move.path).reconcile-backup-\(stamp)", mode: 0o600)
+            try written.replace(move.path, with: move.content, previous: move.previous)
         }
     }
 
     /// dhcpd.conf as it becomes when blocks leave it: the move's text, then the include line
     /// the include step adds (one rewrite of the file, checked as a whole).
-    static func mergingInclude(into move: Step, include: Step?) throws -> Step {
+    static func mergingInclude(into move: FileChange, include: DHCPDStep?) throws -> FileChange {
         guard let include else { return move }
-        guard include.operation == ISCDHCPProvider.appendInclude, let added = include.input?.dropFirst((include.previous ?? "").count) else {
-            throw RunError("\(move.target) holds host blocks to adopt and include lines to remove; run once without --adopt first")
+        guard case .appendInclude(let append) = include else {
+            throw RunError("\(move.path) holds host blocks to adopt and include lines to remove; run once without --adopt first")
         }
-        return Step(moveBlocks, move.target, input: (move.input ?? "") + added, previous: move.previous)
+        let added = append.content.dropFirst((append.previous ?? "").count)
+        return FileChange(path: move.path, content: move.content + added, previous: move.previous)
     }
 
     /// Refuses moves that would drop a reservation: every block leaving its file must be in the
     /// candidate hosts file (by MAC). Checked before anything is written.
-    static func checkNothingLost(_ moves: [Step], candidate: String, hostsFile: String) throws {
+    static func checkNothingLost(_ moves: [FileChange], candidate: String, hostsFile: String) throws {
         let arriving = Set(DHCPHostsFile.parse(candidate, file: hostsFile).values.map(\.mac))
         for move in moves {
-            let staying = Set(DHCPConfigScanner.scan(move.input ?? "", file: move.target).hosts.compactMap(\.mac))
-            for block in DHCPConfigScanner.scan(move.previous ?? "", file: move.target).hosts {
+            let staying = Set(DHCPConfigScanner.scan(move.content, file: move.path).hosts.compactMap(\.mac))
+            for block in DHCPConfigScanner.scan(move.previous ?? "", file: move.path).hosts {
                 guard let mac = block.mac, !staying.contains(mac), !arriving.contains(mac) else { continue }
-                throw RunError("host \(block.name) at \(block.location) would leave \(move.target) without arriving in \(hostsFile); nothing was written")
+                throw RunError("host \(block.name) at \(block.location) would leave \(move.path) without arriving in \(hostsFile); nothing was written")
             }
         }
     }

@@ -12,29 +12,32 @@ extension ISCDHCPProvider {
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         if retiring { return retire(resources) }
         do {
-            let steps = resources.uniqueSteps
-            let hostsFile = try steps.first { $0.operation == Self.writeHostsFile }.flatMap(PlannedFile.pending)
-            var config = try steps.first { [Self.appendInclude, Self.rewriteConfig].contains($0.operation) }.flatMap(PlannedFile.pending)
-            var moves = try steps.filter { $0.operation == DHCPAdoption.moveBlocks }.compactMap(PlannedFile.pending)
+            let steps = Self.steps(of: resources)
+            let hostsFile = try steps.lazy.compactMap(\.hostsFileWrite).first.flatMap(PlannedFile.pending)
+            var config: DHCPDStep?  // the include step, unless an earlier batch carried it out
+            if let step = steps.first(where: { $0.configChange != nil }), let change = step.configChange, try PlannedFile.pending(change) != nil {
+                config = step
+            }
+            var moves = try steps.compactMap(\.adoption).compactMap(PlannedFile.pending)
             guard hostsFile != nil || config != nil || !moves.isEmpty else { return [:] }
             // Blocks leaving dhcpd.conf itself: one rewrite of it, the include line after them.
-            var checkedConfig = config
-            if let index = moves.firstIndex(where: { $0.target == settings.config }) {
+            var checkedConfig = config?.configChange
+            if let index = moves.firstIndex(where: { $0.path == settings.config }) {
                 moves[index] = try DHCPAdoption.mergingInclude(into: moves[index], include: config)
                 (checkedConfig, config) = (moves[index], nil)
             }
-            let candidate = try hostsFile?.input ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
+            let candidate = try hostsFile?.content ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
             try DHCPAdoption.checkNothingLost(moves, candidate: candidate, hostsFile: settings.hostsFile)
-            try await check(candidate, config: checkedConfig, moves: moves.filter { $0.target != settings.config })
+            try await check(candidate, config: checkedConfig, moves: moves.filter { $0.path != settings.config })
             var written = WrittenFiles()
             do {
-                if let hostsFile { try written.replace(settings.hostsFile, with: hostsFile.input ?? "", previous: hostsFile.previous) }
+                if let hostsFile { try written.replace(settings.hostsFile, with: hostsFile.content, previous: hostsFile.previous) }
                 try DHCPAdoption.apply(moves, recording: &written)
-                switch config?.operation {
-                case Self.appendInclude?:
+                switch config {
+                case .appendInclude(let change)?:
                     // The step holds the whole new file; only the lines it adds are appended.
-                    try written.append(String((config?.input ?? "").dropFirst((config?.previous ?? "").count)), to: settings.config, previous: config?.previous)
-                case Self.rewriteConfig?: try written.replace(settings.config, with: config?.input ?? "", previous: config?.previous)
+                    try written.append(String(change.content.dropFirst((change.previous ?? "").count)), to: settings.config, previous: change.previous)
+                case .rewriteConfig(let change)?: try written.replace(settings.config, with: change.content, previous: change.previous)
                 default: break
                 }
             } catch {
@@ -52,13 +55,13 @@ extension ISCDHCPProvider {
     /// file, each only when it is still what the plan read.
     private func retire(_ resources: [Resource]) -> [ResourceID: String] {
         do {
-            let steps = resources.uniqueSteps
-            if let include = try steps.first(where: { $0.operation == Self.removeInclude }).flatMap(PlannedFile.pending) {
-                try rewrite(settings.config, with: include.input ?? "")
+            let steps = Self.steps(of: resources)
+            for case .removeInclude(let change) in steps {
+                if let include = try PlannedFile.pending(change) { try rewrite(settings.config, with: include.content) }
             }
-            if let removal = steps.first(where: { $0.operation == Self.removeHostsFile }) {
+            for case .removeHostsFile(_, let previous) in steps {
                 let current = try DHCPConfigScanner.read(settings.hostsFile)
-                guard current == nil || current == removal.previous else {
+                guard current == nil || current == previous else {
                     throw RunError("\(settings.hostsFile) changed since the plan was made; it was not removed (run again to plan from what is there now)")
                 }
                 if current != nil { try Syscall.unlinkIfPresent(settings.hostsFile) }
@@ -71,11 +74,11 @@ extension ISCDHCPProvider {
 
     /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the
     /// hosts file, and each included file `moves` rewrites as it will be.
-    private func check(_ candidate: String, config: Step?, moves: [Step] = []) async throws {
-        guard let planned = try config?.input ?? DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
+    private func check(_ candidate: String, config: FileChange?, moves: [FileChange] = []) async throws {
+        guard let planned = try config?.content ?? DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
         let dhcpd = ReservationsFile.Check(command: { ["dhcpd", "-t", "-cf", $0] }, runner: CommandRunner(), reference: { "\"\($0)\"" },
                                            rejected: { "dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: $0))" })
-        try await hostsFile.check(candidate, config: planned, others: moves.map { ($0.target, $0.input ?? "") }, with: dhcpd)
+        try await hostsFile.check(candidate, config: planned, others: moves.map { ($0.path, $0.content) }, with: dhcpd)
     }
 
     /// Replaces dhcpd.conf with the planned text (its doubled include lines removed), keeping its mode.
@@ -102,6 +105,11 @@ extension ISCDHCPProvider {
         return lines.joined(separator: "\n")
     }
 
+    /// The dhcpd steps of a batch, each once.
+    static func steps(of resources: [Resource]) -> [DHCPDStep] {
+        resources.uniqueSteps.compactMap { step in if case .dhcpd(let dhcpd) = step { dhcpd } else { nil } }
+    }
+
     public static let includeComment = "# Added by reconcile: the host reservations it manages."
 
     // MARK: - Restart
@@ -118,7 +126,7 @@ extension ISCDHCPProvider {
         }
         guard first.status != 0 else { return }
         let failure = "dhcpd did not start (\(settings.restart.joined(separator: " ")) exited \(first.status)): \(DHCPDOutput.errors(in: first.stderr + first.stdout))"
-        guard let written = notifiedBy.lazy.flatMap(\.steps).first(where: { $0.operation == Self.writeHostsFile }) else { throw RunError(failure) }
+        guard let written = Self.steps(of: notifiedBy).lazy.compactMap(\.hostsFileWrite).first else { throw RunError(failure) }
         // Put back the file dhcpd last ran with, and start it again with that.
         try hostsFile.restore(written.previous)
         let second = try await runner.output(settings.restart, timeout: timeout)
@@ -126,4 +134,16 @@ extension ISCDHCPProvider {
             : "restored the previous hosts file, but dhcpd still did not start: \(DHCPDOutput.errors(in: second.stderr))"
         throw RunError("\(failure); \(restored)")
     }
+}
+
+extension DHCPDStep {
+    var hostsFileWrite: FileChange? { if case .writeHostsFile(let change) = self { change } else { nil } }
+    /// The include line added to dhcpd.conf, or its doubles removed.
+    var configChange: FileChange? {
+        switch self {
+        case .appendInclude(let change), .rewriteConfig(let change): change
+        default: nil
+        }
+    }
+    var adoption: FileChange? { if case .adoptBlocks(let change) = self { change } else { nil } }
 }

@@ -16,12 +16,6 @@ public struct ISCDHCPProvider: Provider {
     /// reconcile's header is someone else's, and adopting it must be asked for.
     public static let hostsFileType = "dhcp_hosts_file"
     public static let service = ResourceID("service", "dhcpd")
-    /// The planned steps: the whole candidate hosts file, and dhcpd.conf with the include line
-    /// appended (only that line is written) or its doubles removed; each holds the whole new
-    /// text and the one it replaces.
-    static let writeHostsFile = "dhcpd.hosts-file", appendInclude = "dhcpd.include-add", rewriteConfig = "dhcpd.include-dedup"
-    /// Retiring: dhcpd.conf without the include line, and the hosts file removed.
-    static let removeInclude = "dhcpd.include-remove", removeHostsFile = "dhcpd.hosts-file-remove"
 
     public let name: String
     public let resourceTypes: Set<String> = [hostType, includeType, hostsFileType, service.type]
@@ -135,7 +129,7 @@ public struct ISCDHCPProvider: Provider {
                              renamed: [String: String]) {
         let candidate = DHCPHostsFile.render(ReservationsFile.entries(live: live, wanted: wanted, resources: resources, type: Self.hostType,
                                                                       renamed: renamed))
-        let write = candidate == liveText ? nil : Step(Self.writeHostsFile, settings.hostsFile, input: candidate, previous: liveText)
+        let write = candidate == liveText ? nil : Step.dhcpd(.writeHostsFile(FileChange(path: settings.hostsFile, content: candidate, previous: liveText)))
         for index in resources.indices {
             let resource = resources[index]
             switch resource.id.type {
@@ -192,14 +186,14 @@ public struct ISCDHCPProvider: Provider {
             let line = "\n\(Self.includeComment)\ninclude \"\(settings.hostsFile)\";\n"
             return Resource(id, action: .create, changes: [PropertyChange("include", from: nil, to: "\"\(settings.hostsFile)\"")],
                             dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false,
-                            steps: [Step(Self.appendInclude, settings.config, input: text + line, previous: text)], fingerprint: fingerprint)
+                            steps: [.dhcpd(.appendInclude(FileChange(path: settings.config, content: text + line, previous: text)))], fingerprint: fingerprint)
         case 1:
             return Resource(id, action: nil, isInventoried: false, fingerprint: fingerprint)
         default:
             // Two writers, or a hand edit: dhcpd -t rejects the hosts declared twice.
             return Resource(id, action: .update, changes: [PropertyChange("include lines", from: "\(count)", to: "1")],
                             dependsOn: dependsOn, notifies: [Notify(Self.service)], isInventoried: false,
-                            steps: [Step(Self.rewriteConfig, settings.config, input: removingIncludes(from: text, keepFirst: true), previous: text)],
+                            steps: [.dhcpd(.rewriteConfig(FileChange(path: settings.config, content: removingIncludes(from: text, keepFirst: true), previous: text)))],
                             fingerprint: fingerprint)
         }
     }
@@ -213,12 +207,12 @@ public struct ISCDHCPProvider: Provider {
             if count > 0 {
                 resources.append(Resource(ResourceID(Self.includeType, settings.config), action: .delete,
                                           changes: [PropertyChange("include", from: "\"\(settings.hostsFile)\"", to: nil)], isInventoried: false,
-                                          steps: [Step(Self.removeInclude, settings.config, input: removingIncludes(from: text, keepFirst: false), previous: text)],
+                                          steps: [.dhcpd(.removeInclude(FileChange(path: settings.config, content: removingIncludes(from: text, keepFirst: false), previous: text)))],
                                           fingerprint: Fingerprint.of([text])))
             }
         }
         guard let liveText = try DHCPConfigScanner.read(settings.hostsFile), liveText.hasPrefix(DHCPHostsFile.header) else { return resources }
-        let removal = Step(Self.removeHostsFile, settings.hostsFile, previous: liveText)
+        let removal = Step.dhcpd(.removeHostsFile(path: settings.hostsFile, previous: liveText))
         let blocks = DHCPHostsFile.parse(liveText, file: settings.hostsFile)
         for name in blocks.keys.sorted() {
             resources.append(Resource(ResourceID(Self.hostType, name), action: .delete, summary: blocks[name]?.summary, isDeclaredObject: false,

@@ -21,8 +21,6 @@ public struct KeaProvider: Provider {
     public static let includeType = "kea_include"
     /// What Kea has loaded, planned when it differs from the reservations file.
     public static let loadedType = "kea_loaded"
-    /// The whole candidate file (and the one it replaces); `config-reload` over the socket.
-    static let writeFile = "kea.reservations-file", reload = "kea.config-reload"
 
     public let name = "kea"
     public let resourceTypes: Set<String> = [reservationType, fileType, includeType, loadedType]
@@ -128,8 +126,8 @@ public struct KeaProvider: Provider {
     private func attachSteps(to resources: inout [Resource], liveText: String?, live: [String: DHCPReservation], loaded: Loaded,
                              wanted: [DHCPReservation]) throws {
         let candidate = try KeaReservationsFile.render(ReservationsFile.entries(live: live, wanted: wanted, resources: resources, type: Self.reservationType))
-        let write = candidate == liveText ? nil : Step(Self.writeFile, settings.hostsFile, input: candidate, previous: liveText)
-        let reload = Step(Self.reload, settings.controlSocket)
+        let write = candidate == liveText ? nil : Step.kea(.writeFile(FileChange(path: settings.hostsFile, content: candidate, previous: liveText)))
+        let reload = Step.kea(.reload(socket: settings.controlSocket))
         for index in resources.indices {
             let resource = resources[index]
             switch resource.id.type {
@@ -179,12 +177,18 @@ public struct KeaProvider: Provider {
     /// is put back and reloaded, and the run fails with Kea's own message.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         do {
-            let steps = resources.uniqueSteps
-            let write = try steps.first { $0.operation == Self.writeFile }.flatMap(PlannedFile.pending)
-            guard write != nil || steps.contains(where: { $0.operation == Self.reload }) else { return [:] }
+            var planned: FileChange?, reloads = false
+            for case .kea(let step) in resources.uniqueSteps {
+                switch step {
+                case .writeFile(let change): planned = change
+                case .reload: reloads = true
+                }
+            }
+            let write = try planned.flatMap(PlannedFile.pending)
+            guard write != nil || reloads else { return [:] }
             if let write {
-                try await check(write.input ?? "")
-                try AtomicFile.write(Data((write.input ?? "").utf8), to: settings.hostsFile)
+                try await check(write.content)
+                try AtomicFile.write(Data(write.content.utf8), to: settings.hostsFile)
             }
             do {
                 _ = try await control.run("config-reload")

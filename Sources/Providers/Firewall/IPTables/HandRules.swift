@@ -8,8 +8,6 @@ import Engine
 /// one transaction, so no packet meets neither set of rules. Tracked connections are kept.
 enum HandRules {
     static let resourceType = "iptables_hand_rules"
-    /// A table's removal lines: `-D CHAIN rule`, then `-F`/`-X` of a VM's own chain.
-    static let remove = "iptables.remove-hand-rules"
 
     static func resources(saved: String, desired: DesiredState) -> [Resource] {
         var vmOf: [String: VirtualMachine] = [:]
@@ -52,7 +50,7 @@ enum HandRules {
                 return change
             }
             return Resource(id, action: .delete, changes: changes, dependsOn: removal.dependsOn, isInventoried: false, isDeclaredObject: false,
-                            steps: [Step(remove, "\(removal.table)/hand:\(id.name)", input: removal.lines.joined(separator: "\n"))],
+                            steps: [.iptables(.removeHandRules(table: removal.table, name: id.name, lines: removal.lines))],
                             fingerprint: Fingerprint.of(removal.lines))
         }
     }

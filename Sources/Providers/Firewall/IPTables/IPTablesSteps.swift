@@ -6,8 +6,6 @@ import Engine
 /// jump lines, its `ip` address lines and the tracked connections to forget; and the
 /// fingerprint of the live chains and addresses it was compared with.
 struct IPTablesSteps {
-    static let chain = "iptables.chain", removeChain = "iptables.remove-chain", jump = "iptables.jump"
-
     typealias Chain = IPTablesComparison.Chain
 
     let comparison: IPTablesComparison
@@ -75,7 +73,7 @@ struct IPTablesSteps {
         // Duplicates go; the first copy's place is kept (at the top when there is none).
         var lines = copies.map { _ in "-D \(jump.chain) \(rule)" }
         if comparison.want.wantsJump(to: jump.target) { lines.append("-I \(jump.chain) \((copies.first ?? 0) + 1) \(rule)") }
-        resource.steps = [Step(Self.jump, "\(jump.table)/\(jump.chain)", input: lines.joined(separator: "\n"))]
+        resource.steps = [.iptables(.jump(table: jump.table, chain: jump.chain, lines: lines))]
     }
 
     private func addressState(_ address: String) -> String {
@@ -93,8 +91,9 @@ struct IPTablesSteps {
     private static func chainStep(_ chain: Chain, _ comparison: IPTablesComparison) -> Step? {
         if let rules = comparison.want.chains[chain.table]?[chain.name] {
             return comparison.ownership.isForeign(chain.table, chain.name) ? nil
-                : Step(Self.chain, chain.key, input: rules.map { "-A \(chain.name) \($0.text)" }.joined(separator: "\n"))
+                : .iptables(.chain(table: chain.table, chain: chain.name, lines: rules.map { "-A \(chain.name) \($0.text)" }))
         }
-        return chain.name.hasPrefix("RC-") && comparison.ownership.owns(chain.table, chain.name) ? Step(Self.removeChain, chain.key) : nil
+        return chain.name.hasPrefix("RC-") && comparison.ownership.owns(chain.table, chain.name)
+            ? .iptables(.removeChain(table: chain.table, chain: chain.name)) : nil
     }
 }

@@ -18,36 +18,38 @@ struct RestoreScript {
 
     init(_ resources: [Resource]) {
         sources = Dictionary(resources.compactMap { resource in resource.source.map { (resource.id, $0) } }, uniquingKeysWith: { first, _ in first })
-        let steps = resources.uniqueSteps
+        var steps: [IPTablesStep] = []
+        for case .iptables(let step) in resources.uniqueSteps { steps.append(step) }
         for table in IPTablesRules.tables {
-            let inTable = steps.filter { $0.target.hasPrefix(table + "/") }
-            let chains = inTable.filter { $0.operation == IPTablesSteps.chain }.sorted { $0.target < $1.target }
-            let removed = inTable.filter { $0.operation == IPTablesSteps.removeChain }.sorted { $0.target < $1.target }
-            let jumps = IPTablesRules.jumps.compactMap { jump in
-                inTable.first { $0.operation == IPTablesSteps.jump && $0.target == "\(jump.table)/\(jump.chain)" }
-            }
-            let hands = inTable.filter { $0.operation == HandRules.remove }.sorted { $0.target < $1.target }
-            guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty || !hands.isEmpty else { continue }
-            script.append("*\(table)", from: nil)
-            // Declaring a user chain under --noflush creates it, or flushes it when it exists.
-            for step in chains + removed { script.append(":\(Self.chainName(step)) - [0:0]", from: nil) }
-            for step in chains {
-                let chain = Self.chainName(step)
-                for line in (step.input ?? "").split(separator: "\n") {
-                    script.append(String(line), from: .rule(IPTablesComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
+            var chains: [(chain: String, lines: [String])] = [], removed: [String] = [], jumps: [String: [String]] = [:], hands: [(String, [String])] = []
+            for step in steps where step.table == table {
+                switch step {
+                case .chain(_, let chain, let lines): chains.append((chain, lines))
+                case .removeChain(_, let chain): removed.append(chain)
+                case .jump(_, let chain, let lines): jumps[chain] = lines
+                case .removeHandRules(_, let name, let lines): hands.append((name, lines))
                 }
             }
-            for step in jumps { (step.input ?? "").split(separator: "\n").forEach { script.append(String($0), from: nil) } }
-            for step in removed { script.append("-X \(Self.chainName(step))", from: .removedChain(Self.chainName(step))) }
+            guard !chains.isEmpty || !removed.isEmpty || !jumps.isEmpty || !hands.isEmpty else { continue }
+            chains.sort { $0.chain < $1.chain }
+            removed.sort()
+            hands.sort { $0.0 < $1.0 }
+            script.append("*\(table)", from: nil)
+            // Declaring a user chain under --noflush creates it, or flushes it when it exists.
+            for chain in chains.map(\.chain) + removed { script.append(":\(chain) - [0:0]", from: nil) }
+            for (chain, lines) in chains {
+                for line in lines {
+                    script.append(line, from: .rule(IPTablesComparison.owner(of: String(line.dropFirst(4 + chain.utf8.count)), chain: chain)))
+                }
+            }
+            for jump in IPTablesRules.jumps where jump.table == table {
+                (jumps[jump.chain] ?? []).forEach { script.append($0, from: nil) }
+            }
+            for chain in removed { script.append("-X \(chain)", from: .removedChain(chain)) }
             // Hand-made rules reconcile's replace (`--adopt`), in the same commit.
-            for step in hands { (step.input ?? "").split(separator: "\n").forEach { script.append(String($0), from: nil) } }
+            for (_, lines) in hands { lines.forEach { script.append($0, from: nil) } }
             script.append("COMMIT", from: nil)
         }
-    }
-
-    /// `RC-VM-a` of a step on `filter/RC-VM-a`.
-    private static func chainName(_ step: Step) -> String {
-        String(step.target.drop { $0 != "/" }.dropFirst())
     }
 
     /// iptables-restore's error with the offending line and where it comes from.

@@ -9,8 +9,6 @@ import Engine
 /// reconcile owns the whole table `inet reconcile` (and no other): a rule, element or chain
 /// in it that no desired object accounts for is drift, and goes.
 struct NFTComparison {
-    static let writeTable = "nft.table", deleteTable = "nft.delete-table", writeChain = "nft.chain", deleteChain = "nft.delete-chain"
-    static let addElement = "nft.element-add", deleteElement = "nft.element-del"
 
     let desired: DesiredState
     let want: NFTRules

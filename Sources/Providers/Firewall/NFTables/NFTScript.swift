@@ -12,40 +12,42 @@ struct NFTScript {
 
     init(_ resources: [Resource]) {
         sources = Dictionary(resources.compactMap { resource in resource.source.map { (resource.id, $0) } }, uniquingKeysWith: { first, _ in first })
-        var carrier: [String: ResourceID] = [:]
-        for resource in resources { for step in resource.steps where carrier[step.key] == nil { carrier[step.key] = resource.id } }
-        let steps = resources.uniqueSteps
-        func of(_ operation: String) -> [Step] { steps.filter { $0.operation == operation }.sorted { $0.target < $1.target } }
-        let table = NFTRules.table
-        for step in of(NFTComparison.writeTable) {
-            (step.input ?? "").split(separator: "\n").forEach { script.append(String($0), from: carrier[step.key]) }
-        }
-        for step in of(NFTComparison.writeChain) {
-            script.append("add chain \(table) \(step.target)", from: carrier[step.key])
-            script.append("flush chain \(table) \(step.target)", from: carrier[step.key])
-            for rule in (step.input ?? "").split(separator: "\n") {
-                let line = String(rule)
-                script.append("add rule \(table) \(step.target) \(line)", from: NFTRules.owner(of: line, chain: step.target) ?? carrier[step.key])
+        var carrier: [String: ResourceID] = [:]  // a step's title → the resource that carries it first
+        var tables: [NFTablesStep] = [], chains: [(String, [String])] = [], deletedElements: [(String, String)] = [],
+            addedElements: [(String, String, String)] = [], deletedChains: [String] = [], deletedTables: [NFTablesStep] = []
+        for resource in resources {
+            for case .nftables(let step) in resource.steps where carrier[step.title] == nil {
+                carrier[step.title] = resource.id
+                switch step {
+                case .writeTable: tables.append(step)
+                case .writeChain(let chain, let rules): chains.append((chain, rules))
+                case .deleteElement(let map, let key): deletedElements.append((map, key))
+                case .addElement(let map, let key, let element): addedElements.append((map, key, element))
+                case .deleteChain(let chain): deletedChains.append(chain)
+                case .deleteTable: deletedTables.append(step)
+                }
             }
         }
-        for step in of(NFTComparison.deleteElement) {
-            let (map, key) = Self.split(step.target)
-            script.append("delete element \(table) \(map) { \(key) }", from: carrier[step.key])
+        let table = NFTRules.table
+        for step in tables { (step.body ?? "").split(separator: "\n").forEach { script.append(String($0), from: carrier[step.title]) } }
+        for (chain, rules) in chains.sorted(by: { $0.0 < $1.0 }) {
+            let origin = carrier[NFTablesStep.writeChain(chain: chain, rules: rules).title]
+            script.append("add chain \(table) \(chain)", from: origin)
+            script.append("flush chain \(table) \(chain)", from: origin)
+            for rule in rules { script.append("add rule \(table) \(chain) \(rule)", from: NFTRules.owner(of: rule, chain: chain) ?? origin) }
         }
-        for step in of(NFTComparison.addElement) {
-            let (map, _) = Self.split(step.target)
-            script.append("add element \(table) \(map) { \(step.input ?? "") }", from: carrier[step.key])
+        for (map, key) in deletedElements.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+            script.append("delete element \(table) \(map) { \(key) }", from: carrier[NFTablesStep.deleteElement(map: map, key: key).title])
         }
-        for step in of(NFTComparison.deleteChain) {
-            script.append("flush chain \(table) \(step.target)", from: carrier[step.key])
-            script.append("delete chain \(table) \(step.target)", from: carrier[step.key])
+        for (map, key, element) in addedElements.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+            script.append("add element \(table) \(map) { \(element) }", from: carrier[NFTablesStep.addElement(map: map, key: key, element: element).title])
         }
-        for step in of(NFTComparison.deleteTable) { script.append("delete table \(table)", from: carrier[step.key]) }
-    }
-
-    private static func split(_ target: String) -> (String, String) {
-        let parts = target.split(separator: " ", maxSplits: 1).map(String.init)
-        return (parts.first ?? "", parts.count > 1 ? parts[1] : "")
+        for chain in deletedChains.sorted() {
+            let origin = carrier[NFTablesStep.deleteChain(chain: chain).title]
+            script.append("flush chain \(table) \(chain)", from: origin)
+            script.append("delete chain \(table) \(chain)", from: origin)
+        }
+        for step in deletedTables { script.append("delete table \(table)", from: carrier[step.title]) }
     }
 
     /// nft's error with the offending line and the desired-state object it comes from: nft

@@ -40,7 +40,7 @@ struct NFTSteps {
         guard resource.action != nil, resource.conflict == nil else { return }
         if !comparison.wantsTable {
             // The table goes whole: that one step removes every chain and element in it.
-            resource.steps = [Step(NFTComparison.deleteTable, NFTRules.table)]
+            resource.steps = [.nftables(.deleteTable(table: NFTRules.table))]
             return
         }
         var steps: [Step] = []
@@ -51,11 +51,11 @@ struct NFTSteps {
         // Elements: those only live go, those only wanted come (a changed one does both).
         for line in live {
             guard case .map(let map) = line.container, !wanted.contains(line) else { continue }
-            steps.append(Step(NFTComparison.deleteElement, "\(map) \(NFTRules.key(of: line.text))"))
+            steps.append(.nftables(.deleteElement(map: map, key: NFTRules.key(of: line.text))))
         }
         for line in wanted where !live.contains(line) {
             guard case .map(let map) = line.container else { continue }
-            steps.append(Step(NFTComparison.addElement, "\(map) \(NFTRules.key(of: line.text))", input: line.text))
+            steps.append(.nftables(.addElement(map: map, key: NFTRules.key(of: line.text), element: line.text)))
         }
         if resource.id.type == NFTRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface, let action = resource.action {
             let dnat = live.filter { $0.container == .map(NFTRules.dnatMap) }.compactMap { line -> (public: String, private: String)? in
@@ -80,7 +80,7 @@ struct NFTSteps {
         resource.fingerprint = Fingerprint.of(parts)
         guard let action = resource.action, resource.conflict == nil else { return }
         guard action != .delete else {
-            resource.steps = [Step(NFTComparison.deleteTable, NFTRules.table)]
+            resource.steps = [.nftables(.deleteTable(table: NFTRules.table))]
             return
         }
         var lines = ["add table \(NFTRules.table)"]
@@ -89,11 +89,11 @@ struct NFTSteps {
             lines += ["add chain \(NFTRules.table) \(chain.name) { \(chain.header) }", "flush chain \(NFTRules.table) \(chain.name)",
                       "add rule \(NFTRules.table) \(chain.name) \(chain.rule)"]
         }
-        var steps = [Step(NFTComparison.writeTable, NFTRules.table, input: lines.joined(separator: "\n"))]
+        var steps: [Step] = [.nftables(.writeTable(table: NFTRules.table, lines: lines))]
         // Elements nobody declared (added by hand) go.
         for line in live {
             guard case .map(let map) = line.container else { continue }
-            steps.append(Step(NFTComparison.deleteElement, "\(map) \(NFTRules.key(of: line.text))"))
+            steps.append(.nftables(.deleteElement(map: map, key: NFTRules.key(of: line.text))))
         }
         resource.steps = steps
     }
@@ -103,8 +103,8 @@ struct NFTSteps {
     /// The chain rewritten whole, or deleted when no longer wanted.
     private static func chainStep(_ chain: String, _ comparison: NFTComparison) -> Step {
         comparison.want.chains[chain] == nil
-            ? Step(NFTComparison.deleteChain, chain)
-            : Step(NFTComparison.writeChain, chain, input: comparison.wantedLines(.chain(chain)).map(\.text).joined(separator: "\n"))
+            ? .nftables(.deleteChain(chain: chain))
+            : .nftables(.writeChain(chain: chain, rules: comparison.wantedLines(.chain(chain)).map(\.text)))
     }
 
     private func digest(_ container: Container) -> String { digests[container] ?? Self.digest(container, comparison) }
