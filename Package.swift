@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "Basics", "TestSupport"]),
         .testTarget(name: "GitTests", dependencies: ["Git", "Basics"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "RunLog"]),
+        .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine", "RunLog"]),
         .testTarget(name: "RunLogTests", dependencies: ["RunLog"]),
 
         // Namespaces, bridges and storage pools made for one test and removed after it.

@@ -51,11 +51,14 @@ public struct CommandRunner: Sendable {
     public var directory: String?
     /// Seconds a command may run before it and its process group are killed.
     public var timeout: Double
+    /// Sees every command this runner starts (tests), with its standard input.
+    public var recorder: EffectRecorder?
 
-    public init(netns: String = "", directory: String? = nil, timeout: Double = CommandRunner.defaultTimeout) {
+    public init(netns: String = "", directory: String? = nil, timeout: Double = CommandRunner.defaultTimeout, recorder: EffectRecorder? = nil) {
         self.netns = netns
         self.directory = directory
         self.timeout = timeout
+        self.recorder = recorder
     }
 
     /// `90 s`, `1.5 s`: how timeouts read in messages.
@@ -70,6 +73,7 @@ public struct CommandRunner: Sendable {
     /// is collected until the command exits, then for at most `drainTimeout` seconds more: a
     /// daemon the command started may keep its stdout open.
     public func output(_ arguments: [String], input: Data? = nil, timeout: Double? = nil, drainTimeout: Double = 1) throws -> Output {
+        recorder?.record(Effect(command: arguments, input: input.map { String(decoding: $0, as: UTF8.self) } ?? ""))
         // Glibc's Swift module lacks posix_spawn_file_actions_addchdir_np: a shell changes directory.
         let located = directory.map { ["sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
         let full = netns.isEmpty ? located : ["ip", "netns", "exec", netns] + located

@@ -1,3 +1,4 @@
+import Basics
 import DesiredState
 
 /// One kind of machine state reconcile manages (libvirt, iptables, dhcpd), for one host.
@@ -14,12 +15,15 @@ import DesiredState
 ///   other providers' go on.
 /// - ``converge(_:)`` gets only this provider's resources that need work and whose
 ///   dependencies succeeded, in dependency order, possibly from a saved plan. It executes
-///   their steps (each shared step once) and nothing else: it does not read the desired
+///   their typed ``Step``s (each shared step once) and nothing else: it does not read the desired
 ///   state, and it keeps nothing for a later call. It reports the error of each resource it
 ///   could not converge; the rest count as converged.
+/// - ``effects(_:)`` says, without reading anything, what ``converge(_:)`` of a batch sends to
+///   the machine, in order; converge sends exactly that (a recording test holds each provider
+///   to it). `--show-commands` prints it.
 /// - The engine verifies by calling ``plan(_:owned:)`` again: a converged resource that still
 ///   has an action has failed.
-/// - Both are called from async code that shares the cooperative pool with the daemon's HTTP
+/// - `plan` and `converge` are called from async code that shares the cooperative pool with the daemon's HTTP
 ///   side: a provider never blocks one of its threads. Commands go through `CommandRunner`'s
 ///   async methods, libvirt through its `LibvirtSession`, other blocking work through
 ///   `EarlyRead`; waits are `Task.sleep`.
@@ -39,6 +43,12 @@ public protocol Provider: Sendable {
 
     /// - Returns: the error text of each resource that failed.
     func converge(_ resources: [Resource]) async -> [ResourceID: String]
+
+    /// What ``converge(_:)`` of this batch does to the machine, in order, byte for byte: the
+    /// programs it runs with their input, the files it writes, the messages it sends.
+    /// `--show-commands` prints it. Pure: it reads nothing. Only a fallback after a failure
+    /// (a file put back, a refused DNS message sent again a set at a time) is not in it.
+    func effects(_ batch: [Resource]) -> [Effect]
 
     /// Runs a handler named by a notification, e.g. `service[dhcpd]`; `notifiedBy` holds the
     /// resources of this run that asked (empty for a handler an earlier run left pending).

@@ -34,12 +34,13 @@ public struct Reconciler: Sendable {
         self.clock = clock
     }
 
-    /// Runs once. `onPlan` sees the plan before anything changes; `onProgress` each outcome.
+    /// Runs once. `onPlan` sees the plan (and what apply will do for it) before anything
+    /// changes; `onProgress` each outcome.
     /// Errors end up in the report (and the run log), not thrown; only a failure to record
     /// the run's start is thrown, since then nothing may be changed.
     public func run(
         _ desired: DesiredState, revision: String, revisionNote: String? = nil, signer: String? = nil, options: Options,
-        onPlan: (Plan) -> Void = { _ in }, onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
+        onPlan: (PlanEffects) -> Void = { _ in }, onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> RunReport {
         let started = clock()
         var report = RunReport(trigger: options.trigger, revision: revision, node: node, dryRun: options.dryRun, startedAt: started)
@@ -62,7 +63,7 @@ public struct Reconciler: Sendable {
             // 3. A saved plan is applied only while the live state it was made from is unchanged.
             let stale = options.saved?.changedResources(since: plan) ?? []
             if let saved = options.saved, stale.isEmpty { plan = saved }
-            onPlan(plan)
+            onPlan(PlanEffects(plan: plan, providers: providers))
             // 4. Guard deletions.
             if !stale.isEmpty {
                 report.status = .stale

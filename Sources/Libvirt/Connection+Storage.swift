@@ -1,3 +1,4 @@
+import Basics
 import CLibvirt
 import Foundation
 #if canImport(Glibc)
@@ -89,7 +90,8 @@ extension Connection {
     /// written.
     public func uploadVolume(pool: String, name: String, length: UInt64, read: (inout [UInt8]) throws -> Int,
                              progress: (UInt64) -> Void) throws {
-        try createVolume(pool: pool, xml: "<volume><name>\(name)</name><capacity unit='bytes'>\(length)</capacity>"
+        recorder?.record(.libvirt("upload-volume \(pool)/\(name)"))
+        try makeVolume(pool: pool, xml: "<volume><name>\(name)</name><capacity unit='bytes'>\(length)</capacity>"
                          + "<allocation>0</allocation><target><format type='raw'/></target></volume>")
         do {
             try withVolume(name, in: pool) { volume throws(LibvirtError) in
@@ -133,6 +135,11 @@ extension Connection {
 
     /// Creates a volume in `pool` from its XML.
     public func createVolume(pool name: String, xml: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("create-volume \(name)", input: xml))
+        try makeVolume(pool: name, xml: xml)
+    }
+
+    private func makeVolume(pool name: String, xml: String) throws(LibvirtError) {
         try withPool(name) { pool throws(LibvirtError) in
             guard let volume = virStorageVolCreateXML(pool, xml, 0) else { throw failure("create a volume in pool \(name)") }
             virStorageVolFree(volume)
@@ -149,6 +156,7 @@ extension Connection {
     }
 
     public func deleteVolume(pool name: String, volume: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("delete-volume \(name)/\(volume)"))
         try withVolume(volume, in: name) { handle throws(LibvirtError) in
             try check(virStorageVolDelete(handle, 0), "delete volume \(volume) in \(name)")
         }

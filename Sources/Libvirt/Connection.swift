@@ -1,3 +1,4 @@
+import Basics
 import CLibvirt
 import Foundation
 #if canImport(Glibc)
@@ -12,6 +13,8 @@ import Glibc
 public final class Connection {
     let handle: OpaquePointer
     public let uri: String
+    /// Sees each call that changes something (tests), named as ``Effect/libvirt(_:_:input:)`` names it.
+    public var recorder: EffectRecorder?
 
     /// A domain as listed: what the plan compares.
     public struct DomainInfo: Sendable, Equatable {
@@ -117,32 +120,38 @@ public final class Connection {
 
     /// Defines (or redefines) a persistent domain from its XML.
     public func define(xml: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("define", input: xml))
         guard let domain = virDomainDefineXML(handle, xml) else { throw failure("define domain") }
         virDomainFree(domain)
     }
 
     public func start(_ name: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("start \(name)"))
         try withDomain(name, "start") { virDomainCreate($0) }
     }
 
     /// Stops at once, like pulling the plug.
     public func destroy(_ name: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("destroy \(name)"))
         try withDomain(name, "destroy") { virDomainDestroy($0) }
     }
 
     /// Asks the guest to shut down (ACPI); returns at once. See ``destroy(_:)``.
     public func shutdown(_ name: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("shutdown \(name)"))
         try withDomain(name, "shut down") { virDomainShutdown($0) }
     }
 
     /// Sets the running domain's current memory (the balloon); at most its maximum.
     public func setLiveMemory(_ name: String, kibibytes: UInt64) throws(LibvirtError) {
+        recorder?.record(.libvirt("set-memory \(name) \(kibibytes) KiB"))
         try withDomain(name, "set the live memory of") {
             virDomainSetMemoryFlags($0, UInt(kibibytes), VIR_DOMAIN_AFFECT_LIVE.rawValue)
         }
     }
 
     public func setAutostart(_ name: String, _ autostart: Bool) throws(LibvirtError) {
+        recorder?.record(.libvirt("autostart \(name) \(autostart ? "on" : "off")"))
         try withDomain(name, "set autostart of") { virDomainSetAutostart($0, autostart ? 1 : 0) }
     }
 
@@ -150,6 +159,7 @@ public final class Connection {
     /// NVRAM (libvirt ≥ 1.2.9) and checkpoint metadata (≥ 5.6.0). A driver that refuses
     /// those flags (the test driver) gets the first two only.
     public func undefine(_ name: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("undefine \(name)"))
         let basic = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.rawValue
         var flags = basic
         if Self.libraryVersion >= 1_002_009 { flags |= VIR_DOMAIN_UNDEFINE_NVRAM.rawValue }
@@ -164,6 +174,7 @@ public final class Connection {
     /// Sets a domain's metadata element in namespace `uri` (prefix `key`), in its stored
     /// definition and, when it runs, in the running one: no restart.
     public func setMetadata(_ name: String, element: String, key: String, uri namespace: String) throws(LibvirtError) {
+        recorder?.record(.libvirt("set-metadata \(name) \(namespace)", input: element))
         let running = try domain(named: name)?.state == .running
         let flags = VIR_DOMAIN_AFFECT_CONFIG.rawValue | (running ? VIR_DOMAIN_AFFECT_LIVE.rawValue : 0)
         try withDomain(name, "set the metadata of") {

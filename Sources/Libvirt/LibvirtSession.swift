@@ -12,9 +12,12 @@ public final class LibvirtSession: Sendable {
     public let uri: String
     private let queue: DispatchQueue
     private let connection = Locked<Connection?>(nil)
+    /// Given to the connection (tests: see ``Connection/recorder``).
+    private let recorder: EffectRecorder?
 
-    public init(uri: String) {
+    public init(uri: String, recorder: EffectRecorder? = nil) {
         self.uri = uri
+        self.recorder = recorder
         queue = DispatchQueue(label: "reconcile.libvirt")
     }
 
@@ -31,8 +34,14 @@ public final class LibvirtSession: Sendable {
         try connection.withLock { connection in
             if let connection { return connection }
             let opened = try Connection(uri: uri)
+            opened.recorder = recorder
             connection = opened
             return opened
         }
     }
+}
+
+extension Effect {
+    /// A libvirt call that changes something: `libvirt define`, `libvirt start cpro0007`.
+    public static func libvirt(_ call: String, input: String = "") -> Effect { Effect("libvirt \(call)", input: input) }
 }

@@ -53,7 +53,7 @@ public struct RunPipeline: Sendable {
     /// Runs it. Throws when `node` names no declared Host, another run writes the node's
     /// targets (``StateLock/Held``), or the log cannot be written.
     public func run(
-        log: RunLog, onPlan: (Plan) -> Void = { _ in },
+        log: RunLog, onPlan: (PlanEffects) -> Void = { _ in },
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void = { _ in }
     ) async throws -> Result {
         let cache = GenerationCache(directory: stateDirectory)
@@ -76,7 +76,7 @@ public struct RunPipeline: Sendable {
     }
 
     private func run(
-        early: EarlyProviders, vmOptions: LibvirtProvider.Options, cache: GenerationCache, log: RunLog, onPlan: (Plan) -> Void,
+        early: EarlyProviders, vmOptions: LibvirtProvider.Options, cache: GenerationCache, log: RunLog, onPlan: (PlanEffects) -> Void,
         onProgress: @escaping @Sendable (ResourceOutcome) -> Void
     ) async throws -> Result {
         var vmOptions = vmOptions
@@ -139,9 +139,9 @@ public struct RunPipeline: Sendable {
         let report = try await reconciler.run(
             loaded.state, revision: loaded.revision, revisionNote: loaded.note, signer: loaded.signer,
             options: Reconciler.Options(dryRun: dryRun, pruneGuard: pruneGuard, trigger: trigger, saved: try saved.map { try Plan($0.plan) }),
-            onPlan: { plan in
-                planned = plan
-                onPlan(plan)
+            onPlan: { effects in
+                planned = effects.plan
+                onPlan(effects)
             },
             onProgress: onProgress
         )

@@ -76,7 +76,7 @@ struct InvocationOptions: ParsableArguments {
     @Option(help: "How long to wait for another run's lock (state directory or target) before exiting 75: 30s, 5m.")
     var lockTimeout = DurationArgument(seconds: 0)
 
-    @Flag(help: "Also print what apply runs: restore lines per chain, a hosts-file or domain-XML diff, volume XML.")
+    @Flag(help: "Also print what apply sends, in its order: each command with its input (nft, iptables-restore, ip, nsupdate), each file written (as a diff), Kea's and libvirt's calls.")
     var showCommands = false
 
     @Option(help: "text or json.")

@@ -7,15 +7,15 @@ import Foundation
 struct RunPrinter: Sendable {
     let format: OutputFormat
     let color: Bool
-    /// Print each step apply runs after the plan (`--show-commands`).
+    /// Print what apply sends after the plan (`--show-commands`).
     var showCommands = false
 
     private var renderer: PlanRenderer { PlanRenderer(color: color) }
 
-    func plan(_ plan: Plan) {
+    func plan(_ planned: PlanEffects) {
         guard format == .text else { return }
-        print(renderer.render(plan))
-        if showCommands { print(renderer.commands(plan)) }
+        print(renderer.render(planned.plan))
+        if showCommands { print(renderer.commands(planned)) }
         fflush(nil)
     }
 

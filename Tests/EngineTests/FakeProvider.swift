@@ -1,3 +1,4 @@
+import Basics
 import DesiredState
 import Engine
 import Foundation
@@ -78,6 +79,9 @@ struct FakeProvider: Provider {
         return errors
     }
 
+    /// What converge records on the machine for the batch.
+    func effects(_ batch: [Resource]) -> [Effect] { batch.map { Effect("converge \($0.id)") } }
+
     func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         machine.record("trigger \(handler)")
         if failingHandlers.contains(handler) { throw RunError("\(handler) would not restart") }
@@ -99,6 +103,8 @@ struct MutationForbiddenProvider: Provider {
         Issue.record("a dry-run called converge on \(resources.map(\.id))")
         return [:]
     }
+
+    func effects(_ batch: [Resource]) -> [Effect] { inner.effects(batch) }
 
     func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
         Issue.record("a dry-run triggered \(handler)")

@@ -87,11 +87,13 @@ import TestSupport
         let planned = try fixture.plan("--out", fixture.path("plan.json"), "--show-commands")
         #expect(planned.status == 2, "\(planned.stderr)")
         #expect(planned.stdout.contains("Plan saved to \(fixture.path("plan.json")); apply exactly it with: reconcile apply \(fixture.path("plan.json"))"))
-        // --show-commands: the restore lines of each chain, the hosts file as a diff.
-        #expect(planned.stdout.contains("  iptables.chain filter/RC-VM-cpro0007\n      -A RC-VM-cpro0007 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"))
-        #expect(planned.stdout.contains("  dhcpd.hosts-file \(fixture.path("hosts.conf"))\n"))
-        #expect(planned.stdout.contains("      host cpro0007 {\n"), "\(planned.stdout)")
-        #expect(planned.stdout.contains("  ip.address-add 203.0.113.7 on \(fixture.publicInterface)\n      addr add 203.0.113.7/32 dev \(fixture.publicInterface) label \(fixture.publicInterface):rc\n"))
+        // --show-commands: what apply sends, batch by batch — the whole restore input (tested,
+        // then applied, the address batch beside it), dhcpd's check and the hosts file.
+        #expect(planned.stdout.contains("  iptables:\n    iptables-restore --noflush -w --test\n      *filter\n"), "\(planned.stdout)")
+        #expect(planned.stdout.contains("      -A RC-VM-cpro0007 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"))
+        #expect(planned.stdout.contains("    ip -batch -  (at the same time)\n      addr add 203.0.113.7/32 dev \(fixture.publicInterface) label \(fixture.publicInterface):rc\n"))
+        #expect(planned.stdout.contains("  dhcpd:\n    dhcpd -t -cf candidate-configuration.conf\n    write \(fixture.path("hosts.conf"))\n"))
+        #expect(planned.stdout.contains("      host cpro0007 {\n"))
         var info = stat()
         #expect(stat(fixture.path("plan.json"), &info) == 0 && info.st_mode & 0o777 == 0o600)
         let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.path("plan.json")))) as? [String: Any])

@@ -59,7 +59,7 @@ struct ReservationsFile {
         let directory = try PrivateDirectory.make(prefix: "reconcile-check")
         defer { try? FileManager.default.removeItem(at: directory) }
         let candidatePath = directory.appendingPathComponent("candidate").path
-        let configPath = directory.appendingPathComponent("config").path
+        let configPath = directory.appendingPathComponent(Self.checkedConfig).path
         try Data(candidate.utf8).write(to: URL(fileURLWithPath: candidatePath))
         var text = config.replacingOccurrences(of: check.reference(path), with: check.reference(candidatePath))
         for (index, other) in others.enumerated() {
@@ -68,15 +68,24 @@ struct ReservationsFile {
             text = text.replacingOccurrences(of: check.reference(other.path), with: check.reference(otherPath))
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
-        let command = check.command(configPath)
-        let result = try await check.runner.output(command)
+        // Run beside its files, the command names the configuration as the plan shows it.
+        var runner = check.runner
+        runner.directory = directory.path
+        let command = check.command(Self.checkedConfig)
+        let result = try await runner.output(command)
         if result.timedOutAfter != nil { throw CommandRunner.Failure(command, result) }
         guard result.status == 0 else {
             let output = (result.stderr + result.stdout).replacingOccurrences(of: candidatePath, with: "candidate " + path)
-                .replacingOccurrences(of: configPath, with: "the configuration")
+                .replacingOccurrences(of: configPath, with: "the configuration").replacingOccurrences(of: Self.checkedConfig, with: "the configuration")
             throw RunError(check.rejected(output))
         }
     }
+
+    /// The configuration ``check(_:config:others:with:)`` writes, in the private directory it runs the tool in.
+    static let checkedConfig = "candidate-configuration.conf"
+
+    /// Running the check, as an effect.
+    func effect(of check: Check) -> Effect { Effect(command: check.command(Self.checkedConfig)) }
 
     /// Puts back what the file held before this run; removes it when there was none (only
     /// "already gone" counts as put back).

@@ -6,9 +6,22 @@ import Foundation
 /// fails, every earlier one is put back, so a failed run leaves no DHCP file changed.
 struct WrittenFiles {
     private var previous: [(path: String, text: String?, mode: mode_t)] = []
+    /// Sees each write (tests).
+    let recorder: EffectRecorder?
+
+    init(recorder: EffectRecorder?) {
+        self.recorder = recorder
+    }
+
+    static func effect(replacing path: String, with text: String, previous: String?) -> Effect {
+        Effect("write \(path)", input: text, replacing: previous)
+    }
+
+    static func effect(appending text: String, to path: String) -> Effect { Effect("append to \(path)", input: text) }
 
     /// Replaces `path` with `text` atomically, keeping its mode.
     mutating func replace(_ path: String, with text: String, previous old: String?) throws {
+        recorder?.record(Self.effect(replacing: path, with: text, previous: old))
         let mode = try Syscall.mode(path) ?? 0o644
         try AtomicFile.write(Data(text.utf8), to: path, mode: mode)
         previous.append((path, old, mode))
@@ -16,6 +29,7 @@ struct WrittenFiles {
 
     /// Appends `text` to `path` (dhcpd.conf is not rewritten for its include line).
     mutating func append(_ text: String, to path: String, previous old: String?) throws {
+        recorder?.record(Self.effect(appending: text, to: path))
         let mode = try Syscall.mode(path) ?? 0o644
         guard let handle = FileHandle(forWritingAtPath: path) else { throw RunError("cannot open \(path) for appending") }
         defer { try? handle.close() }

@@ -189,18 +189,13 @@ public struct DNSProvider: Provider {
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         var carriers: [String: [Resource]] = [:]  // a message's name → the resources it changes
         for resource in resources { for case .dns(.update(let message)) in resource.steps { carriers[message.name, default: []].append(resource) } }
-        let messages = resources.uniqueSteps.compactMap { step in if case .dns(.update(let message)) = step { message } else { nil } }
-        var zones: [String] = []  // in plan order
-        for message in messages where !zones.contains(message.zone) { zones.append(message.zone) }
         var failed: [ResourceID: String] = [:]
         var refused: [DNSUpdate] = []  // messages of several sets the server refused
-        for zone in zones {
-            let sent = messages.filter { $0.zone == zone }
-            let input = "server \(settings.server) \(settings.port)\n" + sent.map { $0.script + "answer\n" }.joined()
+        for sent in Self.byZone(resources) {
             let answers: [String]
             let output: String
             do {
-                let result = try await runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8))
+                let result = try await runner.output(nsupdate, input: Data(input(sent).utf8))
                 answers = Self.statuses(result.stdout)
                 output = result.timedOutAfter.map { "timed out after \($0) s" } ?? (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
@@ -227,6 +222,26 @@ public struct DNSProvider: Provider {
         return failed
     }
 
+    /// One `nsupdate` per zone, in plan order.
+    public func effects(_ batch: [Resource]) -> [Effect] {
+        Self.byZone(batch).map { Effect(command: nsupdate, input: input($0)) }
+    }
+
+    private var nsupdate: [String] { ["nsupdate", "-k", settings.tsigKeyFile] }
+
+    /// nsupdate's input: the server, then each message followed by `answer` (its status is read back).
+    private func input(_ messages: [DNSUpdate]) -> String {
+        "server \(settings.server) \(settings.port)\n" + messages.map { $0.script + "answer\n" }.joined()
+    }
+
+    /// The batch's messages, each once, grouped by zone in plan order.
+    private static func byZone(_ resources: [Resource]) -> [[DNSUpdate]] {
+        let messages = resources.uniqueSteps.compactMap { step in if case .dns(.update(let message)) = step { message } else { nil } }
+        var zones: [String] = []
+        for message in messages where !zones.contains(message.zone) { zones.append(message.zone) }
+        return zones.map { zone in messages.filter { $0.zone == zone } }
+    }
+
     /// Sends each record set of refused messages as a message of its own (one nsupdate for
     /// all): the sets the server accepts go in, each refused one fails alone.
     private func sendEachSet(of messages: [DNSUpdate], carriers: [String: [Resource]]) async -> [ResourceID: String] {
@@ -237,7 +252,7 @@ public struct DNSProvider: Provider {
         var failed: [ResourceID: String] = [:]
         let answers: [String]
         do {
-            answers = Self.statuses(try await runner.output(["nsupdate", "-k", settings.tsigKeyFile], input: Data(input.utf8)).stdout)
+            answers = Self.statuses(try await runner.output(nsupdate, input: Data(input.utf8)).stdout)
         } catch {
             for set in sets { if let resource = resources[set.name] { failed[resource.id] = "\(error)" } }
             return failed

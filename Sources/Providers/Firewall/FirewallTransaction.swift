@@ -18,8 +18,19 @@ struct FirewallTransaction {
     /// The tool's error with the offending line and where it comes from.
     var explain: (String) -> String
 
+    /// What ``run(_:runner:)`` does with the batch's `steps`, in order: the test, the
+    /// transaction with the address batch beside it, the connections forgotten.
+    func effects(_ steps: [Step]) -> [Effect] {
+        var effects: [Effect] = []
+        if !input.isEmpty { effects += [Effect(command: test, input: input), Effect(command: apply, input: input)] }
+        if let addresses = PublicAddresses.batch(steps) {
+            effects.append(Effect(command: PublicAddresses.batchCommand, input: addresses, alongside: !input.isEmpty))
+        }
+        return effects + [PublicAddresses.forgetEffect(steps)].compactMap { $0 }
+    }
+
     /// Runs it with the batch's `steps`. - Returns: why it failed, or nil.
-    func run(_ steps: [Step], runner: CommandRunner, netns: String) async throws -> String? {
+    func run(_ steps: [Step], runner: CommandRunner) async throws -> String? {
         if input.isEmpty {
             try await PublicAddresses.change(steps, runner: runner)
         } else {
@@ -35,7 +46,7 @@ struct FirewallTransaction {
             guard applied.status == 0 else { return "\(failed): \(explain(applied.stderr))" }
             try addressed.get()
         }
-        try await PublicAddresses.forgetConnections(steps, netns: netns)
+        try await PublicAddresses.forgetConnections(steps, runner: runner)
         return nil
     }
 }

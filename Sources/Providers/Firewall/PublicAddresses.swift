@@ -111,22 +111,26 @@ struct PublicAddresses: Equatable {
         return steps
     }
 
-    /// Runs the address steps among `steps` in one `ip -batch`: thousands of pairs must not
-    /// mean thousands of processes.
-    static func change(_ steps: [Step], runner: CommandRunner) async throws {
+    static let batchCommand = ["ip", "-batch", "-"]
+
+    /// The input of the one `ip -batch` that makes the address steps among `steps` (nil: none):
+    /// thousands of pairs must not mean thousands of processes.
+    static func batch(_ steps: [Step]) -> String? {
         let lines = steps.compactMap { step -> String? in
             guard case .address(let address) = step else { return nil }
             return address.body
         }
-        guard !lines.isEmpty else { return }
-        try await runner.run(["ip", "-batch", "-"], input: Data((lines.joined(separator: "\n") + "\n").utf8))
+        return lines.isEmpty ? nil : lines.joined(separator: "\n") + "\n"
     }
 
-    /// Forgets the tracked connections the steps name, so packets follow the new rules: one
-    /// dump of the namespace's table, then each match deleted by its tuple (800 removed pairs
-    /// once took 1,600 `conntrack -D` processes and 88 s; one `conntrack --load-file` of them
-    /// still 39 s, as the tool dumps the table for each deletion).
-    static func forgetConnections(_ steps: [Step], netns: String) async throws {
+    /// Runs the address steps among `steps` in one `ip -batch`.
+    static func change(_ steps: [Step], runner: CommandRunner) async throws {
+        guard let input = batch(steps) else { return }
+        try await runner.run(batchCommand, input: Data(input.utf8))
+    }
+
+    /// The tracked connections the steps say to forget: to public addresses, from private ones.
+    static func forgetting(_ steps: [Step]) -> (to: Set<String>, from: Set<String>) {
         var to: Set<String> = [], from: Set<String> = []
         for case .address(let step) in steps {
             switch step {
@@ -135,7 +139,24 @@ struct PublicAddresses: Equatable {
             case .add, .remove: continue
             }
         }
-        guard !to.isEmpty || !from.isEmpty else { return }
-        _ = try await ConnectionTable.forget(destinations: to, sources: from, netns: netns)
+        return (to, from)
+    }
+
+    /// Forgetting them, as ``forgetConnections(_:runner:)`` does it (nil: nothing to forget).
+    static func forgetEffect(_ steps: [Step]) -> Effect? {
+        let (to, from) = forgetting(steps)
+        guard !to.isEmpty || !from.isEmpty else { return nil }
+        return Effect("forget tracked connections (netlink)", input: (to.sorted().map { "to \($0)\n" } + from.sorted().map { "from \($0)\n" }).joined())
+    }
+
+    /// Forgets the tracked connections the steps name, so packets follow the new rules: one
+    /// dump of the runner's namespace's table, then each match deleted by its tuple (800 removed
+    /// pairs once took 1,600 `conntrack -D` processes and 88 s; one `conntrack --load-file` of
+    /// them still 39 s, as the tool dumps the table for each deletion).
+    static func forgetConnections(_ steps: [Step], runner: CommandRunner) async throws {
+        guard let effect = forgetEffect(steps) else { return }
+        runner.recorder?.record(effect)
+        let (to, from) = forgetting(steps)
+        _ = try await ConnectionTable.forget(destinations: to, sources: from, netns: runner.netns)
     }
 }

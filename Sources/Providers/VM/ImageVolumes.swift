@@ -158,9 +158,13 @@ extension LibvirtProvider {
     /// uploaded earlier in this run).
     func createOverlay(pool: String, volume: String, bytes: UInt64, backing: String, format: Image.Format, connection: Connection) throws {
         let path = try connection.volumePath(pool: pool, volume: backing)
-        try connection.createVolume(pool: pool, xml: """
-            <volume><name>\(volume)</name><capacity unit='bytes'>\(bytes)</capacity><target><format type='qcow2'/></target>\
-            <backingStore><path>\(path)</path><format type='\(format.rawValue)'/></backingStore></volume>
-            """)
+        try connection.createVolume(pool: pool, xml: Self.overlayXML(volume, bytes: bytes, backingPath: path, format: format))
+    }
+
+    static func overlayXML(_ volume: String, bytes: UInt64, backingPath: String, format: Image.Format) -> String {
+        """
+        <volume><name>\(volume)</name><capacity unit='bytes'>\(bytes)</capacity><target><format type='qcow2'/></target>\
+        <backingStore><path>\(backingPath)</path><format type='\(format.rawValue)'/></backingStore></volume>
+        """
     }
 }

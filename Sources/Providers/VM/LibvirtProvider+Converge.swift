@@ -9,14 +9,7 @@ extension LibvirtProvider {
     /// volumes they used, volumes created before the domains that use them.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         var errors: [ResourceID: String] = [:]
-        let order: [(String, Resource.Action?)] = [(Self.domainType, .delete), (Self.volumeType, .delete), (Self.imageType, .create),
-                                                    (Self.volumeType, .create), (Self.domainType, .create), (Self.domainType, .update),
-                                                    (Self.domainType, nil), (Self.imageType, .delete)]
-        let ordered = resources.sorted { first, second in
-            let rank = { (resource: Resource) in order.firstIndex { $0 == (resource.id.type, resource.action) } ?? order.count }
-            return rank(first) < rank(second)
-        }
-        for resource in ordered {
+        for resource in Self.ordered(resources) {
             do {
                 for step in resource.steps { try await run(step) }
             } catch {
@@ -24,6 +17,49 @@ extension LibvirtProvider {
             }
         }
         return errors
+    }
+
+    static func ordered(_ resources: [Resource]) -> [Resource] {
+        let order: [(String, Resource.Action?)] = [(domainType, .delete), (volumeType, .delete), (imageType, .create), (volumeType, .create),
+                                                    (domainType, .create), (domainType, .update), (domainType, nil), (imageType, .delete)]
+        return resources.sorted { first, second in
+            let rank = { (resource: Resource) in order.firstIndex { $0 == (resource.id.type, resource.action) } ?? order.count }
+            return rank(first) < rank(second)
+        }
+    }
+
+    /// The libvirt calls of each resource's steps, in ``converge(_:)``'s order. Two are known
+    /// only then and shown by name: an overlay's backing path (as libvirt gives it, after the
+    /// Image's upload), an upload's length. A guest that has not shut down by the timeout is
+    /// then destroyed (a fallback, not shown).
+    public func effects(_ batch: [Resource]) -> [Effect] {
+        Self.ordered(batch).flatMap(\.steps).flatMap { step -> [Effect] in
+            guard case .libvirt(let step) = step else { return [] }
+            switch step {
+            case .createVolume(let pool, _, let xml): return [.libvirt("create-volume \(pool)", input: xml)]
+            case .deleteVolume(let pool, let volume), .deleteSeed(let pool, let volume): return [.libvirt("delete-volume \(pool)/\(volume)")]
+            case .createOverlay(let pool, let volume, let bytes, let backing, let format):
+                let xml = Self.overlayXML(volume, bytes: bytes, backingPath: Self.pathShown(pool: pool, volume: backing), format: format)
+                return [.libvirt("create-volume \(pool)", input: xml)]
+            case .uploadImage(let pool, let volume, _), .createSeed(let pool, let volume, _): return [.libvirt("upload-volume \(pool)/\(volume)")]
+            case .define(_, let xml, _): return [.libvirt("define", input: xml)]
+            case .autostart(let domain, let on): return [.libvirt("autostart \(domain) \(on ? "on" : "off")")]
+            case .start(let domain): return [.libvirt("start \(domain)")]
+            case .stop(let domain): return [.libvirt("shutdown \(domain)")]
+            case .restart(let domain): return [.libvirt("shutdown \(domain)"), .libvirt("start \(domain)")]
+            case .undefine(let domain): return [.libvirt("undefine \(domain)")]
+            case .adopt(let domain, let metadata): return [.libvirt("set-metadata \(domain) \(DomainDefinition.namespace)", input: Self.element(metadata))]
+            case .setMemory(let domain, let kibibytes): return [.libvirt("set-memory \(domain) \(kibibytes) KiB")]
+            }
+        }
+    }
+
+    /// How ``effects(_:)`` names a volume's path, which libvirt gives when the step runs.
+    static func pathShown(pool: String, volume: String) -> String { "<path of \(pool)/\(volume)>" }
+
+    /// reconcile's metadata element without its namespace declaration: libvirt adds it for the key.
+    private static func element(_ metadata: String) -> String {
+        metadata.replacingOccurrences(of: " xmlns:rc='\(DomainDefinition.namespace)'", with: "").replacingOccurrences(of: "rc:", with: "")
     }
 
     /// One step: its libvirt calls go to the session's queue; a stop's waits and an upload's
@@ -54,10 +90,7 @@ extension LibvirtProvider {
         case .autostart(let domain, let on): try connection.setAutostart(domain, on)
         case .start(let domain): try connection.start(domain)
         case .undefine(let domain): try connection.undefine(domain)
-        case .adopt(let domain, let metadata):
-            // The element without its namespace declaration: libvirt adds it for the key.
-            let element = metadata.replacingOccurrences(of: " xmlns:rc='\(DomainDefinition.namespace)'", with: "").replacingOccurrences(of: "rc:", with: "")
-            try connection.setMetadata(domain, element: element, key: "rc", uri: DomainDefinition.namespace)
+        case .adopt(let domain, let metadata): try connection.setMetadata(domain, element: Self.element(metadata), key: "rc", uri: DomainDefinition.namespace)
         case .setMemory(let domain, let kibibytes): try connection.setLiveMemory(domain, kibibytes: kibibytes)
         case .uploadImage, .stop, .restart: throw RunError("\(step.title) is not one libvirt call")
         }

@@ -31,6 +31,8 @@ public struct LibvirtProvider: Provider {
         /// Why Images the run staged before taking its locks could not be staged, by sha256:
         /// their uploads fail with it instead of fetching again while the locks are held.
         public var stagingFailures: [String: String] = [:]
+        /// Sees each libvirt call that changes something (tests).
+        public var recorder: EffectRecorder?
 
         public init(allowRestart: Bool = false, shutdownTimeout: Duration = .seconds(60), adopt: Bool = false,
                     progress: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("reconcile: " + $0 + "\n").utf8)) }) {
@@ -49,7 +51,7 @@ public struct LibvirtProvider: Provider {
     public init(host: Node, options: Options = Options()) {
         node = host
         self.options = options
-        session = LibvirtSession(uri: host.libvirt)
+        session = LibvirtSession(uri: host.libvirt, recorder: options.recorder)
     }
 
     /// `test` for the test driver; the Host's `virtType` if it has one; `kvm` on a remote

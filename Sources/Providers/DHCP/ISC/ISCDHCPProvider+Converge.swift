@@ -12,28 +12,16 @@ extension ISCDHCPProvider {
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         if retiring { return retire(resources) }
         do {
-            let steps = Self.steps(of: resources)
-            let hostsFile = try steps.lazy.compactMap(\.hostsFileWrite).first.flatMap(PlannedFile.pending)
-            var config: DHCPDStep?  // the include step, unless an earlier batch carried it out
-            if let step = steps.first(where: { $0.configChange != nil }), let change = step.configChange, try PlannedFile.pending(change) != nil {
-                config = step
-            }
-            var moves = try steps.compactMap(\.adoption).compactMap(PlannedFile.pending)
-            guard hostsFile != nil || config != nil || !moves.isEmpty else { return [:] }
-            // Blocks leaving dhcpd.conf itself: one rewrite of it, the include line after them.
-            var checkedConfig = config?.configChange
-            if let index = moves.firstIndex(where: { $0.path == settings.config }) {
-                moves[index] = try DHCPAdoption.mergingInclude(into: moves[index], include: config)
-                (checkedConfig, config) = (moves[index], nil)
-            }
-            let candidate = try hostsFile?.content ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
-            try DHCPAdoption.checkNothingLost(moves, candidate: candidate, hostsFile: settings.hostsFile)
-            try await check(candidate, config: checkedConfig, moves: moves.filter { $0.path != settings.config })
-            var written = WrittenFiles()
+            let writes = try Writes(Self.steps(of: resources), config: settings.config, pending: PlannedFile.pending)
+            guard !writes.isEmpty else { return [:] }
+            let candidate = try writes.hostsFile?.content ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
+            try DHCPAdoption.checkNothingLost(writes.moves, candidate: candidate, hostsFile: settings.hostsFile)
+            try await check(candidate, config: writes.checkedConfig, moves: writes.moves.filter { $0.path != settings.config })
+            var written = WrittenFiles(recorder: runner.recorder)
             do {
-                if let hostsFile { try written.replace(settings.hostsFile, with: hostsFile.content, previous: hostsFile.previous) }
-                try DHCPAdoption.apply(moves, recording: &written)
-                switch config {
+                if let hostsFile = writes.hostsFile { try written.replace(settings.hostsFile, with: hostsFile.content, previous: hostsFile.previous) }
+                try DHCPAdoption.apply(writes.moves, recording: &written)
+                switch writes.config {
                 case .appendInclude(let change)?:
                     // The step holds the whole new file; only the lines it adds are appended.
                     try written.append(String(change.content.dropFirst((change.previous ?? "").count)), to: settings.config, previous: change.previous)
@@ -51,20 +39,74 @@ extension ISCDHCPProvider {
         }
     }
 
+    /// The check, then the writes, as ``converge(_:)`` makes them (a batch it would refuse has none).
+    public func effects(_ batch: [Resource]) -> [Effect] {
+        let steps = Self.steps(of: batch)
+        if retiring {
+            return steps.compactMap { step in
+                switch step {
+                case .removeInclude(let change): WrittenFiles.effect(replacing: change.path, with: change.content, previous: change.previous)
+                case .removeHostsFile(let path, _): Effect("remove \(path)")  // as retire(_:) records it
+                default: nil
+                }
+            }
+        }
+        guard let writes = try? Writes(steps, config: settings.config, pending: { $0 }), !writes.isEmpty else { return [] }
+        var effects = [hostsFile.effect(of: dhcpdCheck)]
+        if let hostsFile = writes.hostsFile { effects.append(WrittenFiles.effect(replacing: settings.hostsFile, with: hostsFile.content, previous: hostsFile.previous)) }
+        effects += writes.moves.flatMap(DHCPAdoption.effects)
+        switch writes.config {
+        case .appendInclude(let change)?: effects.append(WrittenFiles.effect(appending: String(change.content.dropFirst((change.previous ?? "").count)), to: settings.config))
+        case .rewriteConfig(let change)?: effects.append(WrittenFiles.effect(replacing: settings.config, with: change.content, previous: change.previous))
+        default: break
+        }
+        return effects
+    }
+
+    /// What a batch writes: each file change still `pending`, and adopted blocks leaving
+    /// dhcpd.conf itself merged with its include line into one rewrite of it.
+    struct Writes {
+        var hostsFile: FileChange?
+        var moves: [FileChange]
+        /// The include line's step, unless merged into a move.
+        var config: DHCPDStep?
+        /// dhcpd.conf as `dhcpd -t` checks it (nil: as it is).
+        var checkedConfig: FileChange?
+
+        init(_ steps: [DHCPDStep], config path: String, pending: (FileChange) throws -> FileChange?) throws {
+            hostsFile = try steps.lazy.compactMap(\.hostsFileWrite).first.flatMap(pending)
+            if let step = steps.first(where: { $0.configChange != nil }), let change = step.configChange, try pending(change) != nil {
+                config = step
+            }
+            moves = try steps.compactMap(\.adoption).compactMap(pending)
+            checkedConfig = config?.configChange
+            if let index = moves.firstIndex(where: { $0.path == path }) {
+                moves[index] = try DHCPAdoption.mergingInclude(into: moves[index], include: config)
+                (checkedConfig, config) = (moves[index], nil)
+            }
+        }
+
+        var isEmpty: Bool { hostsFile == nil && config == nil && moves.isEmpty }
+    }
+
     /// The include line goes first (dhcpd.conf never names a missing file), then the hosts
     /// file, each only when it is still what the plan read.
     private func retire(_ resources: [Resource]) -> [ResourceID: String] {
         do {
             let steps = Self.steps(of: resources)
+            var written = WrittenFiles(recorder: runner.recorder)
             for case .removeInclude(let change) in steps {
-                if let include = try PlannedFile.pending(change) { try rewrite(settings.config, with: include.content) }
+                if let include = try PlannedFile.pending(change) { try written.replace(settings.config, with: include.content, previous: include.previous) }
             }
             for case .removeHostsFile(_, let previous) in steps {
                 let current = try DHCPConfigScanner.read(settings.hostsFile)
                 guard current == nil || current == previous else {
                     throw RunError("\(settings.hostsFile) changed since the plan was made; it was not removed (run again to plan from what is there now)")
                 }
-                if current != nil { try Syscall.unlinkIfPresent(settings.hostsFile) }
+                if current != nil {
+                    runner.recorder?.record(Effect("remove \(settings.hostsFile)"))
+                    try Syscall.unlinkIfPresent(settings.hostsFile)
+                }
             }
             return [:]
         } catch {
@@ -76,14 +118,12 @@ extension ISCDHCPProvider {
     /// hosts file, and each included file `moves` rewrites as it will be.
     private func check(_ candidate: String, config: FileChange?, moves: [FileChange] = []) async throws {
         guard let planned = try config?.content ?? DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
-        let dhcpd = ReservationsFile.Check(command: { ["dhcpd", "-t", "-cf", $0] }, runner: CommandRunner(), reference: { "\"\($0)\"" },
-                                           rejected: { "dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: $0))" })
-        try await hostsFile.check(candidate, config: planned, others: moves.map { ($0.path, $0.content) }, with: dhcpd)
+        try await hostsFile.check(candidate, config: planned, others: moves.map { ($0.path, $0.content) }, with: dhcpdCheck)
     }
 
-    /// Replaces dhcpd.conf with the planned text (its doubled include lines removed), keeping its mode.
-    private func rewrite(_ path: String, with text: String) throws {
-        try AtomicFile.write(Data(text.utf8), to: path, mode: try Syscall.mode(path) ?? 0o644)
+    private var dhcpdCheck: ReservationsFile.Check {
+        ReservationsFile.Check(command: { ["dhcpd", "-t", "-cf", $0] }, runner: CommandRunner(recorder: runner.recorder), reference: { "\"\($0)\"" },
+                               rejected: { "dhcpd -t rejected the candidate hosts file: \(DHCPDOutput.errors(in: $0))" })
     }
 
     /// dhcpd.conf without the include lines of the hosts file (and the comment above each),

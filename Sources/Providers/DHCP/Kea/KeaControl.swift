@@ -14,11 +14,20 @@ struct KeaControl: Sendable {
     /// Seconds one whole exchange may take, connecting to the last byte: a peer sending a
     /// byte every 20 s never trips a per-read timeout, but it trips this.
     let deadline: Double
+    /// Sees each command sent (tests).
+    let recorder: EffectRecorder?
 
-    init(socket: String, deadline: Double = 60) {
+    init(socket: String, deadline: Double = 60, recorder: EffectRecorder? = nil) {
         self.socket = socket
         self.deadline = deadline
+        self.recorder = recorder
     }
+
+    /// Sending `request` (a command's JSON), as an effect.
+    func effect(_ request: Data) -> Effect { Effect("kea control \(socket)", input: String(decoding: request, as: UTF8.self)) }
+
+    /// The JSON of a command without arguments, as ``send(_:arguments:)`` sends it.
+    static func request(_ command: String) -> Data { Data("{\"command\":\"\(command)\"}".utf8) }
 
     struct Response: Sendable {
         /// 0 success, 1 error, 2 unsupported, 3 empty (Kea's codes).
@@ -34,9 +43,8 @@ struct KeaControl: Sendable {
     }
 
     func send(_ command: String, arguments: [String: Any]? = nil) async throws -> Response {
-        var message: [String: Any] = ["command": command]
-        if let arguments { message["arguments"] = arguments }
-        let request = try JSONSerialization.data(withJSONObject: message)
+        let request = try arguments.map { try JSONSerialization.data(withJSONObject: ["command": command, "arguments": $0]) } ?? Self.request(command)
+        recorder?.record(effect(request))
         let socket = self.socket
         let deadline = self.deadline
         let data = try await EarlyRead { try Self.exchange(request, over: socket, deadline: deadline) }.value()

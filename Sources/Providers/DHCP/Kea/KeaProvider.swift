@@ -29,7 +29,7 @@ public struct KeaProvider: Provider {
     let runner: CommandRunner
     /// Take over an existing reservations file that reconcile did not write (`--adopt`).
     let adopt: Bool
-    var control: KeaControl { KeaControl(socket: settings.controlSocket) }
+    var control: KeaControl { KeaControl(socket: settings.controlSocket, recorder: runner.recorder) }
 
     public init(host: Node, runner: CommandRunner? = nil, adopt: Bool = false) {
         settings = host.dhcp
@@ -177,18 +177,13 @@ public struct KeaProvider: Provider {
     /// is put back and reloaded, and the run fails with Kea's own message.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
         do {
-            var planned: FileChange?, reloads = false
-            for case .kea(let step) in resources.uniqueSteps {
-                switch step {
-                case .writeFile(let change): planned = change
-                case .reload: reloads = true
-                }
-            }
+            let (planned, reloads) = Self.steps(of: resources)
             let write = try planned.flatMap(PlannedFile.pending)
             guard write != nil || reloads else { return [:] }
             if let write {
                 try await check(write.content)
-                try AtomicFile.write(Data(write.content.utf8), to: settings.hostsFile)
+                var written = WrittenFiles(recorder: runner.recorder)
+                try written.replace(settings.hostsFile, with: write.content, previous: write.previous)
             }
             do {
                 _ = try await control.run("config-reload")
@@ -210,12 +205,38 @@ public struct KeaProvider: Provider {
         }
     }
 
+    /// The check, the file written, the reload.
+    public func effects(_ batch: [Resource]) -> [Effect] {
+        let (planned, reloads) = Self.steps(of: batch)
+        var effects: [Effect] = []
+        if let planned {
+            effects += [reservationsFile.effect(of: kea), WrittenFiles.effect(replacing: settings.hostsFile, with: planned.content, previous: planned.previous)]
+        }
+        if planned != nil || reloads { effects.append(control.effect(KeaControl.request("config-reload"))) }
+        return effects
+    }
+
+    /// The batch's file change and whether it reloads Kea.
+    private static func steps(of resources: [Resource]) -> (write: FileChange?, reloads: Bool) {
+        var write: FileChange?, reloads = false
+        for case .kea(let step) in resources.uniqueSteps {
+            switch step {
+            case .writeFile(let change): write = change
+            case .reload: reloads = true
+            }
+        }
+        return (write, reloads)
+    }
+
     /// `kea-dhcp4 -t` on kea-dhcp4.conf with the candidate included instead of the live file.
     private func check(_ candidate: String) async throws {
         guard let config = try DHCPConfigScanner.read(settings.config) else { throw RunError("\(settings.config) does not exist") }
-        let kea = ReservationsFile.Check(command: { ["kea-dhcp4", "-t", $0] }, runner: runner, reference: { "<?include \"\($0)\"?>" },
-                                         rejected: { "kea-dhcp4 -t rejected the candidate reservations: \(Self.errors(in: $0))" })
         try await reservationsFile.check(candidate, config: config, with: kea)
+    }
+
+    private var kea: ReservationsFile.Check {
+        ReservationsFile.Check(command: { ["kea-dhcp4", "-t", $0] }, runner: runner, reference: { "<?include \"\($0)\"?>" },
+                               rejected: { "kea-dhcp4 -t rejected the candidate reservations: \(Self.errors(in: $0))" })
     }
 
     /// Kea's own words: its `Error encountered:` line, else its ERROR log lines without their prefix.

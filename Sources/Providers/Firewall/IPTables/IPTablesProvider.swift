@@ -109,16 +109,20 @@ public struct IPTablesProvider: Provider {
     /// with `--test` first (see ``FirewallTransaction``). A rule changed by someone since the
     /// plan makes the verification fail, never a chain written from a newer read.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        let restore = RestoreScript(resources)
-        let applying = ["iptables-restore", "--noflush", "-w"]
-        let transaction = FirewallTransaction(input: restore.script.isEmpty ? "" : restore.script.text, test: applying + ["--test"], apply: applying,
-                                              rejected: "iptables-restore --test rejected the rules", failed: "iptables-restore failed",
-                                              explain: restore.explain)
         do {
-            return try await transaction.run(resources.uniqueSteps, runner: runner, netns: node.netns).map(resources.failing) ?? [:]
+            return try await transaction(resources).run(resources.uniqueSteps, runner: runner).map(resources.failing) ?? [:]
         } catch {
             return resources.failing(with: "\(error)")
         }
+    }
+
+    public func effects(_ batch: [Resource]) -> [Effect] { transaction(batch).effects(batch.uniqueSteps) }
+
+    private func transaction(_ resources: [Resource]) -> FirewallTransaction {
+        let restore = RestoreScript(resources)
+        let applying = ["iptables-restore", "--noflush", "-w"]
+        return FirewallTransaction(input: restore.script.isEmpty ? "" : restore.script.text, test: applying + ["--test"], apply: applying,
+                                   rejected: "iptables-restore --test rejected the rules", failed: "iptables-restore failed", explain: restore.explain)
     }
 
     public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {

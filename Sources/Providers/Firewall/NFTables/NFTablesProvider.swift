@@ -103,14 +103,19 @@ public struct NFTablesProvider: Provider {
     /// Runs the batch's planned steps: one `nft -f` transaction, checked with `nft -c` first
     /// (see ``FirewallTransaction``).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        let script = NFTScript(resources)
-        let transaction = FirewallTransaction(input: script.script.isEmpty ? "" : script.script.text, test: ["nft", "-c", "-f", "-"], apply: ["nft", "-f", "-"],
-                                              rejected: "nft -c rejected the transaction", failed: "nft -f failed", explain: script.explain)
         do {
-            return try await transaction.run(resources.uniqueSteps, runner: runner, netns: node.netns).map(resources.failing) ?? [:]
+            return try await transaction(resources).run(resources.uniqueSteps, runner: runner).map(resources.failing) ?? [:]
         } catch {
             return resources.failing(with: "\(error)")
         }
+    }
+
+    public func effects(_ batch: [Resource]) -> [Effect] { transaction(batch).effects(batch.uniqueSteps) }
+
+    private func transaction(_ resources: [Resource]) -> FirewallTransaction {
+        let script = NFTScript(resources)
+        return FirewallTransaction(input: script.script.isEmpty ? "" : script.script.text, test: ["nft", "-c", "-f", "-"], apply: ["nft", "-f", "-"],
+                                   rejected: "nft -c rejected the transaction", failed: "nft -f failed", explain: script.explain)
     }
 
     public func trigger(_ handler: ResourceID, notifiedBy: [Resource]) async throws {
