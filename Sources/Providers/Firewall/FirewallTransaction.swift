@@ -29,6 +29,15 @@ struct FirewallTransaction {
         return effects + [PublicAddresses.forgetEffect(steps)].compactMap { $0 }
     }
 
+    /// Runs it for a batch: every resource fails with the reason when it fails.
+    func converge(_ resources: [Resource], runner: CommandRunner) async -> [ResourceID: String] {
+        do {
+            return try await run(resources.uniqueSteps, runner: runner).map(resources.failing) ?? [:]
+        } catch {
+            return resources.failing(with: "\(error)")
+        }
+    }
+
     /// Runs it with the batch's `steps`. - Returns: why it failed, or nil.
     func run(_ steps: [Step], runner: CommandRunner) async throws -> String? {
         if input.isEmpty {

@@ -11,64 +11,34 @@ struct IPTablesComparison {
     let desired: DesiredState
     let want: IPTablesRules
     let live: IPTablesRuleset
-    /// Our labelled public addresses; nil when the public interface does not exist.
-    let addresses: Set<String>?
-    /// Every address on the public interface, ours or not (a pair needs its own added only when it is not there).
-    let presentAddresses: Set<String>?
-    let node: Node
+    /// What both backends compare the same way, and the node's addresses.
+    let shared: NetfilterComparison
     /// Which live RC-* chains are ours.
     let ownership: ChainOwnership
-    /// Our labelled addresses on other interfaces than the public one (it changed): to remove.
-    let strayAddresses: [String: String]
-    let pairs: [String: IPPair]
-    /// Only the removal of our chains and jumps (see ``IPTablesProvider/retiring``).
-    let retiring: Bool
+
+    var node: Node { shared.node }
+    var retiring: Bool { shared.retiring }
 
     init(desired: DesiredState, want: IPTablesRules, live: IPTablesRuleset, addresses: PublicAddresses,
          node: Node, inventory: Set<ResourceID>, retiring: Bool = false) {
-        self.retiring = retiring
         self.desired = desired
         self.want = want
         self.live = live
-        self.addresses = node.publicInterface.flatMap(addresses.on) ?? (node.publicInterface == nil ? [] : nil)
-        presentAddresses = node.publicInterface.flatMap(addresses.present) ?? (node.publicInterface == nil ? [] : nil)
-        strayAddresses = addresses.ours.filter { $0.value != node.publicInterface }
-        self.node = node
+        shared = NetfilterComparison(desired: desired, addresses: addresses, node: node, retiring: retiring)
         ownership = ChainOwnership(live: live, inventory: inventory)
-        pairs = Dictionary(desired.ipPairs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// One rule where it sits. Compared as it is; its text (`table/chain: rule`) is made only
-    /// for the rules that differ.
-    struct Line: Equatable {
-        var table: String
-        var chain: String
-        var rule: String
+    /// One rule in its chain.
+    typealias Line = NetfilterLine<Chain>
 
-        var text: String { "\(table)/\(chain): \(rule)" }
-    }
-
-    struct Chain: Hashable {
+    struct Chain: NetfilterPlace {
         var table: String
         var name: String
 
         var key: String { "\(table)/\(name)" }
-    }
+        var label: String { key }
 
-    /// One wanted resource: where it is declared, its rules in the chains that differ, and
-    /// whether it has rules in chains that are as wanted (and so exists).
-    private struct Wanted {
-        var source: SourceLocation?
-        var lines: [Line] = []
-        var inMatchingChain = false
-        /// Every chain it has rules in, differing or not.
-        var chains: [Chain] = []
-
-        mutating func add(_ rule: IPTablesRules.Rule, differs: Bool) {
-            if source == nil { source = rule.source }
-            if chains.last != Chain(table: rule.table, name: rule.chain) { chains.append(Chain(table: rule.table, name: rule.chain)) }
-            if differs { lines.append(Line(table: rule.table, chain: rule.chain, rule: rule.text)) } else { inMatchingChain = true }
-        }
+        static func < (first: Chain, second: Chain) -> Bool { (first.table, first.name) < (second.table, second.name) }
     }
 
     /// The wanted chains whose live rules differ, and the live RC-* chains no longer wanted.
@@ -91,11 +61,9 @@ struct IPTablesComparison {
     private func liveByOwner(in chains: Set<Chain>) -> [ResourceID: [Line]] {
         var owners: [ResourceID: [Line]] = [:]
         // In a fixed order: the plan lists each resource's rule changes in the order found.
-        for chain in chains.sorted(by: { ($0.table, $0.name) < ($1.table, $1.name) }) {
+        for chain in chains.sorted() {
             guard let rules = live.rules(chain.table, chain.name) else { continue }
-            for rule in rules {
-                owners[Self.owner(of: rule, chain: chain.name), default: []].append(Line(table: chain.table, chain: chain.name, rule: rule))
-            }
+            for rule in rules { owners[Self.owner(of: rule, chain: chain.name), default: []].append(Line(place: chain, text: rule)) }
             // An empty chain is still its own resource's to fill or remove.
             if rules.isEmpty { owners[ResourceID(IPTablesRules.chainType, chain.name), default: []] += [] }
         }
@@ -109,85 +77,73 @@ struct IPTablesComparison {
 
     func resources() -> [Resource] {
         let differing = differingChains
-        var wanted: [ResourceID: Wanted] = [:]
+        var wanted: [ResourceID: NetfilterWanted<Chain>] = [:]
         wanted.reserveCapacity(want.chains.values.reduce(0) { $0 + $1.count } + desired.firewallRules.count + desired.ipPairs.count)
         for table in want.chains.keys.sorted() {
             let chains = want.chains[table] ?? [:]
             for chain in chains.keys.sorted() {
-                let rules = chains[chain] ?? []
-                let differs = differing.contains(Chain(table: table, name: chain))
+                let place = Chain(table: table, name: chain)
+                let differs = differing.contains(place)
                 let chainID = ResourceID(IPTablesRules.chainType, chain)
-                if wanted[chainID] == nil { wanted[chainID] = Wanted() }
-                for rule in rules { wanted[rule.owner, default: Wanted()].add(rule, differs: differs) }
+                if wanted[chainID] == nil { wanted[chainID] = NetfilterWanted() }
+                for rule in chains[chain] ?? [] { wanted[rule.owner, default: NetfilterWanted()].note(rule.text, in: place, differs: differs, source: rule.source) }
             }
         }
         let current = differing.isEmpty ? [:] : liveByOwner(in: differing)
-        let steps = IPTablesSteps(comparison: self, differing: differing)
-
-        // In no particular order (the plan orders resources itself), on every core.
-        var resources = Array(wanted).concurrentMap { [current] id, entry in
-            let exists = id.type == IPTablesRules.chainType
-                ? live.tables.values.contains { $0[id.name] != nil }
-                : entry.inMatchingChain || current[id] != nil
-            var changes = Self.diff(from: current[id] ?? [], to: entry.lines)
-            var conflict: String?
-            if id.type == IPTablesRules.chainType, let table = IPTablesRules.tables.first(where: { want.chains[$0]?[id.name] != nil }),
-               ownership.isForeign(table, id.name) {
-                conflict = "chain \(id.name) exists in the \(table) table and was not created by reconcile; rename or remove it"
-            }
-            if id.type == IPTablesRules.pairType, let pair = pairs[id.name] {
-                switch PublicAddresses.placement(of: pair, on: node, ours: presentAddresses) {
-                case .conflict(let why): conflict = why
-                case .missing(let change): changes.append(change)
-                case .present: break
-                }
-            }
-            if id.type == IPTablesRules.chainType, changes.isEmpty, exists, orderDiffers(chain: id.name, among: differing) {
-                changes.append(PropertyChange("rule order", from: "changed by hand", to: "as declared"))
-            }
-            let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
-            var resource = Resource(id, action: action, changes: changes, summary: summary(id),
-                                    conflict: action == nil ? nil : conflict, isDeclaredObject: !IPTablesRules.isScaffolding(id), source: entry.source)
-            steps.attach(to: &resource, chains: entry.chains, live: current[id] ?? [])
-            return resource
-        }
-        for id in current.keys.filter({ wanted[$0] == nil }).sorted() {
-            // A removal says what goes: its rules, and a pair's public address.
-            var changes = Self.diff(from: current[id] ?? [], to: [])
-            if id.type == IPTablesRules.pairType, !retiring, let interface = node.publicInterface,
-               let address = current[id]?.lazy.compactMap(Self.destination).first, addresses?.contains(address) == true {
-                changes.append(PropertyChange("address", from: "\(address) on \(interface)", to: nil))
-            }
-            // Retiring, the objects move to the other backend: nothing declared is removed.
-            var resource = Resource(id, action: .delete, changes: changes, isDeclaredObject: !IPTablesRules.isScaffolding(id) && !retiring)
-            steps.attach(to: &resource, chains: [], live: current[id] ?? [])
-            resources.append(resource)
-        }
-        // Our labelled addresses that no pair wants and no removed pair takes away.
-        for address in retiring ? [] : orphanAddresses(removed: resources.filter { $0.action == .delete }, current: current) {
-            var resource = Resource(ResourceID(IPTablesRules.addressType, address), action: .delete, isInventoried: false)
-            steps.attachAddressRemoval(to: &resource, address: address, interface: node.publicInterface ?? "")
-            resources.append(resource)
-        }
-        for (address, interface) in retiring ? [] : strayAddresses.sorted(by: { $0.key < $1.key }) {
-            var resource = Resource(ResourceID(IPTablesRules.addressType, "\(address) on \(interface)"), action: .delete,
-                                    changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false)
-            steps.attachAddressRemoval(to: &resource, address: address, interface: interface)
-            resources.append(resource)
-        }
+        let backend = Backend(comparison: self, steps: IPTablesSteps(comparison: self, differing: differing), differing: differing)
+        var resources = shared.resources(backend, wanted: wanted, current: current)
         for jump in IPTablesRules.jumps {
             guard var resource = jumpResource(jump) else { continue }
-            steps.attach(to: &resource, jump: jump)
+            backend.steps.attach(to: &resource, jump: jump)
             resources.append(resource)
         }
         return resources
     }
 
-    /// Our labelled addresses on the public interface that no pair wants and no removed pair takes away.
-    private func orphanAddresses(removed: [Resource], current: [ResourceID: [Line]]) -> [String] {
-        let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
-        let removedPairAddresses = Set(removed.filter { $0.id.type == IPTablesRules.pairType }.flatMap { current[$0.id]?.compactMap(Self.destination) ?? [] })
-        return (addresses ?? []).sorted().filter { !pairAddresses.contains($0) && !removedPairAddresses.contains($0) }
+    /// iptables' side of the shared comparison.
+    struct Backend: NetfilterBackend {
+        let comparison: IPTablesComparison
+        let steps: IPTablesSteps
+        let differing: Set<Chain>
+
+        var owners: ReconcileTag.Owners { IPTablesRules.owners }
+        func chainExists(_ name: String) -> Bool { comparison.live.tables.values.contains { $0[name] != nil } }
+
+        func conflict(_ id: ResourceID) -> String? {
+            guard id.type == IPTablesRules.chainType, let table = IPTablesRules.tables.first(where: { comparison.want.chains[$0]?[id.name] != nil }),
+                  comparison.ownership.isForeign(table, id.name) else { return nil }
+            return "chain \(id.name) exists in the \(table) table and was not created by reconcile; rename or remove it"
+        }
+
+        /// Whether a chain that differs holds rules it should hold in another order. Rules
+        /// missing or extra are other resources' changes, not an order problem.
+        func orderChanged(_ id: ResourceID) -> Bool {
+            for (table, chains) in comparison.want.chains where differing.contains(Chain(table: table, name: id.name)) {
+                guard let wanted = chains[id.name]?.map(\.text) else { continue }
+                let current = comparison.live.rules(table, id.name) ?? []
+                let common = Set(current).intersection(wanted)
+                return current.filter(common.contains) != wanted.filter(common.contains)
+            }
+            return false
+        }
+
+        func isDeclaredObject(_ id: ResourceID) -> Bool { !IPTablesRules.isScaffolding(id) }
+        func dnat(_ lines: [Line]) -> [(public: String, private: String)] { IPTablesComparison.dnat(lines) }
+
+        func attach(to resource: inout Resource, wanted: NetfilterWanted<Chain>, live: [Line]) {
+            steps.attach(to: &resource, chains: wanted.places, live: live)
+        }
+    }
+
+    /// The DNAT rules among `lines` (in the dispatch of nat/PREROUTING): `-d PUBLIC/32 … -j DNAT --to-destination PRIVATE`.
+    static func dnat(_ lines: [Line]) -> [(public: String, private: String)] {
+        lines.compactMap { line in
+            guard line.place.table == "nat", DispatchTree.prerouting.holds(line.place.name), line.text.contains(" -j DNAT "),
+                  let address = destination(line) else { return nil }
+            let words = line.text.split(separator: " ").map(String.init)
+            guard let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count else { return nil }
+            return (address, words[to + 1])
+        }
     }
 
     private func jumpResource(_ jump: (table: String, chain: String, target: String)) -> Resource? {
@@ -207,30 +163,8 @@ struct IPTablesComparison {
 
     /// The address a DNAT rule matches (`-d 203.0.113.7/32 …`).
     static func destination(_ line: Line) -> String? {
-        let words = line.rule.split(separator: " ")
+        let words = line.text.split(separator: " ")
         guard let d = words.firstIndex(of: "-d"), d + 1 < words.count else { return nil }
         return words[d + 1].split(separator: "/").first.map(String.init)
-    }
-
-    private func summary(_ id: ResourceID) -> String? {
-        guard id.type == IPTablesRules.pairType, let pair = pairs[id.name] else { return nil }
-        return RuleLines.summary(of: pair)
-    }
-
-    /// Whether a chain that differs holds rules it should hold in another order (a hand
-    /// edit). Rules missing or extra are other resources' changes, not an order problem.
-    private func orderDiffers(chain: String, among differing: Set<Chain>) -> Bool {
-        for (table, chains) in want.chains where differing.contains(Chain(table: table, name: chain)) {
-            guard let wanted = chains[chain]?.map(\.text) else { continue }
-            let current = live.rules(table, chain) ?? []
-            let common = Set(current).intersection(wanted)
-            return current.filter(common.contains) != wanted.filter(common.contains)
-        }
-        return false
-    }
-
-    /// Rules removed and added, one line per rule: `- filter/RC-VM-a: -j ACCEPT`, `+ …`.
-    static func diff(from current: [Line], to wanted: [Line]) -> [PropertyChange] {
-        RuleLines.changes(from: current, to: wanted, text: \.rule, place: { "\($0.table)/\($0.chain)" })
     }
 }

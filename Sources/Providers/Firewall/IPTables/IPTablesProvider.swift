@@ -109,11 +109,7 @@ public struct IPTablesProvider: Provider {
     /// with `--test` first (see ``FirewallTransaction``). A rule changed by someone since the
     /// plan makes the verification fail, never a chain written from a newer read.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        do {
-            return try await transaction(resources).run(resources.uniqueSteps, runner: runner).map(resources.failing) ?? [:]
-        } catch {
-            return resources.failing(with: "\(error)")
-        }
+        await transaction(resources).converge(resources, runner: runner)
     }
 
     public func effects(_ batch: [Resource]) -> [Effect] { transaction(batch).effects(batch.uniqueSteps) }

@@ -9,19 +9,17 @@ struct IPTablesSteps {
     typealias Chain = IPTablesComparison.Chain
 
     let comparison: IPTablesComparison
-    let differing: Set<Chain>
-    /// Per chain, computed once (the digests on every core): many resources share a chain (`RC-FORWARD`).
-    private let digests: [Chain: String]
+    private let digests: LiveDigests<Chain>
+    /// Each differing chain's step, made once: many resources share a chain (`RC-FORWARD`).
     private let chainSteps: [Chain: Step]
 
     init(comparison: IPTablesComparison, differing: Set<Chain>) {
         self.comparison = comparison
-        self.differing = differing
         var chains: Set<Chain> = []
         for (table, wanted) in comparison.want.chains { for chain in wanted.keys { chains.insert(Chain(table: table, name: chain)) } }
         for (table, live) in comparison.live.tables { for chain in live.keys { chains.insert(Chain(table: table, name: chain)) } }
-        let all = Array(chains)
-        digests = Dictionary(uniqueKeysWithValues: zip(all, all.concurrentMap { Self.digest($0, comparison) }))
+        let live = comparison.live
+        digests = LiveDigests(Array(chains)) { live.rules($0.table, $0.name) }
         chainSteps = Dictionary(uniqueKeysWithValues: differing.compactMap { chain in Self.chainStep(chain, comparison).map { (chain, $0) } })
     }
 
@@ -29,38 +27,21 @@ struct IPTablesSteps {
     /// live rules in the chains that differ.
     func attach(to resource: inout Resource, chains: [Chain], live: [IPTablesComparison.Line]) {
         var touched = Set(chains)
-        for line in live { touched.insert(Chain(table: line.table, name: line.chain)) }
+        for line in live { touched.insert(line.place) }
         if resource.id.type == IPTablesRules.chainType {
             for table in IPTablesRules.tables
             where comparison.want.chains[table]?[resource.id.name] != nil || comparison.live.rules(table, resource.id.name) != nil {
                 touched.insert(Chain(table: table, name: resource.id.name))
             }
         }
-        let ordered = touched.sorted { ($0.table, $0.name) < ($1.table, $1.name) }
-        // Each chain's digest is hashed once; a resource's fingerprint only names them.
-        var fingerprint = ordered.map { "\($0.key)=\(digest($0))" }.joined(separator: ";")
-        let pair = resource.id.type == IPTablesRules.pairType ? comparison.pairs[resource.id.name] : nil
-        if let pair { fingerprint += ";" + addressState(pair.publicIP.description) }
-        resource.fingerprint = fingerprint
+        let ordered = touched.sorted()
+        resource.fingerprint = comparison.shared.fingerprint(resource.id, places: ordered, digests: digests, pairType: IPTablesRules.pairType)
         guard resource.action != nil, resource.conflict == nil else { return }
         resource.steps = ordered.compactMap { chainSteps[$0] }
         guard resource.id.type == IPTablesRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface,
               let action = resource.action else { return }
-        let dnat = live.compactMap { line -> (public: String, private: String)? in
-            guard line.table == "nat", DispatchTree.prerouting.holds(line.chain), line.rule.contains(" -j DNAT "),
-                  let address = IPTablesComparison.destination(line) else { return nil }
-            let words = line.rule.split(separator: " ").map(String.init)
-            guard let to = words.firstIndex(of: "--to-destination"), to + 1 < words.count else { return nil }
-            return (address, words[to + 1])
-        }
-        resource.steps += PublicAddresses.pairSteps(wanted: pair, action: action, liveDNAT: dnat, interface: interface,
-                                                    present: comparison.presentAddresses, ours: comparison.addresses)
-    }
-
-    /// A labelled address no pair wants.
-    func attachAddressRemoval(to resource: inout Resource, address: String, interface: String) {
-        resource.fingerprint = Fingerprint.of([address, interface, addressState(address)])
-        resource.steps = [PublicAddresses.removal(address, on: interface)]
+        resource.steps += PublicAddresses.pairSteps(wanted: comparison.shared.pairs[resource.id.name], action: action, liveDNAT: IPTablesComparison.dnat(live), interface: interface,
+                                                    present: comparison.shared.presentAddresses, ours: comparison.shared.addresses)
     }
 
     /// The jump from a built-in chain: its copies and place are the live state it was planned from.
@@ -74,17 +55,6 @@ struct IPTablesSteps {
         var lines = copies.map { _ in "-D \(jump.chain) \(rule)" }
         if comparison.want.wantsJump(to: jump.target) { lines.append("-I \(jump.chain) \((copies.first ?? 0) + 1) \(rule)") }
         resource.steps = [.iptables(.jump(table: jump.table, chain: jump.chain, lines: lines))]
-    }
-
-    private func addressState(_ address: String) -> String {
-        guard let addresses = comparison.addresses else { return "no public interface" }
-        return addresses.contains(address) ? "on \(comparison.node.publicInterface ?? "")" : "absent"
-    }
-
-    private func digest(_ chain: Chain) -> String { digests[chain] ?? Self.digest(chain, comparison) }
-
-    private static func digest(_ chain: Chain, _ comparison: IPTablesComparison) -> String {
-        Fingerprint.of(comparison.live.rules(chain.table, chain.name) ?? ["(absent)"])
     }
 
     /// The whole chain as wanted, or its removal; nil for a chain that is someone else's.

@@ -9,37 +9,27 @@ import Engine
 /// reconcile owns the whole table `inet reconcile` (and no other): a rule, element or chain
 /// in it that no desired object accounts for is drift, and goes.
 struct NFTComparison {
-
     let desired: DesiredState
     let want: NFTRules
     /// nil: the table does not exist.
     let live: NFTRuleset?
-    /// Our labelled public addresses; nil when the public interface does not exist.
-    let addresses: Set<String>?
-    /// Every address on the public interface, ours or not (a pair needs its own added only when it is not there).
-    let presentAddresses: Set<String>?
-    let strayAddresses: [String: String]
-    let node: Node
+    /// What both backends compare the same way, and the node's addresses.
+    let shared: NetfilterComparison
     let inventory: Set<ResourceID>
-    /// Plan only the removal of what is ours (another backend is now the Host's).
-    let retiring: Bool
-    let pairs: [String: IPPair]
+
+    var node: Node { shared.node }
+    var retiring: Bool { shared.retiring }
 
     init(desired: DesiredState, live: NFTRuleset?, addresses: PublicAddresses, node: Node, inventory: Set<ResourceID>, retiring: Bool = false) {
         self.desired = desired
         want = NFTRules(desired)
         self.live = live
-        self.addresses = node.publicInterface.flatMap(addresses.on) ?? (node.publicInterface == nil ? [] : nil)
-        presentAddresses = node.publicInterface.flatMap(addresses.present) ?? (node.publicInterface == nil ? [] : nil)
-        strayAddresses = addresses.ours.filter { $0.value != node.publicInterface }
-        self.node = node
+        shared = NetfilterComparison(desired: desired, addresses: addresses, node: node, retiring: retiring)
         self.inventory = inventory
-        self.retiring = retiring
-        pairs = Dictionary(desired.ipPairs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A chain or a map of the table.
-    enum Container: Hashable, Comparable {
+    enum Container: NetfilterPlace {
         case chain(String), map(String)
 
         var label: String {
@@ -50,24 +40,7 @@ struct NFTComparison {
         }
     }
 
-    struct Line: Equatable {
-        var container: Container
-        var text: String
-    }
-
-    /// A declared resource's wanted lines in the containers that differ, the containers it has
-    /// lines in (one to three: a list, not a set), and whether it has lines in one as wanted.
-    struct Wanted {
-        var lines: [Line] = []
-        var containers: [Container] = []
-        var inMatching = false
-        var source: SourceLocation?
-
-        mutating func note(_ text: String, in container: Container, differs: Bool) {
-            if !containers.contains(container) { containers.append(container) }
-            if differs { lines.append(Line(container: container, text: text)) } else { inMatching = true }
-        }
-    }
+    typealias Line = NetfilterLine<Container>
 
     var tableID: ResourceID { ResourceID(NFTRules.tableType, NFTRules.table) }
     var wantsTable: Bool { !retiring && want.wantsTable }
@@ -119,16 +92,15 @@ struct NFTComparison {
                              isInventoried: false, isDeclaredObject: false)]
         }
         let differing = differing
-        let steps = NFTSteps(comparison: self, differing: differing)
         // Wanted lines by owner, and whether each owner has lines in a container as wanted.
-        var wanted: [ResourceID: Wanted] = [:]
+        var wanted: [ResourceID: NetfilterWanted<Container>] = [:]
         wanted.reserveCapacity(want.chains.values.reduce(0) { $0 + $1.count })
         func note(_ line: NFTRules.Line, in container: Container) {
-            wanted[line.owner, default: Wanted(source: line.source)].note(line.text, in: container, differs: differing.contains(container))
+            wanted[line.owner, default: NetfilterWanted()].note(line.text, in: container, differs: differing.contains(container), source: line.source)
         }
         if wantsTable {
             for chain in want.chains.keys.sorted() {
-                if wanted[ResourceID(NFTRules.chainType, chain)] == nil { wanted[ResourceID(NFTRules.chainType, chain)] = Wanted(containers: [.chain(chain)]) }
+                if wanted[ResourceID(NFTRules.chainType, chain)] == nil { wanted[ResourceID(NFTRules.chainType, chain)] = NetfilterWanted(places: [.chain(chain)]) }
                 for line in want.chains[chain] ?? [] { note(line, in: .chain(chain)) }
             }
             for map in NFTRules.maps.map(\.name) { for line in want.elements[map] ?? [] { note(line, in: .map(map)) } }
@@ -138,54 +110,41 @@ struct NFTComparison {
         for container in differing.sorted() {
             let lines = liveLines(container) ?? []
             let chain: String? = if case .chain(let name) = container { name } else { nil }
-            for text in lines { current[NFTRules.owner(of: text, chain: chain) ?? tableID, default: []].append(Line(container: container, text: text)) }
+            for text in lines { current[NFTRules.owner(of: text, chain: chain) ?? tableID, default: []].append(Line(place: container, text: text)) }
             if lines.isEmpty, let chain, live?.chains[chain] != nil { current[ResourceID(NFTRules.chainType, chain), default: []] += [] }
         }
-        // Each declared resource on its own: 49,000 of them are compared on every core.
-        var resources = Array(wanted).concurrentMap { [current] id, entry in
-            let exists = id.type == NFTRules.chainType ? live?.chains[id.name] != nil : entry.inMatching || current[id] != nil
-            var changes = Self.diff(from: current[id] ?? [], to: entry.lines)
-            if id.type == NFTRules.chainType, changes.isEmpty, exists, case let container = Container.chain(id.name), differing.contains(container) {
-                changes.append(PropertyChange("rule order", from: "changed by hand", to: "as declared"))
-            }
-            var conflict: String?
-            if id.type == NFTRules.pairType, let pair = pairs[id.name] {
-                switch PublicAddresses.placement(of: pair, on: node, ours: presentAddresses) {
-                case .conflict(let why): conflict = why
-                case .missing(let change): changes.append(change)
-                case .present: break
-                }
-            }
-            let action: Resource.Action? = !exists ? .create : changes.isEmpty ? nil : .update
-            var resource = Resource(id, action: action, changes: changes, summary: summary(id), conflict: action == nil ? nil : conflict,
-                                    source: entry.source)
-            steps.attach(to: &resource, containers: entry.containers, wanted: entry.lines, live: current[id] ?? [])
-            return resource
-        }
-        if let table = tableResource(current: current[tableID] ?? []) {
-            var resource = table
-            steps.attachTable(to: &resource, live: current[tableID] ?? [])
-            resources.append(resource)
-        }
-        for id in current.keys.filter({ wanted[$0] == nil && $0 != tableID }).sorted() {
-            var resource = Resource(id, action: .delete, changes: Self.diff(from: current[id] ?? [], to: []), isDeclaredObject: !retiring)
-            steps.attach(to: &resource, containers: [], wanted: [], live: current[id] ?? [])
-            resources.append(resource)
-        }
-        guard !retiring else { return resources }
-        let pairAddresses = Set(desired.ipPairs.map(\.publicIP.description))
-        let removedPairAddresses = Set(resources.filter { $0.action == .delete && $0.id.type == NFTRules.pairType }
-            .flatMap { current[$0.id]?.filter { $0.container == .map(NFTRules.dnatMap) }.map { NFTRules.key(of: $0.text) } ?? [] })
-        for address in (addresses ?? []).sorted() where !pairAddresses.contains(address) && !removedPairAddresses.contains(address) {
-            resources.append(Resource(ResourceID(PublicAddresses.resourceType, address), action: .delete, isInventoried: false,
-                                      steps: [PublicAddresses.removal(address, on: node.publicInterface ?? "")], fingerprint: Fingerprint.of([address])))
-        }
-        for (address, interface) in strayAddresses.sorted(by: { $0.key < $1.key }) {
-            resources.append(Resource(ResourceID(PublicAddresses.resourceType, "\(address) on \(interface)"), action: .delete,
-                                      changes: [PropertyChange("address", from: "\(address) on \(interface)", to: nil)], isInventoried: false,
-                                      steps: [PublicAddresses.removal(address, on: interface)], fingerprint: Fingerprint.of([address, interface])))
+        let steps = NFTSteps(comparison: self, differing: differing)
+        let tableLines = current.removeValue(forKey: tableID) ?? []
+        var resources = shared.resources(Backend(comparison: self, steps: steps), wanted: wanted, current: current)
+        if var table = tableResource(current: tableLines) {
+            steps.attachTable(to: &table, live: tableLines)
+            resources.append(table)
         }
         return resources
+    }
+
+    /// nftables' side of the shared comparison.
+    struct Backend: NetfilterBackend {
+        let comparison: NFTComparison
+        /// The steps, made for the containers that differ.
+        let steps: NFTSteps
+
+        var owners: ReconcileTag.Owners { NFTRules.owners }
+        func chainExists(_ name: String) -> Bool { comparison.live?.chains[name] != nil }
+        /// A chain is rewritten whole: one that differs with no line changes differs by order.
+        func orderChanged(_ id: ResourceID) -> Bool { steps.differing.contains(.chain(id.name)) }
+        func dnat(_ lines: [Line]) -> [(public: String, private: String)] { NFTComparison.dnat(lines) }
+
+        func attach(to resource: inout Resource, wanted: NetfilterWanted<Container>, live: [Line]) {
+            steps.attach(to: &resource, containers: wanted.places, wanted: wanted.lines, live: live)
+        }
+    }
+
+    /// The pairs' DNAT among `lines`: elements of the DNAT map, `PUBLIC … : PRIVATE`.
+    static func dnat(_ lines: [Line]) -> [(public: String, private: String)] {
+        lines.filter { $0.place == .map(NFTRules.dnatMap) }.compactMap { line in
+            line.text.components(separatedBy: " : ").last.map { (NFTRules.key(of: line.text), $0) }
+        }
     }
 
     /// The table itself: its maps and base chains, and elements nobody declared.
@@ -206,20 +165,15 @@ struct NFTComparison {
             let now = live.chains[chain.name]
             if now?.header != chain.header { changes.append(PropertyChange("chain \(chain.name)", from: now?.header, to: chain.header)) }
             if now?.rules != [chain.rule] {
-                changes += Self.diff(from: (now?.rules ?? []).map { Line(container: .chain(chain.name), text: $0) },
-                                     to: [Line(container: .chain(chain.name), text: chain.rule)])
+                changes += Self.diff(from: (now?.rules ?? []).map { Line(place: .chain(chain.name), text: $0) },
+                                     to: [Line(place: .chain(chain.name), text: chain.rule)])
             }
         }
         return Resource(tableID, action: changes.isEmpty ? nil : .update, changes: changes, isDeclaredObject: false)
     }
 
-    private func summary(_ id: ResourceID) -> String? {
-        guard id.type == NFTRules.pairType, let pair = pairs[id.name] else { return nil }
-        return RuleLines.summary(of: pair)
-    }
-
     /// Lines removed and added: `- vm_a: tcp dport 22 accept …`, `+ @pair_dnat: 203.0.113.7 … : 10.0.0.7`.
     static func diff(from current: [Line], to wanted: [Line]) -> [PropertyChange] {
-        RuleLines.changes(from: current, to: wanted, text: \.text, place: \.container.label)
+        RuleLines.changes(from: current, to: wanted, text: \.text, place: \.place.label)
     }
 }

@@ -9,8 +9,7 @@ struct NFTSteps {
 
     let comparison: NFTComparison
     let differing: Set<Container>
-    /// Each container's digest, hashed once (on every core): a resource's fingerprint only names them.
-    private let digests: [Container: String]
+    private let digests: LiveDigests<Container>
     /// Each differing VM chain's step, made once: its rule resources and its chain resource share it.
     private let chainSteps: [String: Step]
 
@@ -19,8 +18,10 @@ struct NFTSteps {
         self.differing = differing
         var chains = Set(comparison.want.chains.keys)
         chains.formUnion(comparison.live?.chains.keys ?? [String: NFTRuleset.Chain]().keys)
-        let containers = chains.map(Container.chain) + NFTRules.maps.map { Container.map($0.name) }
-        digests = Dictionary(uniqueKeysWithValues: zip(containers, containers.concurrentMap { Self.digest($0, comparison) }))
+        // A map's elements sorted: nft prints them in hash order.
+        digests = LiveDigests(chains.map(Container.chain) + NFTRules.maps.map { Container.map($0.name) }) { container in
+            if case .map = container { comparison.liveLines(container)?.sorted() } else { comparison.liveLines(container) }
+        }
         var chainSteps: [String: Step] = [:]
         for case .chain(let chain) in differing { chainSteps[chain] = Self.chainStep(chain, comparison) }
         self.chainSteps = chainSteps
@@ -29,14 +30,10 @@ struct NFTSteps {
     /// `wanted` are its wanted lines in the containers that differ, `live` its live ones there.
     func attach(to resource: inout Resource, containers: [Container], wanted: [NFTComparison.Line], live: [NFTComparison.Line]) {
         var touched = containers
-        for line in live where !touched.contains(line.container) { touched.append(line.container) }
+        for line in live where !touched.contains(line.place) { touched.append(line.place) }
         if resource.id.type == NFTRules.chainType, !touched.contains(.chain(resource.id.name)) { touched.append(.chain(resource.id.name)) }
         let ordered = touched.sorted()
-        // Each container's digest is hashed once; a resource's fingerprint only names them.
-        var fingerprint = ordered.map { "\($0.label)=\(digest($0))" }.joined(separator: ";")
-        let pair = resource.id.type == NFTRules.pairType ? comparison.pairs[resource.id.name] : nil
-        if let pair { fingerprint += ";" + (comparison.addresses.map { $0.contains(pair.publicIP.description) ? "present" : "absent" } ?? "no interface") }
-        resource.fingerprint = fingerprint
+        resource.fingerprint = comparison.shared.fingerprint(resource.id, places: ordered, digests: digests, pairType: NFTRules.pairType)
         guard resource.action != nil, resource.conflict == nil else { return }
         if !comparison.wantsTable {
             // The table goes whole: that one step removes every chain and element in it.
@@ -50,19 +47,16 @@ struct NFTSteps {
         }
         // Elements: those only live go, those only wanted come (a changed one does both).
         for line in live {
-            guard case .map(let map) = line.container, !wanted.contains(line) else { continue }
+            guard case .map(let map) = line.place, !wanted.contains(line) else { continue }
             steps.append(.nftables(.deleteElement(map: map, key: NFTRules.key(of: line.text))))
         }
         for line in wanted where !live.contains(line) {
-            guard case .map(let map) = line.container else { continue }
+            guard case .map(let map) = line.place else { continue }
             steps.append(.nftables(.addElement(map: map, key: NFTRules.key(of: line.text), element: line.text)))
         }
         if resource.id.type == NFTRules.pairType, !comparison.retiring, let interface = comparison.node.publicInterface, let action = resource.action {
-            let dnat = live.filter { $0.container == .map(NFTRules.dnatMap) }.compactMap { line -> (public: String, private: String)? in
-                line.text.components(separatedBy: " : ").last.map { (NFTRules.key(of: line.text), $0) }
-            }
-            steps += PublicAddresses.pairSteps(wanted: pair, action: action, liveDNAT: dnat, interface: interface,
-                                               present: comparison.presentAddresses, ours: comparison.addresses)
+            steps += PublicAddresses.pairSteps(wanted: comparison.shared.pairs[resource.id.name], action: action, liveDNAT: NFTComparison.dnat(live), interface: interface,
+                                               present: comparison.shared.presentAddresses, ours: comparison.shared.addresses)
         }
         resource.steps = steps
     }
@@ -76,7 +70,7 @@ struct NFTSteps {
             let live = comparison.live?.chains[chain.name]
             parts += [chain.name, live.map { ($0.header ?? "") + "\n" + $0.rules.joined(separator: "\n") } ?? "(absent)"]
         }
-        for map in NFTRules.maps { parts += [map.name, comparison.live?.maps[map.name]?.type ?? "(absent)", digest(.map(map.name))] }
+        for map in NFTRules.maps { parts += [map.name, comparison.live?.maps[map.name]?.type ?? "(absent)", digests[.map(map.name)]] }
         resource.fingerprint = Fingerprint.of(parts)
         guard let action = resource.action, resource.conflict == nil else { return }
         guard action != .delete else {
@@ -92,7 +86,7 @@ struct NFTSteps {
         var steps: [Step] = [.nftables(.writeTable(table: NFTRules.table, lines: lines))]
         // Elements nobody declared (added by hand) go.
         for line in live {
-            guard case .map(let map) = line.container else { continue }
+            guard case .map(let map) = line.place else { continue }
             steps.append(.nftables(.deleteElement(map: map, key: NFTRules.key(of: line.text))))
         }
         resource.steps = steps
@@ -107,12 +101,4 @@ struct NFTSteps {
             : .nftables(.writeChain(chain: chain, rules: comparison.wantedLines(.chain(chain)).map(\.text)))
     }
 
-    private func digest(_ container: Container) -> String { digests[container] ?? Self.digest(container, comparison) }
-
-    /// A container's live lines hashed (a map's sorted: nft prints its elements in hash order).
-    private static func digest(_ container: Container, _ comparison: NFTComparison) -> String {
-        var lines = comparison.liveLines(container) ?? ["(absent)"]
-        if case .map = container { lines.sort() }
-        return Fingerprint.of(lines)
-    }
 }

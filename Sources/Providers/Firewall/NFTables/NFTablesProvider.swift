@@ -18,8 +18,11 @@ public struct NFTablesProvider: Provider {
     public let resourceTypes: Set<String>
 
     let node: Node
+    /// Runs `nft` and `ip` in the Host's namespace.
     let runner: CommandRunner
+    /// Plan only the removal of reconcile's table: the Host's backend is now iptables.
     let retiring: Bool
+    /// Keeps the table's listing while nothing is committed in the namespace.
     let cache: GenerationCache?
     /// The next plan's read, started by ``prefetch()``.
     private let early = Prefetch<LiveState>()
@@ -103,11 +106,7 @@ public struct NFTablesProvider: Provider {
     /// Runs the batch's planned steps: one `nft -f` transaction, checked with `nft -c` first
     /// (see ``FirewallTransaction``).
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        do {
-            return try await transaction(resources).run(resources.uniqueSteps, runner: runner).map(resources.failing) ?? [:]
-        } catch {
-            return resources.failing(with: "\(error)")
-        }
+        await transaction(resources).converge(resources, runner: runner)
     }
 
     public func effects(_ batch: [Resource]) -> [Effect] { transaction(batch).effects(batch.uniqueSteps) }
