@@ -15,18 +15,21 @@ import DesiredState
 ///   other providers' go on.
 /// - ``converge(_:)`` gets only this provider's resources that need work and whose
 ///   dependencies succeeded, in dependency order, possibly from a saved plan. It executes
-///   their typed ``Step``s (each shared step once) and nothing else: it does not read the desired
-///   state, and it keeps nothing for a later call. It reports the error of each resource it
-///   could not converge; the rest count as converged.
+///   their typed ``Step``s (each shared step once) and nothing else: it does not read the
+///   desired state, and it keeps nothing for a later call. It reports the error of each
+///   resource it could not converge; the rest count as converged.
+/// - What a provider may hold across calls is the means to reach the machine (libvirt's
+///   session: its connection and queue) and a read ``prefetch()`` started for the next plan;
+///   never what a plan read or decided.
 /// - ``effects(_:)`` says, without reading anything, what ``converge(_:)`` of a batch sends to
 ///   the machine, in order; converge sends exactly that (a recording test holds each provider
 ///   to it). `--show-commands` prints it.
 /// - The engine verifies by calling ``plan(_:owned:)`` again: a converged resource that still
 ///   has an action has failed.
-/// - `plan` and `converge` are called from async code that shares the cooperative pool with the daemon's HTTP
-///   side: a provider never blocks one of its threads. Commands go through `CommandRunner`'s
-///   async methods, libvirt through its `LibvirtSession`, other blocking work through
-///   `EarlyRead`; waits are `Task.sleep`.
+/// - `plan` and `converge` are called from async code that shares the cooperative pool with
+///   the daemon's HTTP side: a provider never blocks one of its threads. Commands go through
+///   `CommandRunner`'s async methods, libvirt through its `LibvirtSession`, other blocking
+///   work through `EarlyRead`; waits are `Task.sleep`.
 public protocol Provider: Sendable {
     /// Short name for messages: `libvirt`, `iptables`, `dhcpd`.
     var name: String { get }

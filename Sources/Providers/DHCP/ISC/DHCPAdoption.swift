@@ -62,25 +62,6 @@ enum DHCPAdoption {
         return outcome
     }
 
-    /// Writes each file's planned text after a copy of what it held (`<file>.reconcile-backup-<time>`).
-    static func apply(_ moves: [FileChange], recording written: inout WrittenFiles) throws {
-        let stamp = Int(Date().timeIntervalSince1970)
-        for move in moves {
-            written.recorder?.record(backup(move))
-            try AtomicFile.write(Data((move.previous ?? "").utf8), to: "\(move.path).reconcile-backup-\(stamp)", mode: 0o600)
-            try written.replace(move.path, with: move.content, previous: move.previous)
-        }
-    }
-
-    /// A move's backup and rewrite, as ``apply(_:recording:)`` makes them.
-    static func effects(_ move: FileChange) -> [Effect] {
-        [backup(move), WrittenFiles.effect(replacing: move.path, with: move.content, previous: move.previous)]
-    }
-
-    private static func backup(_ move: FileChange) -> Effect {
-        Effect("back up \(move.path) to \(move.path).reconcile-backup-<time>", input: move.previous ?? "")
-    }
-
     /// dhcpd.conf as it becomes when blocks leave it: the move's text, then the include line
     /// the include step adds (one rewrite of the file, checked as a whole).
     static func mergingInclude(into move: FileChange, include: DHCPDStep?) throws -> FileChange {

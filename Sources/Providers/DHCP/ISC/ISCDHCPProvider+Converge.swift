@@ -8,31 +8,21 @@ extension ISCDHCPProvider {
     /// it, no reservation lost by a move, `dhcpd -t` on dhcpd.conf as the steps leave it with
     /// the candidate hosts file — then the writes (hosts file, adopted blocks' files, the
     /// include line), each put back if a later one fails. A step already carried out by an
-    /// earlier batch is not redone.
+    /// earlier batch is not redone. Retiring, the include line and the hosts file go.
     public func converge(_ resources: [Resource]) async -> [ResourceID: String] {
-        if retiring { return retire(resources) }
         do {
-            let writes = try Writes(Self.steps(of: resources), config: settings.config, pending: PlannedFile.pending)
+            let steps = Self.steps(of: resources)
+            var written = WrittenFiles(recorder: runner.recorder)
+            guard !retiring else {
+                try written.perform(try Self.retirement(steps, pending: PlannedFile.pending, removable: hostsFileUnchanged))
+                return [:]
+            }
+            let writes = try Writes(steps, config: settings.config, pending: PlannedFile.pending)
             guard !writes.isEmpty else { return [:] }
             let candidate = try writes.hostsFile?.content ?? DHCPConfigScanner.read(settings.hostsFile) ?? ""
             try DHCPAdoption.checkNothingLost(writes.moves, candidate: candidate, hostsFile: settings.hostsFile)
             try await check(candidate, config: writes.checkedConfig, moves: writes.moves.filter { $0.path != settings.config })
-            var written = WrittenFiles(recorder: runner.recorder)
-            do {
-                if let hostsFile = writes.hostsFile { try written.replace(settings.hostsFile, with: hostsFile.content, previous: hostsFile.previous) }
-                try DHCPAdoption.apply(writes.moves, recording: &written)
-                switch writes.config {
-                case .appendInclude(let change)?:
-                    // The step holds the whole new file; only the lines it adds are appended.
-                    try written.append(String(change.content.dropFirst((change.previous ?? "").count)), to: settings.config, previous: change.previous)
-                case .rewriteConfig(let change)?: try written.replace(settings.config, with: change.content, previous: change.previous)
-                default: break
-                }
-            } catch {
-                let unrestored = written.restore()
-                throw RunError("\(error); " + (unrestored.isEmpty ? "every file written before it was put back"
-                                                 : "could not put back \(unrestored.joined(separator: "; "))"))
-            }
+            try written.perform(writes.sequence)
             return [:]
         } catch {
             return resources.failing(with: "\(error)")
@@ -42,25 +32,13 @@ extension ISCDHCPProvider {
     /// The check, then the writes, as ``converge(_:)`` makes them (a batch it would refuse has none).
     public func effects(_ batch: [Resource]) -> [Effect] {
         let steps = Self.steps(of: batch)
-        if retiring {
-            return steps.compactMap { step in
-                switch step {
-                case .removeInclude(let change): WrittenFiles.effect(replacing: change.path, with: change.content, previous: change.previous)
-                case .removeHostsFile(let path, _): Effect("remove \(path)")  // as retire(_:) records it
-                default: nil
-                }
-            }
+        do {
+            if retiring { return try Self.retirement(steps, pending: { $0 }, removable: { _ in true }).map(\.effect) }
+            let writes = try Writes(steps, config: settings.config, pending: { $0 })
+            return writes.isEmpty ? [] : [hostsFile.effect(of: dhcpdCheck)] + writes.sequence.map(\.effect)
+        } catch {
+            return []
         }
-        guard let writes = try? Writes(steps, config: settings.config, pending: { $0 }), !writes.isEmpty else { return [] }
-        var effects = [hostsFile.effect(of: dhcpdCheck)]
-        if let hostsFile = writes.hostsFile { effects.append(WrittenFiles.effect(replacing: settings.hostsFile, with: hostsFile.content, previous: hostsFile.previous)) }
-        effects += writes.moves.flatMap(DHCPAdoption.effects)
-        switch writes.config {
-        case .appendInclude(let change)?: effects.append(WrittenFiles.effect(appending: String(change.content.dropFirst((change.previous ?? "").count)), to: settings.config))
-        case .rewriteConfig(let change)?: effects.append(WrittenFiles.effect(replacing: settings.config, with: change.content, previous: change.previous))
-        default: break
-        }
-        return effects
     }
 
     /// What a batch writes: each file change still `pending`, and adopted blocks leaving
@@ -87,31 +65,41 @@ extension ISCDHCPProvider {
         }
 
         var isEmpty: Bool { hostsFile == nil && config == nil && moves.isEmpty }
+
+        /// In order: the hosts file, each adopted block's file (after its backup), the include line.
+        var sequence: [FileWrite] {
+            var writes = hostsFile.map { [FileWrite.replace($0)] } ?? []
+            writes += moves.flatMap { [FileWrite.backup($0), .replace($0)] }
+            switch config {
+            case .appendInclude(let change)?: writes.append(.append(change))
+            case .rewriteConfig(let change)?: writes.append(.replace(change))
+            default: break
+            }
+            return writes
+        }
     }
 
-    /// The include line goes first (dhcpd.conf never names a missing file), then the hosts
-    /// file, each only when it is still what the plan read.
-    private func retire(_ resources: [Resource]) -> [ResourceID: String] {
-        do {
-            let steps = Self.steps(of: resources)
-            var written = WrittenFiles(recorder: runner.recorder)
-            for case .removeInclude(let change) in steps {
-                if let include = try PlannedFile.pending(change) { try written.replace(settings.config, with: include.content, previous: include.previous) }
-            }
-            for case .removeHostsFile(_, let previous) in steps {
-                let current = try DHCPConfigScanner.read(settings.hostsFile)
-                guard current == nil || current == previous else {
-                    throw RunError("\(settings.hostsFile) changed since the plan was made; it was not removed (run again to plan from what is there now)")
-                }
-                if current != nil {
-                    runner.recorder?.record(Effect("remove \(settings.hostsFile)"))
-                    try Syscall.unlinkIfPresent(settings.hostsFile)
-                }
-            }
-            return [:]
-        } catch {
-            return resources.failing(with: "\(error)")
+    /// Retiring: the include line goes first (dhcpd.conf never names a missing file), then the
+    /// hosts file, each only when it is still what the plan read.
+    private static func retirement(_ steps: [DHCPDStep], pending: (FileChange) throws -> FileChange?,
+                                   removable: (DHCPDStep) throws -> Bool) throws -> [FileWrite] {
+        var writes: [FileWrite] = []
+        for case .removeInclude(let change) in steps { if let include = try pending(change) { writes.append(.replace(include)) } }
+        for step in steps {
+            guard case .removeHostsFile(let path, let previous) = step, try removable(step) else { continue }
+            writes.append(.remove(path: path, previous: previous))
         }
+        return writes
+    }
+
+    /// Whether the hosts file to remove is still what the plan read (false: already gone).
+    private func hostsFileUnchanged(_ step: DHCPDStep) throws -> Bool {
+        guard case .removeHostsFile(let path, let previous) = step else { return false }
+        let current = try DHCPConfigScanner.read(path)
+        guard current == nil || current == previous else {
+            throw RunError("\(path) changed since the plan was made; it was not removed (run again to plan from what is there now)")
+        }
+        return current != nil
     }
 
     /// Runs `dhcpd -t` on dhcpd.conf as `config` leaves it, including `candidate` instead of the

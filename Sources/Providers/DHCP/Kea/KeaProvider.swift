@@ -183,7 +183,7 @@ public struct KeaProvider: Provider {
             if let write {
                 try await check(write.content)
                 var written = WrittenFiles(recorder: runner.recorder)
-                try written.replace(settings.hostsFile, with: write.content, previous: write.previous)
+                try written.perform([.replace(write)])
             }
             do {
                 _ = try await control.run("config-reload")
@@ -210,7 +210,7 @@ public struct KeaProvider: Provider {
         let (planned, reloads) = Self.steps(of: batch)
         var effects: [Effect] = []
         if let planned {
-            effects += [reservationsFile.effect(of: kea), WrittenFiles.effect(replacing: settings.hostsFile, with: planned.content, previous: planned.previous)]
+            effects += [reservationsFile.effect(of: kea), FileWrite.replace(planned).effect]
         }
         if planned != nil || reloads { effects.append(control.effect(KeaControl.request("config-reload"))) }
         return effects
