@@ -14,7 +14,7 @@ import Netfilter
 /// transaction, checked with `nft -c` first. Public addresses are handled as the iptables
 /// backend does.
 public struct NFTablesProvider: Provider {
-    public let name: String
+    public var name: String { retiring ? "nftables (retiring)" : "nftables" }
     public let resourceTypes: Set<String>
 
     let node: Node
@@ -39,7 +39,6 @@ public struct NFTablesProvider: Provider {
         self.runner = runner ?? CommandRunner(netns: host.netns)
         self.retiring = retiring
         self.cache = cache
-        name = retiring ? "nftables (retiring)" : "nftables"
         // Public addresses are the active backend's to manage.
         resourceTypes = Set([NFTRules.tableType, NFTRules.chainType, NFTRules.ruleType, NFTRules.pairType])
             .union(retiring ? [] : [PublicAddresses.resourceType])
