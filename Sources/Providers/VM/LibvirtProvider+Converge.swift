@@ -19,6 +19,8 @@ extension LibvirtProvider {
         return errors
     }
 
+    /// The order a batch runs in: removals first (domains before their volumes), then Images,
+    /// volumes and domains as they are created or changed, and unused Images last.
     static func ordered(_ resources: [Resource]) -> [Resource] {
         let order: [(String, Resource.Action?)] = [(domainType, .delete), (volumeType, .delete), (imageType, .create), (volumeType, .create),
                                                     (domainType, .create), (domainType, .update), (domainType, nil), (imageType, .delete)]
@@ -28,10 +30,10 @@ extension LibvirtProvider {
         }
     }
 
-    /// The libvirt calls of each resource's steps, in ``converge(_:)``'s order. Two are known
-    /// only then and shown by name: an overlay's backing path (as libvirt gives it, after the
-    /// Image's upload), an upload's length. A guest that has not shut down by the timeout is
-    /// then destroyed (a fallback, not shown).
+    /// The libvirt calls of each resource's steps, in ``converge(_:)``'s order. An overlay's
+    /// backing path is known only then (libvirt gives it, after the Image's upload): it is
+    /// shown by name. A guest that has not shut down by the timeout is then destroyed (a
+    /// fallback, not shown).
     public func effects(_ batch: [Resource]) -> [Effect] {
         Self.ordered(batch).flatMap(\.steps).flatMap { step -> [Effect] in
             guard case .libvirt(let step) = step else { return [] }
