@@ -10,7 +10,9 @@ public struct Effect: Sendable, Hashable, Codable, CustomStringConvertible {
     public var action: String
     /// What it sends: standard input, a file's content, XML ("" for nothing).
     public var input: String
-    /// A file's content it replaces (shown as a diff against it); nil for anything else.
+    /// What it replaces, as the plan read it (a file's content, a domain's definition):
+    /// `--show-commands` shows the input as a diff against it. How it is shown, not what is
+    /// sent: where an effect is recorded it may not be known.
     public var replacing: String?
     /// Performed at the same time as the effect before it (an `ip -batch` beside an `nft -f`).
     public var alongside: Bool

@@ -43,5 +43,7 @@ public final class LibvirtSession: Sendable {
 
 extension Effect {
     /// A libvirt call that changes something: `libvirt define`, `libvirt start cpro0007`.
-    public static func libvirt(_ call: String, input: String = "") -> Effect { Effect("libvirt \(call)", input: input) }
+    public static func libvirt(_ call: String, input: String = "", replacing: String? = nil) -> Effect {
+        Effect("libvirt \(call)", input: input, replacing: replacing)
+    }
 }

@@ -76,6 +76,12 @@ import Testing
         #expect(dry.status == .changesPending)
         #expect(dry.outcomes.last?.changes == [PropertyChange("memory", from: "128 MiB", to: "256 MiB", note: "restart pending"),
                                                PropertyChange("autostart", from: "false", to: "true")])
+        // --show-commands: the new definition as a diff against libvirt's, then the autostart.
+        let changed = try desired(memory: "256MiB"), provider = LibvirtProvider(host: changed.hosts[0])
+        let plan = Plan(try await provider.plan(changed, owned: try RunLog(stateDirectory: state).inventory(node: "hv1")))
+        let shown = PlanRenderer(color: false).commands(PlanEffects(plan: plan, providers: [provider]))
+        #expect(shown.contains("    libvirt define\n") && shown.contains("+  <memory unit='KiB'>262144</memory>")
+                && shown.contains("    libvirt autostart \(name) on"), "\(shown)")
         let update = try await run(try desired(memory: "256MiB"))
         #expect(update.status == .converged, "\(update.outcomes.filter { $0.outcome == .failed })")
         #expect(try await run(try desired(memory: "256MiB", vmState: "stopped")).status == .converged)

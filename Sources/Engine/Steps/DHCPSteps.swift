@@ -44,11 +44,6 @@ public enum DHCPDStep: Sendable, Codable, Hashable, StepDescription {
     }
 
     public var body: String? { file?.content }
-
-    public var previous: String? {
-        if case .removeHostsFile(_, let previous) = self { return previous }
-        return file?.previous
-    }
 }
 
 /// Kea's reservations file and the reload that makes the server read it.
@@ -66,9 +61,5 @@ public enum KeaStep: Sendable, Codable, Hashable, StepDescription {
 
     public var body: String? {
         if case .writeFile(let file) = self { file.content } else { nil }
-    }
-
-    public var previous: String? {
-        if case .writeFile(let file) = self { file.previous } else { nil }
     }
 }

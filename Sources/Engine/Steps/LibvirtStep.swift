@@ -52,10 +52,6 @@ public enum LibvirtStep: Sendable, Codable, Hashable, StepDescription {
         case .deleteVolume, .deleteSeed, .start, .stop, .restart, .undefine: nil
         }
     }
-
-    public var previous: String? {
-        if case .define(_, _, let previous) = self { previous } else { nil }
-    }
 }
 
 /// What an Image's upload needs: where its bytes come from, their SHA-256, their format, the

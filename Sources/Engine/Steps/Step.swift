@@ -32,24 +32,16 @@ public enum Step: Sendable, Codable, Hashable {
 
     /// `iptables.chain filter/RC-VM-a`: what the step is and what it acts on.
     public var title: String { described.title }
-    /// What it sends: rule lines, a file's content, XML, an `ip -batch` line (nil: nothing).
+    /// What it carries: rule lines, a file's content, XML, an `ip -batch` line (nil: nothing).
     public var body: String? { described.body }
-    /// What was there when the plan was made (a file it replaces, a domain's definition):
-    /// `--show-commands` shows the body as a diff against it.
-    public var previous: String? { described.previous }
     public var key: String { title }
 }
 
-/// How a family's step reads in `--show-commands` and in messages.
+/// How a family's step reads in messages and tests (`--show-commands` shows its effects:
+/// see ``Provider/effects(_:)``).
 public protocol StepDescription {
     var title: String { get }
     var body: String? { get }
-    var previous: String? { get }
-}
-
-extension StepDescription {
-    public var body: String? { nil }
-    public var previous: String? { nil }
 }
 
 extension Array where Element == Resource {

@@ -44,7 +44,7 @@ extension LibvirtProvider {
                 let xml = Self.overlayXML(volume, bytes: bytes, backingPath: Self.pathShown(pool: pool, volume: backing), format: format)
                 return [.libvirt("create-volume \(pool)", input: xml)]
             case .uploadImage(let pool, let volume, _), .createSeed(let pool, let volume, _): return [.libvirt("upload-volume \(pool)/\(volume)")]
-            case .define(_, let xml, _): return [.libvirt("define", input: xml)]
+            case .define(_, let xml, let previous): return [.libvirt("define", input: xml, replacing: previous)]
             case .autostart(let domain, let on): return [.libvirt("autostart \(domain) \(on ? "on" : "off")")]
             case .start(let domain): return [.libvirt("start \(domain)")]
             case .stop(let domain): return [.libvirt("shutdown \(domain)")]
