@@ -222,7 +222,7 @@ final class DaemonFixture {
         #expect(fixture.hostsFile.contains("fixed-address 10.0.0.200;"))
     }
 
-    @Test func failedRunsAreRetriedWithBackoffAndHealthFailsAfterFive() async throws {
+    @Test func theBackoffDoublesToFiveMinutesAndHealthFailsAfterFiveFailures() async throws {
         // The backoff itself, without waiting for it: 5 s doubling to at most 5 minutes.
         #expect((1...8).map { ReconcileLoop.backoff(afterFailures: $0) } == [5, 10, 20, 40, 80, 160, 300, 300].map(Duration.seconds))
         let status = DaemonStatus()
@@ -230,7 +230,10 @@ final class DaemonFixture {
         #expect(await status.unhealthy(stuckAfter: 60) == nil)
         await status.skipped(error: "lock held")
         #expect(await status.unhealthy(stuckAfter: 60) == "failing: lock held")
+    }
 
+    /// Synchronous: its waits poll, and a polling wait must not hold a thread of the cooperative pool.
+    @Test func failedRunsAreRetriedAndHealthStaysUpBeforeFive() throws {
         let fixture = try DaemonFixture(restart: "echo dhcpd would not start >&2; exit 1")
         try fixture.start(interval: 0.5)
         #expect(fixture.waitUntil(DaemonFixture.patience) { fixture.runs().count >= 2 && fixture.runs()[0].status != .running })

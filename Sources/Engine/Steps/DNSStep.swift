@@ -4,13 +4,15 @@ public enum DNSStep: Sendable, Codable, Hashable, StepDescription {
     case update(DNSUpdate)
 
     public var title: String {
-        guard case .update(let update) = self else { return "" }
-        return "nsupdate.zone \(update.name)"
+        switch self {
+        case .update(let update): "nsupdate.zone \(update.name)"
+        }
     }
 
     public var body: String? {
-        guard case .update(let update) = self else { return nil }
-        return update.script
+        switch self {
+        case .update(let update): update.script
+        }
     }
 }
 

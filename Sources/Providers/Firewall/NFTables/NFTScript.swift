@@ -12,42 +12,42 @@ struct NFTScript {
 
     init(_ resources: [Resource]) {
         sources = Dictionary(resources.compactMap { resource in resource.source.map { (resource.id, $0) } }, uniquingKeysWith: { first, _ in first })
-        var carrier: [String: ResourceID] = [:]  // a step's title → the resource that carries it first
-        var tables: [NFTablesStep] = [], chains: [(String, [String])] = [], deletedElements: [(String, String)] = [],
-            addedElements: [(String, String, String)] = [], deletedChains: [String] = [], deletedTables: [NFTablesStep] = []
+        // Each step once, with the resource that carries it first (for errors).
+        var seen: Set<String> = []
+        var tables: [(lines: String, origin: ResourceID)] = [], chains: [(name: String, rules: [String], origin: ResourceID)] = [],
+            deletedElements: [(map: String, key: String, origin: ResourceID)] = [], addedElements: [(map: String, key: String, element: String, origin: ResourceID)] = [],
+            deletedChains: [(name: String, origin: ResourceID)] = [], deletedTables: [ResourceID] = []
         for resource in resources {
-            for case .nftables(let step) in resource.steps where carrier[step.title] == nil {
-                carrier[step.title] = resource.id
+            for case .nftables(let step) in resource.steps where seen.insert(step.title).inserted {
+                let origin = resource.id
                 switch step {
-                case .writeTable: tables.append(step)
-                case .writeChain(let chain, let rules): chains.append((chain, rules))
-                case .deleteElement(let map, let key): deletedElements.append((map, key))
-                case .addElement(let map, let key, let element): addedElements.append((map, key, element))
-                case .deleteChain(let chain): deletedChains.append(chain)
-                case .deleteTable: deletedTables.append(step)
+                case .writeTable: tables.append((step.body ?? "", origin))
+                case .writeChain(let chain, let rules): chains.append((chain, rules, origin))
+                case .deleteElement(let map, let key): deletedElements.append((map, key, origin))
+                case .addElement(let map, let key, let element): addedElements.append((map, key, element, origin))
+                case .deleteChain(let chain): deletedChains.append((chain, origin))
+                case .deleteTable: deletedTables.append(origin)
                 }
             }
         }
         let table = NFTRules.table
-        for step in tables { (step.body ?? "").split(separator: "\n").forEach { script.append(String($0), from: carrier[step.title]) } }
-        for (chain, rules) in chains.sorted(by: { $0.0 < $1.0 }) {
-            let origin = carrier[NFTablesStep.writeChain(chain: chain, rules: rules).title]
+        for (lines, origin) in tables { lines.split(separator: "\n").forEach { script.append(String($0), from: origin) } }
+        for (chain, rules, origin) in chains.sorted(by: { $0.name < $1.name }) {
             script.append("add chain \(table) \(chain)", from: origin)
             script.append("flush chain \(table) \(chain)", from: origin)
             for rule in rules { script.append("add rule \(table) \(chain) \(rule)", from: NFTRules.owner(of: rule, chain: chain) ?? origin) }
         }
-        for (map, key) in deletedElements.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
-            script.append("delete element \(table) \(map) { \(key) }", from: carrier[NFTablesStep.deleteElement(map: map, key: key).title])
+        for (map, key, origin) in deletedElements.sorted(by: { ($0.map, $0.key) < ($1.map, $1.key) }) {
+            script.append("delete element \(table) \(map) { \(key) }", from: origin)
         }
-        for (map, key, element) in addedElements.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
-            script.append("add element \(table) \(map) { \(element) }", from: carrier[NFTablesStep.addElement(map: map, key: key, element: element).title])
+        for (map, _, element, origin) in addedElements.sorted(by: { ($0.map, $0.key) < ($1.map, $1.key) }) {
+            script.append("add element \(table) \(map) { \(element) }", from: origin)
         }
-        for chain in deletedChains.sorted() {
-            let origin = carrier[NFTablesStep.deleteChain(chain: chain).title]
+        for (chain, origin) in deletedChains.sorted(by: { $0.name < $1.name }) {
             script.append("flush chain \(table) \(chain)", from: origin)
             script.append("delete chain \(table) \(chain)", from: origin)
         }
-        for step in deletedTables { script.append("delete table \(table)", from: carrier[step.title]) }
+        for origin in deletedTables { script.append("delete table \(table)", from: origin) }
     }
 
     /// nft's error with the offending line and the desired-state object it comes from: nft
